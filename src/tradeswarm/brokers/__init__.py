@@ -1,0 +1,1 @@
+"""BrokerPort, the broker error taxonomy, and the paper broker (a simulated exchange)."""

@@ -1,0 +1,1 @@
+"""Clock, ids, the error tree and the config base: what every room may use."""

@@ -1,0 +1,1 @@
+"""Value objects and messages. Money, prices and quantities are Decimal, never float."""

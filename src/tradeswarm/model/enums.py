@@ -1,0 +1,58 @@
+"""The choices the domain model names; enums, never bare strings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+
+class OrderType(StrEnum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    STOP = "STOP"
+
+
+class TimeInForce(StrEnum):
+    DAY = "DAY"
+    GTC = "GTC"
+    IOC = "IOC"
+
+
+class Verdict(StrEnum):
+    PERMIT = "PERMIT"
+    DENY = "DENY"
+    REVIEW = "REVIEW"
+
+
+class SignalDirection(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+    HOLD = "HOLD"
+
+
+class OversightStatus(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    DENIED = "DENIED"
+    TIMEOUT = "TIMEOUT"
+
+
+class MessageIntent(StrEnum):
+    """What the sender wants from the receiver: act (command) or know (event)."""
+
+    COMMAND = "COMMAND"
+    EVENT = "EVENT"
+
+
+class MarketStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    HALTED = "halted"

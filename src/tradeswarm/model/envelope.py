@@ -1,0 +1,56 @@
+"""The envelope every message travels in; the unit of the append-only log."""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+
+from tradeswarm.model.enums import MessageIntent
+from tradeswarm.model.messages import AnyMessage
+
+ENVELOPE_VERSION = 1
+
+
+class Envelope(msgspec.Struct, frozen=True, kw_only=True):
+    """Routing, causality and integrity fields around one message.
+
+    `signature` is an empty slot until the signing issue fills it; the log hashes
+    the canonical encoding of the envelope without it (see `signing_bytes`).
+    """
+
+    msg_id: uuid.UUID
+    type: str
+    version: int = ENVELOPE_VERSION
+    topic: str
+    correlation_id: uuid.UUID
+    causation_id: uuid.UUID | None
+    ttl_ms: int
+    sender: str
+    intent: MessageIntent
+    idempotency_key: str
+    ts_ns: int
+    nonce: bytes
+    payload: AnyMessage
+    signature: bytes | None = None
+
+    def expired(self, now_ns: int) -> bool:
+        return self.ttl_ms > 0 and now_ns > self.ts_ns + self.ttl_ms * 1_000_000
+
+
+_encoder = msgspec.json.Encoder(order="sorted")
+_decoder = msgspec.json.Decoder(Envelope)
+
+
+def encode_envelope(env: Envelope) -> bytes:
+    """Canonical JSON (sorted keys): the same envelope always gives the same bytes."""
+    return _encoder.encode(env)
+
+
+def decode_envelope(data: bytes) -> Envelope:
+    return _decoder.decode(data)
+
+
+def signing_bytes(env: Envelope) -> bytes:
+    """The bytes a signature covers: the canonical encoding with the signature slot empty."""
+    return _encoder.encode(msgspec.structs.replace(env, signature=None))

@@ -1,0 +1,216 @@
+"""The messages agents exchange; each travels inside an Envelope."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from decimal import Decimal
+
+import msgspec
+
+from tradeswarm.core.errors import InvalidInput
+from tradeswarm.model.enums import (
+    OrderType,
+    OversightStatus,
+    Side,
+    SignalDirection,
+    TimeInForce,
+    Verdict,
+)
+
+
+class Message(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag=True):
+    """Base of every bus payload; the class name is its wire tag."""
+
+
+def _unit_interval(value: float, field: str) -> None:
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise InvalidInput(field, value, "must be a finite number in [0, 1]")
+
+
+def _positive(value: Decimal | None, field: str) -> None:
+    if value is not None and (not value.is_finite() or value <= 0):
+        raise InvalidInput(field, value, "must be a finite number greater than zero")
+
+
+class MarketSignal(Message, frozen=True, kw_only=True):
+    signal_id: uuid.UUID
+    symbol: str
+    direction: SignalDirection
+    strength: float
+    confidence: float
+    price: Decimal
+    ts_event: int
+    expiry_ns: int
+    regime: str = "UNKNOWN"
+    indicators: dict[str, float] = {}
+
+    def __post_init__(self) -> None:
+        _unit_interval(self.strength, "signal.strength")
+        _unit_interval(self.confidence, "signal.confidence")
+        _positive(self.price, "signal.price")
+
+
+class TradeIntent(Message, frozen=True, kw_only=True):
+    """A trade an agent proposes; nothing happens to it without a PERMIT."""
+
+    intent_id: uuid.UUID
+    signal_id: uuid.UUID | None
+    agent_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    order_type: OrderType
+    time_in_force: TimeInForce
+    reference_price: Decimal
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    strategy: str
+    rationale: str
+    confidence: float
+    asset_class: str = "equity_index_future"
+    ts_event: int
+
+    def __post_init__(self) -> None:
+        _positive(self.quantity, "intent.quantity")
+        for name in ("reference_price", "limit_price", "stop_price", "stop_loss", "take_profit"):
+            _positive(getattr(self, name), f"intent.{name}")
+        if self.order_type is OrderType.LIMIT and self.limit_price is None:
+            raise InvalidInput("intent.limit_price", None, "a LIMIT order needs a limit price")
+        if self.order_type is OrderType.STOP and self.stop_price is None:
+            raise InvalidInput("intent.stop_price", None, "a STOP order needs a stop price")
+        _unit_interval(self.confidence, "intent.confidence")
+        if not self.symbol:
+            raise InvalidInput("intent.symbol", self.symbol, "must not be empty")
+
+    @property
+    def notional(self) -> Decimal:
+        price = self.limit_price or self.stop_price or self.reference_price
+        return self.quantity * price
+
+
+class HumanApproval(msgspec.Struct, frozen=True, kw_only=True):
+    request_id: uuid.UUID
+    approver: str
+    approved: bool
+    decided_ns: int
+    notes: str = ""
+
+
+class RiskDecision(Message, frozen=True, kw_only=True):
+    """The gate's verdict on one intent, with every reason that determined it."""
+
+    decision_id: uuid.UUID
+    intent: TradeIntent
+    verdict: Verdict
+    reasons: list[str]
+    metrics: dict[str, str]
+    ts_event: int
+    approval: HumanApproval | None = None
+
+
+class OversightRequested(Message, frozen=True, kw_only=True):
+    request_id: uuid.UUID
+    decision_id: uuid.UUID
+    intent: TradeIntent
+    trade_amount: Decimal
+    trigger: str
+    reasons: list[str]
+    created_ns: int
+    timeout_ns: int
+
+
+class OversightDecided(Message, frozen=True, kw_only=True):
+    request_id: uuid.UUID
+    intent_id: uuid.UUID
+    status: OversightStatus
+    approver: str
+    notes: str
+    decided_ns: int
+
+
+class OrderUpdated(Message, frozen=True, kw_only=True):
+    """An order moved to a new state (submitted, acknowledged, rejected, canceled ...)."""
+
+    order_id: uuid.UUID
+    client_order_id: str
+    intent_id: uuid.UUID
+    symbol: str
+    side: Side
+    quantity: Decimal
+    state: str
+    filled_qty: Decimal
+    broker_order_id: str | None
+    reason: str
+    ts_event: int
+
+
+class FillReceived(Message, frozen=True, kw_only=True):
+    fill_id: str
+    order_id: uuid.UUID
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    ts_event: int
+
+
+class ExecutionRejected(Message, frozen=True, kw_only=True):
+    """A permitted trade the execution agent refused or the broker rejected."""
+
+    intent_id: uuid.UUID
+    client_order_id: str
+    reason: str
+    ts_event: int
+
+
+class KillSwitchActivated(Message, frozen=True, kw_only=True):
+    reason: str
+    triggered_by: str
+    ts_event: int
+
+
+class TradingResumed(Message, frozen=True, kw_only=True):
+    resumed_by: str
+    ts_event: int
+
+
+class ComplianceFlag(Message, frozen=True, kw_only=True):
+    flag: str
+    symbol: str
+    detail: str
+    order_id: uuid.UUID | None
+    ts_event: int
+
+
+class DailySummary(Message, frozen=True, kw_only=True):
+    day: str
+    trades: int
+    volume: Decimal
+    oversight_requests: int
+    approvals: int
+    denials: int
+    auto_denials: int
+    risk_events: int
+    flags: int
+    ts_event: int
+
+
+AnyMessage = (
+    MarketSignal
+    | TradeIntent
+    | RiskDecision
+    | OversightRequested
+    | OversightDecided
+    | OrderUpdated
+    | FillReceived
+    | ExecutionRejected
+    | KillSwitchActivated
+    | TradingResumed
+    | ComplianceFlag
+    | DailySummary
+)
