@@ -48,3 +48,24 @@ def iso(ts_ns: int) -> str:
     secs, rem = divmod(ts_ns, NS_PER_SECOND)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
     return f"{stamp}.{rem // NS_PER_MS:03d}Z"
+
+
+class Sleeper(Protocol):
+    """Waits on the injected clock: backoff in a replay advances sim time, not wall time."""
+
+    async def sleep(self, delta_ns: int) -> None: ...
+
+
+class SimSleeper:
+    def __init__(self, clock: SimClock) -> None:
+        self._clock = clock
+
+    async def sleep(self, delta_ns: int) -> None:
+        self._clock.advance(delta_ns)
+
+
+class LiveSleeper:
+    async def sleep(self, delta_ns: int) -> None:
+        import asyncio
+
+        await asyncio.sleep(delta_ns / NS_PER_SECOND)

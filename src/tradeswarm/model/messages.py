@@ -42,6 +42,7 @@ class MarketSignal(Message, frozen=True, kw_only=True):
     price: Decimal
     ts_event: int
     expiry_ns: int
+    setup: str = ""
     regime: str = "UNKNOWN"
     indicators: dict[str, float] = {}
 

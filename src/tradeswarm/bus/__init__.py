@@ -1,0 +1,1 @@
+"""Typed topics, publisher ACLs, and the in-process async bus."""

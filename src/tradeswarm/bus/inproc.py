@@ -1,0 +1,155 @@
+"""The in-process async bus: ACL on publish, log before delivery, dedup and TTL on delivery."""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from tradeswarm.bus.identity import Identity
+from tradeswarm.bus.topics import Topic
+from tradeswarm.core.clock import Clock
+from tradeswarm.core.errors import AccessDenied
+from tradeswarm.core.ids import derived_id
+from tradeswarm.model.enums import MessageIntent
+from tradeswarm.model.envelope import Envelope
+from tradeswarm.model.messages import AnyMessage
+
+Handler = Callable[[Envelope], Awaitable[None]]
+
+
+class EnvelopeSink(Protocol):
+    """Where every published envelope is appended before it is delivered (the log)."""
+
+    def append_event(self, env: Envelope) -> int | None: ...
+
+
+class NullSink:
+    def append_event(self, env: Envelope) -> int | None:
+        return None
+
+
+class BusStats:
+    __slots__ = ("delivered", "duplicates", "expired", "published")
+
+    def __init__(self) -> None:
+        self.published = 0
+        self.delivered = 0
+        self.duplicates = 0
+        self.expired = 0
+
+
+class Publisher:
+    """A handle bound to one identity: the only way that identity can publish."""
+
+    def __init__(self, bus: InProcessBus, identity: Identity) -> None:
+        self._bus = bus
+        self.identity = identity
+
+    def publish(
+        self,
+        topic: Topic[Any],
+        payload: AnyMessage,
+        *,
+        key: str,
+        cause: Envelope | None = None,
+        intent: MessageIntent = MessageIntent.EVENT,
+    ) -> Envelope:
+        """Wrap payload in an envelope and publish it; key makes msg_id reproducible."""
+        return self._bus.publish_as(self.identity, topic, payload, key=key, cause=cause, intent=intent)
+
+
+class InProcessBus:
+    """Typed topics in one process; delivery is FIFO and deterministic via `drain()`."""
+
+    def __init__(self, clock: Clock, sink: EnvelopeSink | None = None, dedup_window: int = 100_000):
+        self._clock = clock
+        self._sink: EnvelopeSink = sink or NullSink()
+        self._subs: dict[str, list[Handler]] = collections.defaultdict(list)
+        self._queue: collections.deque[Envelope] = collections.deque()
+        self._seen: collections.OrderedDict[Any, None] = collections.OrderedDict()
+        self._window = dedup_window
+        self.stats = BusStats()
+
+    def attach(self, identity: Identity) -> Publisher:
+        return Publisher(self, identity)
+
+    def subscribe(self, topic: Topic[Any], handler: Handler) -> None:
+        self._subs[topic.name].append(handler)
+
+    def publish_as(
+        self,
+        sender: Identity,
+        topic: Topic[Any],
+        payload: AnyMessage,
+        *,
+        key: str,
+        cause: Envelope | None,
+        intent: MessageIntent,
+    ) -> Envelope:
+        if sender.role not in topic.publishers:
+            raise AccessDenied(f"{sender} may not publish on {topic.name}")
+        if not isinstance(payload, topic.message_type):
+            raise TypeError(f"{topic.name} carries {topic.message_type.__name__}, "
+                            f"not {type(payload).__name__}")
+        env = self._envelope(sender, topic, payload, key, cause, intent)
+        self._sink.append_event(env)
+        self._queue.append(env)
+        self.stats.published += 1
+        return env
+
+    def _envelope(
+        self,
+        sender: Identity,
+        topic: Topic[Any],
+        payload: AnyMessage,
+        key: str,
+        cause: Envelope | None,
+        intent: MessageIntent,
+    ) -> Envelope:
+        now = self._clock.now_ns()
+        msg_id = derived_id(now, topic.name, sender.name, key)
+        return Envelope(
+            msg_id=msg_id,
+            type=type(payload).__name__,
+            topic=topic.name,
+            correlation_id=cause.correlation_id if cause else msg_id,
+            causation_id=cause.msg_id if cause else None,
+            ttl_ms=topic.ttl_ms,
+            sender=str(sender),
+            intent=intent,
+            idempotency_key=key,
+            ts_ns=now,
+            nonce=hashlib.sha256(msg_id.bytes).digest()[:16],
+            payload=payload,
+        )
+
+    async def drain(self) -> int:
+        """Deliver queued envelopes (and what handlers publish) until the queue is empty."""
+        count = 0
+        while self._queue:
+            env = self._queue.popleft()
+            if self._is_duplicate(env):
+                continue
+            if env.expired(self._clock.now_ns()):
+                self.stats.expired += 1
+                continue
+            for handler in self._subs.get(env.topic, ()):
+                await handler(env)
+            self.stats.delivered += 1
+            count += 1
+        return count
+
+    def _is_duplicate(self, env: Envelope) -> bool:
+        if env.msg_id in self._seen:
+            self.stats.duplicates += 1
+            return True
+        self._seen[env.msg_id] = None
+        if len(self._seen) > self._window:
+            self._seen.popitem(last=False)
+        return False
+
+    def inject(self, env: Envelope) -> None:
+        """Queue an envelope received from elsewhere (a replay, another process)."""
+        self._queue.append(env)

@@ -1,0 +1,26 @@
+"""`tradeswarm bench …`: measured figures as JSON, a peer measured in the same run."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from tradeswarm.cli.common import cli_errors, console
+
+bench_app = typer.Typer(help="Benchmarks; each prints one JSON object.", no_args_is_help=True)
+
+
+@bench_app.command()
+def pipeline(
+    orders: Annotated[int, typer.Option(help="Orders to drive through the pipeline.")] = 20_000,
+    batch: Annotated[int, typer.Option(help="Orders per unit of work (one commit).")] = 500,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+) -> None:
+    """Synthetic signals through gate -> execution -> paper fill -> durable store -> log."""
+    from tradeswarm.bench.pipeline import run_pipeline_bench
+
+    with cli_errors():
+        result = run_pipeline_bench(orders=orders, batch=batch, progress=not as_json)
+    print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))

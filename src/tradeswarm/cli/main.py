@@ -1,0 +1,73 @@
+"""`tradeswarm`: demo, status, oversight, kill switch, audit, bench."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tradeswarm.brokers.paper import PaperBroker
+from tradeswarm.brokers.paper_config import PaperBrokerConfig
+from tradeswarm.cli.audit import audit_app
+from tradeswarm.cli.bench import bench_app
+from tradeswarm.cli.common import cli_errors, console, existing_store
+from tradeswarm.cli.oversight import killswitch_app, oversight_app
+from tradeswarm.core.clock import LiveClock
+from tradeswarm.system.config import load_config
+from tradeswarm.system.demo import demo as run_demo
+from tradeswarm.system.status import swarm_status
+from tradeswarm.system.swarm import broker_path_for
+
+app = typer.Typer(
+    help="Governed, autonomous trading agents: a deterministic risk gate, human oversight, "
+    "one broker holder, paper trading by default, and an append-only log.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(oversight_app, name="oversight")
+app.add_typer(killswitch_app, name="killswitch")
+app.add_typer(audit_app, name="audit")
+app.add_typer(bench_app, name="bench")
+
+DbOption = Annotated[Path, typer.Option("--db", help="The swarm's SQLite store.")]
+
+
+@app.command()
+def demo(
+    db: Annotated[str, typer.Option("--db", help="Store path; rerun on it to resume.")] = ":memory:",
+    config: Annotated[Path | None, typer.Option("--config", help="A SwarmConfig TOML file.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Stop at HH:MM sim time.")] = None,
+) -> None:
+    """Replay a trading day of real market data through the five agents and tell the story."""
+    with cli_errors():
+        run_demo(db, load_config(config), console.print, until)
+
+
+@app.command()
+def status(
+    db: DbOption,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Orders, fills, positions, duplicate client order ids, and reconciliation with the broker."""
+    with existing_store(db) as store, cli_errors():
+        broker_db = broker_path_for(db)
+        if not Path(broker_db).exists():
+            console.print(f"[red]error:[/] broker books {broker_db} not found")
+            raise typer.Exit(2)
+        broker = PaperBroker(LiveClock(), PaperBrokerConfig(initial_cash=0, symbols=[]), broker_db)
+        try:
+            report = asyncio.run(swarm_status(store, broker))
+        finally:
+            broker.close()
+    if as_json:
+        console.print_json(json.dumps(report))
+        return
+    for key, value in report.items():
+        console.print(f"{key:<28} {value}")
+
+
+if __name__ == "__main__":
+    app()

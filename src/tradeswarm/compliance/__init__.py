@@ -1,0 +1,1 @@
+"""ComplianceAgent: records every trade, flags wash trades and restricted symbols, sums up the day."""

@@ -1,0 +1,93 @@
+"""ComplianceAgent: trade surveillance and the end-of-day summary, from the books."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tradeswarm.bus.agent import Agent
+from tradeswarm.bus.inproc import InProcessBus
+from tradeswarm.bus.topics import COMPLIANCE_FLAGS, DAILY_SUMMARY, FILLS, Role
+from tradeswarm.core.clock import NS_PER_SECOND, Clock
+from tradeswarm.core.config import ConfigBase
+from tradeswarm.model.enums import OversightStatus
+from tradeswarm.model.envelope import Envelope
+from tradeswarm.model.market import Session
+from tradeswarm.model.messages import ComplianceFlag, DailySummary, FillReceived
+from tradeswarm.store import Store
+
+
+class ComplianceConfig(ConfigBase, frozen=True):
+    wash_window_s: int = 1800
+    restricted_symbols: list[str] = []
+
+
+class ComplianceAgent(Agent):
+    """Watches every fill; flags a fill that reverses a fill of the same symbol within the
+    wash window, and any fill in a restricted symbol."""
+
+    role = Role.COMPLIANCE
+
+    def __init__(
+        self, name: str, bus: InProcessBus, clock: Clock, *, store: Store,
+        config: ComplianceConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config or ComplianceConfig()
+        self.flags: list[ComplianceFlag] = []
+        super().__init__(name, bus, clock)
+
+    def subscribe(self, bus: InProcessBus) -> None:
+        bus.subscribe(FILLS, self.on_fill)
+
+    async def on_fill(self, env: Envelope) -> None:
+        fill = env.payload
+        assert isinstance(fill, FillReceived)
+        for flag, detail in self._checks(fill):
+            found = ComplianceFlag(
+                flag=flag, symbol=fill.symbol, detail=detail, order_id=fill.order_id,
+                ts_event=fill.ts_event,
+            )
+            self.flags.append(found)
+            self.out.publish(COMPLIANCE_FLAGS, found, key=f"{fill.fill_id}:{flag}", cause=env)
+
+    def _checks(self, fill: FillReceived) -> list[tuple[str, str]]:
+        found = []
+        if fill.symbol in self.config.restricted_symbols:
+            found.append(("RESTRICTED_SYMBOL", f"{fill.symbol} is on the restricted list"))
+        window = self.config.wash_window_s * NS_PER_SECOND
+        for prior in self.store.list_trades():
+            opposite = prior.side is not fill.side and prior.symbol == fill.symbol
+            if opposite and 0 <= fill.ts_event - prior.ts_event <= window:
+                mins = (fill.ts_event - prior.ts_event) / (60 * NS_PER_SECOND)
+                found.append((
+                    "WASH_TRADE_SUSPECT",
+                    f"{fill.side} {fill.quantity} reverses {prior.side} {prior.quantity} "
+                    f"of {mins:.0f} min before (fill {prior.fill_id})",
+                ))
+                break
+        return found
+
+    def summarize(self, session: Session) -> DailySummary:
+        """The day's totals from the books (trades, oversight, risk events) and the flags."""
+        def today(ts: int) -> bool:
+            return session.open_ns <= ts <= session.close_ns
+
+        trades = [t for t in self.store.list_trades() if today(t.ts_event)]
+        requests = [r for r in self.store.list_oversight() if today(r.request.created_ns)]
+        statuses = [r.status for r in requests]
+        return DailySummary(
+            day=session.day, trades=len(trades),
+            volume=sum((t.quantity * t.price for t in trades), Decimal(0)),
+            oversight_requests=len(requests),
+            approvals=statuses.count(OversightStatus.APPROVED),
+            denials=statuses.count(OversightStatus.DENIED),
+            auto_denials=statuses.count(OversightStatus.TIMEOUT),
+            risk_events=self.store.count_risk_events(session.open_ns, session.close_ns),
+            flags=self.store.count_events_of_type("ComplianceFlag", session.open_ns, session.close_ns),
+            ts_event=self.clock.now_ns(),
+        )
+
+    def publish_summary(self, session: Session) -> DailySummary:
+        summary = self.summarize(session)
+        self.out.publish(DAILY_SUMMARY, summary, key=f"summary:{session.day}")
+        return summary

@@ -1,0 +1,1 @@
+"""ExecutionAgent: the only component that holds a broker handle."""

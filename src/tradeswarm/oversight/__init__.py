@@ -1,0 +1,1 @@
+"""Human oversight: requests, human decisions, auto-deny at the timeout, the kill switch."""

@@ -1,0 +1,1 @@
+"""RiskManager: deterministic risk math and rules; every decision carries its reasons."""

@@ -1,0 +1,139 @@
+"""RiskManager: the deterministic gate between every intent and the execution agent."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tradeswarm.bus.agent import Agent
+from tradeswarm.bus.inproc import InProcessBus
+from tradeswarm.bus.topics import (
+    INTENTS,
+    OVERSIGHT_DECISIONS,
+    OVERSIGHT_REQUESTS,
+    RISK_DECISIONS,
+    Role,
+)
+from tradeswarm.core.clock import NS_PER_SECOND, Clock
+from tradeswarm.core.ids import derived_id
+from tradeswarm.data.view import MarketView
+from tradeswarm.model.enums import OversightStatus, Verdict
+from tradeswarm.model.envelope import Envelope
+from tradeswarm.model.messages import (
+    HumanApproval,
+    OversightDecided,
+    OversightRequested,
+    RiskDecision,
+    TradeIntent,
+)
+from tradeswarm.risk.context import MarketFacts, build_context, equity_of
+from tradeswarm.risk.limits import RiskLimits
+from tradeswarm.risk.rules import evaluate
+from tradeswarm.store import Store
+
+SEVERITY = {Verdict.PERMIT: "INFO", Verdict.REVIEW: "WARNING", Verdict.DENY: "CRITICAL"}
+
+
+class RiskManager(Agent):
+    """Decides PERMIT / DENY / REVIEW for each intent; REVIEW opens an oversight request."""
+
+    role = Role.RISK
+
+    def __init__(
+        self, name: str, bus: InProcessBus, clock: Clock, *,
+        store: Store, market: MarketView, limits: RiskLimits, oversight_timeout_s: int = 300,
+    ) -> None:
+        self.store = store
+        self.market = market
+        self.limits = limits
+        self.timeout_ns = oversight_timeout_s * NS_PER_SECOND
+        self._intents: dict[str, TradeIntent] = {}
+        super().__init__(name, bus, clock)
+
+    def subscribe(self, bus: InProcessBus) -> None:
+        bus.subscribe(INTENTS, self.on_intent)
+        bus.subscribe(OVERSIGHT_DECISIONS, self.on_oversight)
+
+    def mark_session_open(self, day: str) -> None:
+        """Record equity at the open once per day: the base of the daily-loss limit."""
+        key = f"equity_at_open:{day}"
+        if self.store.get_meta(key) is None:
+            equity = equity_of(self.store.get_cash(), self.store.get_positions(), self.market.marks())
+            self.store.set_meta(key, str(equity))
+
+    def _facts(self, symbol: str) -> MarketFacts:
+        now = self.clock.now_ns()
+        return MarketFacts(
+            marks=self.market.marks(), status=self.market.status(now),
+            volatility=self.market.realized_volatility(symbol), halted=symbol in self.market.halted,
+        )
+
+    def decide(self, intent: TradeIntent, approval: HumanApproval | None = None) -> RiskDecision:
+        """Evaluate intent against the limits in the current context."""
+        now = self.clock.now_ns()
+        session = self.market.session
+        opened = self.store.get_meta(f"equity_at_open:{session.day}") if session else None
+        ctx = build_context(
+            intent, self.store.get_cash(), self.store.get_positions(), self._facts(intent.symbol),
+            Decimal(opened) if opened else None, self.store.killswitch_active(), approval, now,
+        )
+        verdict, reasons = evaluate(intent, ctx, self.limits)
+        phase = f"approval:{approval.request_id}" if approval else "initial"
+        return RiskDecision(
+            decision_id=derived_id(now, "decision", str(intent.intent_id), phase),
+            intent=intent, verdict=verdict, reasons=reasons, metrics=ctx.metrics(),
+            ts_event=now, approval=approval,
+        )
+
+    async def on_intent(self, env: Envelope) -> None:
+        intent = env.payload
+        assert isinstance(intent, TradeIntent)
+        decision = self.store.get_decision_for_intent(intent.intent_id) or self.decide(intent)
+        self._publish(decision, env, "intent")
+        if decision.verdict is Verdict.REVIEW:
+            self._request_oversight(decision, env)
+
+    def _publish(self, decision: RiskDecision, cause: Envelope, kind: str) -> Envelope:
+        self.store.record_decision(decision, kind, SEVERITY[decision.verdict])
+        return self.out.publish(RISK_DECISIONS, decision, key=str(decision.decision_id), cause=cause)
+
+    def _request_oversight(self, decision: RiskDecision, cause: Envelope) -> None:
+        now = decision.ts_event
+        request = OversightRequested(
+            request_id=derived_id(now, "oversight", str(decision.decision_id)),
+            decision_id=decision.decision_id, intent=decision.intent,
+            trade_amount=decision.intent.notional, trigger="HighValueTrade",
+            reasons=decision.reasons, created_ns=now, timeout_ns=now + self.timeout_ns,
+        )
+        self.store.create_oversight(request, decision.intent.agent_id)
+        self.out.publish(OVERSIGHT_REQUESTS, request, key=str(request.request_id), cause=cause)
+
+    async def on_oversight(self, env: Envelope) -> None:
+        """A human answered (or the timeout did): re-decide with the approval, or deny."""
+        answer = env.payload
+        assert isinstance(answer, OversightDecided)
+        record = self.store.get_oversight(answer.request_id)
+        if record is None:
+            return
+        intent = record.request.intent
+        approval = HumanApproval(
+            request_id=answer.request_id, approver=answer.approver,
+            approved=answer.status is OversightStatus.APPROVED,
+            decided_ns=answer.decided_ns, notes=answer.notes,
+        )
+        decision = self.decide(intent, approval)
+        if not approval.approved:
+            decision = _denied_by_oversight(decision, answer)
+        self._publish(decision, env, "oversight")
+
+
+def _denied_by_oversight(decision: RiskDecision, answer: OversightDecided) -> RiskDecision:
+    why = (
+        f"oversight: auto-denied, no human answer within the timeout"
+        if answer.status is OversightStatus.TIMEOUT
+        else f"oversight: denied by {answer.approver}: {answer.notes or 'no note'}"
+    )
+    return RiskDecision(
+        decision_id=decision.decision_id, intent=decision.intent, verdict=Verdict.DENY,
+        reasons=[why], metrics=decision.metrics, ts_event=decision.ts_event,
+        approval=decision.approval,
+    )

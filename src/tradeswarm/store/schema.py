@@ -1,0 +1,183 @@
+"""Table definitions for the store, all on one MetaData."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Dialect,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+from tradeswarm.core.errors import InvariantViolation
+
+
+class DecimalText(TypeDecorator[Decimal]):
+    """A Decimal stored as its exact TEXT form; floats are refused."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal) or not value.is_finite():
+            raise InvariantViolation(f"store accepts only finite Decimal money, got {value!r}")
+        return str(value)
+
+    def process_result_value(self, value: object, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(str(value))
+
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("description", Text, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("msg_id", Text, nullable=False, unique=True),
+    Column("topic", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("sender", Text, nullable=False),
+    Column("correlation_id", Text, nullable=False),
+    Column("causation_id", Text, nullable=True),
+    Column("ts_ns", BigInteger, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("leaf_hash", LargeBinary, nullable=False),
+    Column("chain_hash", LargeBinary, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("ix_events_correlation", events.c.correlation_id)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", Text, primary_key=True),
+    Column("client_order_id", Text, nullable=False, unique=True),
+    Column("intent_id", Text, nullable=False),
+    Column("agent_id", Text, nullable=False),
+    Column("symbol", Text, nullable=False),
+    Column("side", Text, nullable=False),
+    Column("quantity", DecimalText, nullable=False),
+    Column("order_type", Text, nullable=False),
+    Column("limit_price", DecimalText, nullable=True),
+    Column("stop_price", DecimalText, nullable=True),
+    Column("time_in_force", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("filled_qty", DecimalText, nullable=False),
+    Column("avg_fill_price", DecimalText, nullable=True),
+    Column("broker_order_id", Text, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("created_ns", BigInteger, nullable=False),
+    Column("updated_ns", BigInteger, nullable=False),
+)
+Index("ix_orders_state", orders.c.state)
+Index("ix_orders_intent", orders.c.intent_id)
+
+trades = Table(
+    "trades",
+    metadata,
+    Column("fill_id", Text, primary_key=True),
+    Column("order_id", Text, nullable=False),
+    Column("client_order_id", Text, nullable=False),
+    Column("agent_id", Text, nullable=False),
+    Column("symbol", Text, nullable=False),
+    Column("side", Text, nullable=False),
+    Column("quantity", DecimalText, nullable=False),
+    Column("price", DecimalText, nullable=False),
+    Column("trade_amount", DecimalText, nullable=False),
+    Column("fee", DecimalText, nullable=False),
+    Column("ts_event", BigInteger, nullable=False),
+)
+Index("ix_trades_ts", trades.c.ts_event, trades.c.fill_id)
+Index("ix_trades_order", trades.c.order_id)
+
+positions = Table(
+    "positions",
+    metadata,
+    Column("symbol", Text, primary_key=True),
+    Column("quantity", DecimalText, nullable=False),
+    Column("avg_cost", DecimalText, nullable=False),
+    Column("realized_pnl", DecimalText, nullable=False),
+    Column("updated_ns", BigInteger, nullable=False),
+)
+
+risk_events = Table(
+    "risk_events",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("intent_id", Text, nullable=False),
+    Column("agent_id", Text, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("verdict", Text, nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("ts_ns", BigInteger, nullable=False),
+)
+Index("ix_risk_events_ts", risk_events.c.ts_ns)
+Index("ix_risk_events_intent", risk_events.c.intent_id)
+
+oversight_requests = Table(
+    "oversight_requests",
+    metadata,
+    Column("request_id", Text, primary_key=True),
+    Column("intent_id", Text, nullable=False, unique=True),
+    Column("decision_id", Text, nullable=False),
+    Column("agent_id", Text, nullable=False),
+    Column("symbol", Text, nullable=False),
+    Column("trigger_type", Text, nullable=False),
+    Column("trade_amount", DecimalText, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("approver_id", Text, nullable=True),
+    Column("decision_notes", Text, nullable=True),
+    Column("decision_ns", BigInteger, nullable=True),
+    Column("created_ns", BigInteger, nullable=False),
+    Column("timeout_ns", BigInteger, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+)
+Index("ix_oversight_status_created", oversight_requests.c.status, oversight_requests.c.created_ns)
+Index("ix_oversight_created", oversight_requests.c.created_ns)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+account = Table(
+    "account",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("cash", DecimalText, nullable=False),
+)
+
+STORE_TABLES = (
+    events,
+    orders,
+    trades,
+    positions,
+    risk_events,
+    oversight_requests,
+    meta,
+    account,
+)

@@ -1,0 +1,303 @@
+"""The Store facade: one SQLite database, units of work, and every repository."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, StatementError
+
+from tradeswarm.core.errors import TradeswarmError
+from tradeswarm.model.enums import OversightStatus
+from tradeswarm.model.envelope import Envelope
+from tradeswarm.model.messages import OversightRequested, RiskDecision
+from tradeswarm.model.order import Order
+from tradeswarm.model.portfolio import Fill, Position
+from tradeswarm.store import books, events, governance
+from tradeswarm.store.events import ChainHead, EventRow
+from tradeswarm.store.governance import OversightRecord
+from tradeswarm.store.migrations import check_file, migrate
+from tradeswarm.store.sqlite import MEMORY, WRITE_OPTION, create_sqlite_engine, is_memory
+
+_PAGE = 1000
+KILLSWITCH_KEY = "killswitch"
+INITIAL_CASH_KEY = "initial_cash"
+
+
+class Store:
+    """The swarm's durable store. Synchronous; one Store per process owns the event log.
+
+    Use `Store.open`; a Store is not safe to share between threads.
+    """
+
+    def __init__(self, engine: Engine, path: Path) -> None:
+        self._engine = engine
+        self._path = path
+        self._conn: Connection | None = None
+        self._head: ChainHead | None = None
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        """Open (creating if absent) the store at path or ":memory:", applying migrations."""
+        check_file(path)
+        engine = create_sqlite_engine(path)
+        try:
+            migrate(engine, path)
+        except BaseException:
+            engine.dispose()
+            raise
+        store = cls(engine, Path(MEMORY) if is_memory(path) else Path(path))
+        store._head = store._load_head()
+        return store
+
+    @property
+    def path(self) -> Path:
+        """The database file (Path(":memory:") for an in-memory store)."""
+        return self._path
+
+    def close(self) -> None:
+        """Release the database; the Store cannot be used afterwards."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A unit of work: nested blocks join the outermost, which commits or rolls back."""
+        with self._tx():
+            yield
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            if self._conn is not None:
+                yield self._conn
+            else:
+                with self._outermost() as conn:
+                    yield conn
+        except StatementError as err:
+            if isinstance(err.orig, TradeswarmError):  # e.g. a float refused by DecimalText
+                raise err.orig from err
+            raise
+
+    @contextmanager
+    def _outermost(self) -> Iterator[Connection]:
+        with self._engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            self._conn = conn
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                self._head = None  # the cached chain head may be ahead of the rolled-back log
+                raise
+            finally:
+                self._conn = None
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        if self._conn is not None:
+            yield self._conn
+            return
+        with self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _load_head(self) -> ChainHead:
+        with self._read() as conn:
+            return events.load_head(conn)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def append_event(self, env: Envelope) -> int | None:
+        """Log env; return its seq, or None when its msg_id is already logged."""
+        return self.append_events([env])[0]
+
+    def append_events(self, envs: Sequence[Envelope]) -> list[int | None]:
+        """Log a batch in one transaction; per envelope its new seq or None if a duplicate."""
+        if not envs:
+            return []
+        with self._tx() as conn:
+            head = self._head if self._head is not None else events.load_head(conn)
+            try:
+                self._head, seqs = events.append(conn, head, envs)
+            except DBAPIError:
+                self._head = None
+                raise
+            return seqs
+
+    def iter_events(self, after_seq: int = 0) -> Iterator[EventRow]:
+        """Events with seq > after_seq, in seq order, read page by page."""
+        last = after_seq
+        while True:
+            with self._read() as conn:
+                page = events.read_after(conn, last, _PAGE)
+            yield from page
+            if len(page) < _PAGE:
+                return
+            last = page[-1].seq
+
+    def count_events_of_type(self, type_: str, start_ns: int, end_ns: int) -> int:
+        """How many logged envelopes of one message type fall in [start_ns, end_ns)."""
+        with self._read() as conn:
+            return events.count_of_type(conn, type_, start_ns, end_ns)
+
+    def event_count(self) -> int:
+        """How many events the log holds."""
+        with self._read() as conn:
+            return events.count(conn)
+
+    # -- orders ---------------------------------------------------------------------------
+
+    def upsert_order(self, order: Order) -> None:
+        """Insert the order or replace its stored state (created_ns is kept)."""
+        with self._tx() as conn:
+            books.upsert_order(conn, order)
+
+    def get_order(self, order_id: uuid.UUID) -> Order | None:
+        """The order with order_id, if stored."""
+        with self._read() as conn:
+            return books.get_order(conn, order_id)
+
+    def get_order_by_client_id(self, cid: str) -> Order | None:
+        """The order with client order id cid, if stored."""
+        with self._read() as conn:
+            return books.get_order_by_client_id(conn, cid)
+
+    def list_orders(self, open_only: bool = False) -> list[Order]:
+        """All orders (or only non-terminal ones) ordered by created_ns."""
+        with self._read() as conn:
+            return books.list_orders(conn, open_only)
+
+    def duplicate_client_order_ids(self) -> int:
+        """How many client order ids appear on more than one order (a check; should be 0)."""
+        with self._read() as conn:
+            return books.duplicate_client_order_ids(conn)
+
+    # -- fills, positions, cash -----------------------------------------------------------
+
+    def set_initial_cash(self, cash: Decimal) -> None:
+        """Set the account's cash, only if it has never been set."""
+        with self._tx() as conn:
+            if governance.get_meta(conn, INITIAL_CASH_KEY) is None:
+                books.set_initial_cash(conn, cash)
+                governance.set_meta(conn, INITIAL_CASH_KEY, str(cash))
+
+    def get_cash(self) -> Decimal:
+        """The account's cash (0 if never set)."""
+        with self._read() as conn:
+            return books.get_cash(conn)
+
+    def record_fill(self, fill: Fill, agent_id: str, ts_ns: int) -> bool:
+        """Book a fill once: trade row, position and cash together; False if already booked."""
+        with self._tx() as conn:
+            return books.record_fill(conn, fill, agent_id, ts_ns)
+
+    def list_trades(self) -> list[Fill]:
+        """Every booked fill, ordered by (ts_event, fill_id)."""
+        with self._read() as conn:
+            return books.list_trades(conn)
+
+    def get_positions(self) -> dict[str, Position]:
+        """Positions with a nonzero quantity, by symbol."""
+        with self._read() as conn:
+            return books.get_positions(conn)
+
+    # -- risk -----------------------------------------------------------------------------
+
+    def record_decision(self, decision: RiskDecision, event_type: str, severity: str) -> bool:
+        """Store the gate's decision once per intent; False if the intent already has one."""
+        with self._tx() as conn:
+            return governance.record_decision(conn, decision, event_type, severity)
+
+    def get_decision(self, decision_id: uuid.UUID) -> RiskDecision | None:
+        """One decision by its id."""
+        with self._read() as conn:
+            return governance.get_decision(conn, decision_id)
+
+    def get_decision_for_intent(self, intent_id: uuid.UUID) -> RiskDecision | None:
+        """The stored decision on intent_id, if any."""
+        with self._read() as conn:
+            return governance.get_decision_for_intent(conn, intent_id)
+
+    def list_decisions(self) -> list[RiskDecision]:
+        """Every stored decision, ordered by ts."""
+        with self._read() as conn:
+            return governance.list_decisions(conn)
+
+    def count_risk_events(
+        self, day_start_ns: int | None = None, day_end_ns: int | None = None
+    ) -> int:
+        """Risk events with day_start_ns <= ts_ns < day_end_ns (either bound optional)."""
+        with self._read() as conn:
+            return governance.count_risk_events(conn, day_start_ns, day_end_ns)
+
+    # -- oversight ------------------------------------------------------------------------
+
+    def create_oversight(self, req: OversightRequested, agent_id: str) -> bool:
+        """Store a PENDING request once; False if request_id (or its intent) is stored."""
+        with self._tx() as conn:
+            return governance.create_oversight(conn, req, agent_id)
+
+    def decide_oversight(
+        self,
+        request_id: uuid.UUID,
+        status: OversightStatus,
+        approver: str,
+        notes: str,
+        ts_ns: int,
+    ) -> bool:
+        """Move a PENDING request to status; False if it is not PENDING (or unknown)."""
+        with self._tx() as conn:
+            return governance.decide_oversight(
+                conn, request_id, status, approver=approver, notes=notes, ts_ns=ts_ns
+            )
+
+    def get_oversight(self, request_id: uuid.UUID) -> OversightRecord | None:
+        """The request with request_id and its status, if stored."""
+        with self._read() as conn:
+            return governance.get_oversight(conn, request_id)
+
+    def find_oversight(self, prefix: str) -> OversightRecord | None:
+        """The request whose id starts with prefix; ValueError if ambiguous."""
+        with self._read() as conn:
+            return governance.find_oversight(conn, prefix)
+
+    def list_oversight(self, status: OversightStatus | None = None) -> list[OversightRecord]:
+        """Requests (optionally only those in status), ordered by created_ns."""
+        with self._read() as conn:
+            return governance.list_oversight(conn, status)
+
+    # -- meta -----------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """The meta value under key, if set."""
+        with self._read() as conn:
+            return governance.get_meta(conn, key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set (or replace) the meta value under key."""
+        with self._tx() as conn:
+            governance.set_meta(conn, key, value)
+
+    # -- kill switch and initial cash (meta keys) ------------------------------------------
+
+    def killswitch_active(self) -> bool:
+        """Whether trading is stopped; read on every order, so another process can stop it."""
+        return self.get_meta(KILLSWITCH_KEY) == "on"
+
+    def set_killswitch(self, on: bool, reason: str, ts_ns: int) -> None:
+        with self.transaction():
+            self.set_meta(KILLSWITCH_KEY, "on" if on else "off")
+            self.set_meta(KILLSWITCH_KEY + ".reason", f"{ts_ns} {reason}")
+
+    def get_initial_cash(self) -> Decimal | None:
+        value = self.get_meta(INITIAL_CASH_KEY)
+        return None if value is None else Decimal(value)

@@ -1,0 +1,93 @@
+"""`tradeswarm demo`: five agents trade a day of real market data, and tell the story."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from tradeswarm.core.clock import SimClock, SimSleeper
+from tradeswarm.data.csv_bars import BUNDLED_FILE, bundled_bars
+from tradeswarm.data.replay import pick_day, split_days
+from tradeswarm.model.messages import DailySummary
+from tradeswarm.system.config import SwarmConfig
+from tradeswarm.system.narrate import Narrator, hhmmss
+from tradeswarm.system.operator import ScriptedOperator
+from tradeswarm.system.replay import DayReplay
+from tradeswarm.system.status import swarm_status
+from tradeswarm.system.swarm import AGENT_NAMES, Swarm
+
+Emit = Callable[[str], None]
+
+
+def _intro(config: SwarmConfig, emit: Emit) -> None:
+    emit("tradeswarm demo — paper trading on the SimClock (no real money, no network)")
+    emit(f"  market data : {BUNDLED_FILE}: real one-minute bars of an index future "
+         f"(backtrader test data), traded as symbol {config.symbol}")
+    emit(f"  synthesized : bid/ask quotes (bar close ± {config.quote_spread / 2}); the human "
+         f"approver {config.operator.approver} is scripted (answers request 1, 3, 5 …; "
+         "ignores 2, 4 …)")
+    emit(f"  day         : {config.day} (the day before warms the indicators up)")
+    emit("agents provisioned:")
+    for role, name in AGENT_NAMES.items():
+        emit(f"  ✓ {name:<22} ({role})")
+
+
+def _summary(s: DailySummary, emit: Emit) -> None:
+    emit(f"end-of-day compliance summary — {s.day}")
+    emit(f"  trades executed    : {s.trades}")
+    emit(f"  total volume       : ${s.volume:,.2f}")
+    emit(f"  oversight requests : {s.oversight_requests}")
+    emit(f"  human approvals    : {s.approvals}")
+    emit(f"  human denials      : {s.denials}")
+    emit(f"  auto-denials       : {s.auto_denials}")
+    emit(f"  risk events        : {s.risk_events}")
+    emit(f"  compliance flags   : {s.flags}")
+
+
+async def run_demo(
+    db: str | Path, config: SwarmConfig, emit: Emit, until: str | None = None
+) -> DailySummary | None:
+    """Replay config.day on db; resume if db already holds part of the day."""
+    history, day = pick_day(split_days(bundled_bars()), config.day)
+    clock = SimClock()
+    swarm = Swarm(config, db, clock, SimSleeper(clock))
+    try:
+        replay = DayReplay(swarm, clock, ScriptedOperator(swarm.store, clock, config.operator))
+        _intro(config, emit)
+        Narrator(swarm.bus, emit)
+        replay.warm_up(history)
+        until_ns = _until_ns(day.session.day, until)
+        summary = await replay.run(day, until_ns)
+        if replay.resumed_from:
+            emit(f"(resumed this store after {hhmmss(replay.resumed_from)}; work already done "
+                 "was not redone)")
+        if summary is None:
+            emit(f"stopped at {until} as asked; run again on the same --db to resume")
+        else:
+            _summary(summary, emit)
+        status = await swarm_status(swarm.store, swarm.broker)
+        emit(f"books: {status['orders']} orders, {status['fills']} fills, duplicate client "
+             f"order ids {status['duplicate_client_order_ids']}, reconciled with broker: "
+             f"{status['reconciled']}")
+        return summary
+    finally:
+        swarm.close()
+
+
+def _until_ns(day: str, until: str | None) -> int | None:
+    if until is None:
+        return None
+    import datetime as dt
+
+    from tradeswarm.core.errors import InvalidInput
+
+    try:
+        stamp = dt.datetime.fromisoformat(f"{day}T{until}").replace(tzinfo=dt.UTC)
+    except ValueError as err:
+        raise InvalidInput("--until", until, "expected HH:MM") from err
+    return int(stamp.timestamp()) * 1_000_000_000
+
+
+def demo(db: str | Path, config: SwarmConfig, emit: Emit, until: str | None = None) -> None:
+    asyncio.run(run_demo(db, config, emit, until))

@@ -1,0 +1,83 @@
+"""Build the five agents, the oversight desk, the bus, the store and the paper broker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tradeswarm.agents.analyzer import MarketAnalyzer
+from tradeswarm.agents.trader import TradingAgent
+from tradeswarm.brokers.paper import PaperBroker
+from tradeswarm.brokers.paper_config import PaperBrokerConfig
+from tradeswarm.bus.inproc import InProcessBus
+from tradeswarm.compliance.agent import ComplianceAgent
+from tradeswarm.core.clock import Clock, Sleeper
+from tradeswarm.data.view import MarketView
+from tradeswarm.execution.agent import ExecutionAgent
+from tradeswarm.model.messages import OversightRequested
+from tradeswarm.oversight.desk import OversightDesk
+from tradeswarm.risk.manager import RiskManager
+from tradeswarm.store import Store
+from tradeswarm.system.config import SwarmConfig
+
+AGENT_NAMES = {
+    "analyzer": "market-analyzer-01",
+    "trader": "trading-agent-01",
+    "risk": "risk-manager-01",
+    "execution": "order-executor-01",
+    "compliance": "compliance-agent-01",
+    "desk": "oversight-desk-01",
+}
+
+
+def broker_path_for(db: str | Path) -> str:
+    """The paper broker keeps its own books beside the swarm's: DB -> DB.broker."""
+    return ":memory:" if str(db) == ":memory:" else f"{db}.broker"
+
+
+class Swarm:
+    """Everything one swarm is made of, wired once from one config."""
+
+    def __init__(
+        self, config: SwarmConfig, db: str | Path, clock: Clock, sleeper: Sleeper,
+        notify: Callable[[OversightRequested], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.store = Store.open(db)
+        self.store.set_initial_cash(config.initial_cash)
+        self.broker = PaperBroker(clock, _broker_config(config), broker_path_for(db))
+        self.bus = InProcessBus(clock, sink=self.store)
+        self.market = MarketView(spread=config.quote_spread)
+        self._build_agents(notify, sleeper)
+
+    def _build_agents(
+        self, notify: Callable[[OversightRequested], None] | None, sleeper: Sleeper
+    ) -> None:
+        c, bus, clock, n = self.config, self.bus, self.clock, AGENT_NAMES
+        self.analyzer = MarketAnalyzer(n["analyzer"], bus, clock)
+        self.trader = TradingAgent(n["trader"], bus, clock, c.trader)
+        self.risk = RiskManager(
+            n["risk"], bus, clock, store=self.store, market=self.market, limits=c.risk,
+            oversight_timeout_s=c.oversight_timeout_s,
+        )
+        self.execution = ExecutionAgent(
+            n["execution"], bus, clock, broker=self.broker, store=self.store,
+            market=self.market, sleeper=sleeper, config=c.execution,
+        )
+        self.compliance = ComplianceAgent(n["compliance"], bus, clock, store=self.store,
+                                          config=c.compliance)
+        self.desk = OversightDesk(n["desk"], bus, clock, store=self.store, notify=notify)
+
+    def close(self) -> None:
+        self.broker.close()
+        self.store.close()
+
+
+def _broker_config(config: SwarmConfig) -> PaperBrokerConfig:
+    fees = config.broker
+    return PaperBrokerConfig(
+        initial_cash=config.initial_cash, symbols=[config.symbol], fee_bps=fees.fee_bps,
+        fee_min=fees.fee_min, slippage_bps=fees.slippage_bps, participation=fees.participation,
+        rate_limit_per_sec=fees.rate_limit_per_sec, allow_short=config.risk.allow_short,
+    )

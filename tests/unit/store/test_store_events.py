@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from store_factories import make_envelope
+
+from tradeswarm.model.envelope import decode_envelope, encode_envelope
+from tradeswarm.store import EventRow, Store
+
+ZERO32 = b"\x00" * 32
+
+
+def verify_chain(rows: list[EventRow]) -> None:
+    prev = ZERO32
+    for expected_seq, row in enumerate(rows, start=1):
+        assert row.seq == expected_seq
+        leaf = hashlib.sha256(b"\x00" + row.body).digest()
+        assert row.leaf_hash == leaf
+        prev = hashlib.sha256(prev + leaf).digest()
+        assert row.chain_hash == prev
+
+
+def test_append_event_round_trips_envelope_and_columns(store: Store) -> None:
+    env = make_envelope(2)
+    assert store.append_event(env) == 1
+    [row] = list(store.iter_events())
+    assert row.body == encode_envelope(env)
+    assert decode_envelope(row.body) == env
+    assert row.msg_id == str(env.msg_id)
+    assert (row.topic, row.type, row.sender) == ("control.kill", "KillSwitchActivated", "risk-gate")
+    assert row.correlation_id == str(env.correlation_id)
+    assert row.causation_id == str(env.causation_id)
+    assert row.ts_ns == env.ts_ns
+    verify_chain([row])
+
+
+def test_first_chain_hash_links_from_zero_bytes(store: Store) -> None:
+    store.append_event(make_envelope(1))
+    [row] = list(store.iter_events())
+    leaf = hashlib.sha256(b"\x00" + row.body).digest()
+    assert row.chain_hash == hashlib.sha256(ZERO32 + leaf).digest()
+    assert row.causation_id is None
+
+
+def test_append_event_is_idempotent_on_msg_id(store: Store) -> None:
+    assert store.append_event(make_envelope(1)) == 1
+    before = list(store.iter_events())
+    assert store.append_event(make_envelope(1)) is None
+    assert store.event_count() == 1
+    assert list(store.iter_events()) == before
+    assert store.append_event(make_envelope(2)) == 2
+
+
+def test_append_events_batch_skips_known_and_repeated_ids(store: Store) -> None:
+    store.append_event(make_envelope(1))
+    envs = [make_envelope(1), make_envelope(2), make_envelope(3), make_envelope(2)]
+    assert store.append_events(envs) == [None, 2, 3, None]
+    assert store.append_events([]) == []
+    rows = list(store.iter_events())
+    assert [r.msg_id for r in rows] == [str(make_envelope(n).msg_id) for n in (1, 2, 3)]
+    verify_chain(rows)
+
+
+def test_batch_and_single_appends_build_the_same_chain(tmp_path: Path) -> None:
+    envs = [make_envelope(n) for n in range(1, 51)]
+    with Store.open(tmp_path / "a.db") as a, Store.open(tmp_path / "b.db") as b:
+        a.append_events(envs)
+        for env in envs:
+            b.append_event(env)
+        assert list(a.iter_events()) == list(b.iter_events())
+
+
+def test_iter_events_after_seq_pages_through_everything(store: Store) -> None:
+    store.append_events([make_envelope(n) for n in range(1, 2502)])
+    rows = list(store.iter_events())
+    assert len(rows) == 2501 == store.event_count()
+    verify_chain(rows)
+    tail = list(store.iter_events(after_seq=2499))
+    assert [r.seq for r in tail] == [2500, 2501]
+
+
+def test_reopen_keeps_events_and_continues_the_chain(db_path: Path) -> None:
+    with Store.open(db_path) as s:
+        s.append_events([make_envelope(n) for n in range(1, 6)])
+    with Store.open(db_path) as s:
+        assert s.event_count() == 5
+        assert s.append_event(make_envelope(3)) is None
+        assert s.append_event(make_envelope(6)) == 6
+        rows = list(s.iter_events())
+    verify_chain(rows)
+    assert len(rows) == 6
+
+
+def test_rolled_back_append_does_not_poison_the_chain(store: Store) -> None:
+    store.append_event(make_envelope(1))
+    with pytest.raises(RuntimeError), store.transaction():
+        store.append_events([make_envelope(2), make_envelope(3)])
+        raise RuntimeError("boom")
+    assert store.event_count() == 1
+    assert store.append_event(make_envelope(4)) == 2
+    verify_chain(list(store.iter_events()))

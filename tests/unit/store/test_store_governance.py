@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import msgspec
+import pytest
+from store_factories import BASE_NS, make_decision, make_request, uid
+
+from tradeswarm.model.enums import OversightStatus, Verdict
+from tradeswarm.store import OversightRecord, Store
+
+
+def test_decision_round_trip_and_idempotent_on_intent(store: Store) -> None:
+    decision = make_decision(1)
+    assert store.record_decision(decision, "REVIEW_REQUIRED", "WARN") is True
+    again = make_decision(1, verdict=Verdict.DENY)
+    assert store.record_decision(again, "DENIED", "HIGH") is False
+    got = store.get_decision_for_intent(decision.intent.intent_id)
+    assert got == decision
+    assert got is not None and got.intent.reference_price == Decimal("4500.25")
+    assert store.get_decision_for_intent(uid(12345)) is None
+    assert store.list_decisions() == [decision]
+
+
+def test_count_risk_events_by_half_open_window(store: Store) -> None:
+    for n, ts in ((1, 10), (2, 20), (3, 30)):
+        store.record_decision(make_decision(n, ts=ts), "DENIED", "HIGH")
+    assert store.count_risk_events() == 3
+    assert store.count_risk_events(BASE_NS + 20) == 2
+    assert store.count_risk_events(BASE_NS + 10, BASE_NS + 30) == 2
+    assert store.count_risk_events(day_end_ns=BASE_NS + 10) == 0
+    assert [d.ts_event for d in store.list_decisions()] == [BASE_NS + t for t in (10, 20, 30)]
+
+
+def test_oversight_create_is_idempotent(store: Store) -> None:
+    req = make_request(1)
+    assert store.create_oversight(req, "momentum-1") is True
+    assert store.create_oversight(req, "momentum-1") is False
+    assert store.get_oversight(req.request_id) == OversightRecord(
+        request=req, status=OversightStatus.PENDING
+    )
+    assert len(store.list_oversight()) == 1
+
+
+def test_decide_only_from_pending_first_decision_stands(store: Store) -> None:
+    req = make_request(1)
+    store.create_oversight(req, "momentum-1")
+    assert store.decide_oversight(req.request_id, OversightStatus.APPROVED, "alice", "ok", 7)
+    assert not store.decide_oversight(req.request_id, OversightStatus.DENIED, "bob", "no", 8)
+    assert not store.decide_oversight(uid(9999), OversightStatus.DENIED, "bob", "no", 8)
+    rec = store.get_oversight(req.request_id)
+    assert rec is not None
+    assert (rec.status, rec.approver, rec.notes, rec.decision_ns) == (
+        OversightStatus.APPROVED,
+        "alice",
+        "ok",
+        7,
+    )
+    with pytest.raises(ValueError):
+        store.decide_oversight(req.request_id, OversightStatus.PENDING, "x", "", 9)
+
+
+def test_list_oversight_filters_and_orders_by_created(store: Store) -> None:
+    late, early, mid = make_request(1, created=30), make_request(2, created=10), make_request(3, 20)
+    for r in (late, early, mid):
+        store.create_oversight(r, "a")
+    store.decide_oversight(mid.request_id, OversightStatus.TIMEOUT, "system", "", 99)
+    assert [r.request for r in store.list_oversight()] == [early, mid, late]
+    pending = store.list_oversight(OversightStatus.PENDING)
+    assert [r.request for r in pending] == [early, late]
+    assert [r.request for r in store.list_oversight(OversightStatus.TIMEOUT)] == [mid]
+    assert store.list_oversight(OversightStatus.APPROVED) == []
+
+
+def test_find_oversight_by_prefix(store: Store) -> None:
+    a, b = make_request(1), make_request(2)
+    c = msgspec.structs.replace(make_request(3), request_id=uuid.UUID(int=0xABCD << 112))
+    for req in (a, b, c):
+        store.create_oversight(req, "x")
+    found = store.find_oversight("ABCD")
+    assert found is not None and found.request == c
+    found = store.find_oversight(str(a.request_id).upper())
+    assert found is not None and found.request == a
+    with pytest.raises(ValueError, match="ambiguous"):
+        store.find_oversight(str(a.request_id)[:8])
+    assert store.find_oversight("ffff") is None
+    with pytest.raises(ValueError):
+        store.find_oversight("%")
+
+
+def test_meta_get_set(store: Store) -> None:
+    assert store.get_meta("k") is None
+    store.set_meta("k", "v1")
+    store.set_meta("k", "v2")
+    assert store.get_meta("k") == "v2"

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from store_factories import make_envelope, make_order
+
+from tradeswarm.core.errors import StoreError
+from tradeswarm.store import Store
+from tradeswarm.store.migrations import LATEST_VERSION
+
+
+def pragma(path: Path, name: str) -> object:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+def test_file_store_uses_wal_and_full_sync(store: Store) -> None:
+    conn = store._engine.raw_connection()
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    finally:
+        conn.close()
+    assert pragma(store.path, "journal_mode") == "wal"
+
+
+def test_memory_store_works(tmp_path: Path) -> None:
+    with Store.open(":memory:") as s:
+        assert str(s.path) == ":memory:"
+        s.append_events([make_envelope(1), make_envelope(2)])
+        s.set_meta("a", "b")
+        assert s.event_count() == 2
+        assert s.get_meta("a") == "b"
+
+
+def versions(path: Path) -> list[int]:
+    with sqlite3.connect(path) as conn:
+        return [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY version")]
+
+
+def test_reopen_does_not_rerun_migrations(db_path: Path) -> None:
+    Store.open(db_path).close()
+    assert versions(db_path) == list(range(1, LATEST_VERSION + 1))
+    with Store.open(db_path) as s:
+        s.set_meta("kept", "yes")
+    with Store.open(db_path) as s:
+        assert s.get_meta("kept") == "yes"
+    assert versions(db_path) == list(range(1, LATEST_VERSION + 1))
+
+
+def test_newer_schema_version_is_refused(db_path: Path) -> None:
+    Store.open(db_path).close()
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("INSERT INTO schema_version VALUES (?, 'from the future')", (99,))
+    with pytest.raises(StoreError) as err:
+        Store.open(db_path)
+    message = str(err.value)
+    assert str(db_path) in message
+    assert "99" in message and str(LATEST_VERSION) in message
+
+
+def test_non_sqlite_file_is_refused(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database at all, just some text" * 100)
+    with pytest.raises(StoreError, match="not a SQLite database"):
+        Store.open(junk)
+    assert junk.read_bytes().startswith(b"this is not")
+
+
+def test_foreign_sqlite_db_is_refused(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
+    with pytest.raises(StoreError, match="not a tradeswarm store"):
+        Store.open(other)
+
+
+def test_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreError):
+        Store.open(tmp_path)
+
+
+def test_nested_transaction_rollback_leaves_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        store.set_meta("outer", "1")
+        with store.transaction():
+            store.upsert_order(make_order(1))
+            store.append_event(make_envelope(1))
+        raise RuntimeError("abort the unit of work")
+    assert store.get_meta("outer") is None
+    assert store.list_orders() == []
+    assert store.event_count() == 0
+
+
+def test_nested_transaction_commits_once_at_outer_exit(db_path: Path, store: Store) -> None:
+    with store.transaction():
+        with store.transaction():
+            store.set_meta("k", "v")
+        assert pragma_meta(db_path) is None  # inner exit did not commit
+    assert pragma_meta(db_path) == "v"
+
+
+def pragma_meta(path: Path) -> str | None:
+    with sqlite3.connect(path, timeout=0.1) as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key='k'").fetchone()
+    return None if row is None else str(row[0])
