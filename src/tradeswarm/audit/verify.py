@@ -73,7 +73,7 @@ def _compare_orders(store: Store, implied: dict[str, OrderUpdated], report: Veri
     for cid in sorted(set(table) | set(implied)):
         have, want = table.get(cid), implied.get(cid)
         if have is None or want is None:
-            side = "log" if have is None else "orders table"
+            side = "orders table" if have is None else "log"
             report.problems.append(f"order {cid}: missing from the {side}")
         elif (have.state, have.filled_qty) != (want.state, want.filled_qty):
             report.problems.append(
@@ -87,7 +87,7 @@ def _compare_fills(store: Store, implied: dict[str, FillReceived], report: Verif
     for fid in sorted(set(table) | set(implied)):
         have, want = table.get(fid), implied.get(fid)
         if have is None or want is None:
-            side = "log" if have is None else "trades table"
+            side = "trades table" if have is None else "log"
             report.problems.append(f"fill {fid}: missing from the {side}")
         elif (have.quantity, have.price, have.fee, have.side) != (
             want.quantity, want.price, want.fee, want.side

@@ -22,7 +22,13 @@ from tradeswarm.brokers.matching import (
     is_triggered,
     match,
 )
-from tradeswarm.brokers.paper_checks import check_funds, check_market, validate_request
+from tradeswarm.brokers.paper_checks import (
+    buy_cost,
+    check_funds,
+    check_market,
+    reserved_cash,
+    validate_request,
+)
 from tradeswarm.brokers.paper_config import PaperBrokerConfig
 from tradeswarm.brokers.paper_limits import FaultQueue, TokenBucket
 from tradeswarm.brokers.paper_state import PaperState
@@ -64,6 +70,7 @@ class PaperBroker:
         self._state = PaperState(path, config.initial_cash)
         self._bucket = TokenBucket(clock, config.rate_limit_per_sec)
         self._faults = FaultQueue()
+        self._reserved: Decimal | None = None  # cash open buys reserve; None: recompute
 
     def close(self) -> None:
         self._state.close()
@@ -79,6 +86,7 @@ class PaperBroker:
 
     def open_session(self, session: Session) -> None:
         """Set (and persist) the current session; DAY orders of an earlier day expire."""
+        self._reserved = None
         with self._state.begin() as conn:
             previous = self._state.session(conn)
             if previous is not None and previous.day != session.day:
@@ -87,6 +95,7 @@ class PaperBroker:
 
     def close_session(self) -> None:
         """Expire every open DAY order and clear the session."""
+        self._reserved = None
         with self._state.begin() as conn:
             self._expire_day(conn, None, self._clock.now_ns())
             self._state.set_session(conn, None)
@@ -101,6 +110,7 @@ class PaperBroker:
 
     def on_bar(self, bar: Bar) -> list[Fill]:
         """Match bar.symbol's resting orders against bar, in submission order."""
+        self._reserved = None
         with self._state.begin() as conn:
             cursor = self._state.cursor(conn, bar.symbol)
             if cursor is not None and bar.ts_event <= cursor:
@@ -141,6 +151,7 @@ class PaperBroker:
         return response
 
     async def cancel_order(self, broker_order_id: str) -> bool:
+        self._reserved = None
         with self._state.begin() as conn:
             order = self._require_order(conn, broker_order_id)
             if not order.is_open:
@@ -193,9 +204,13 @@ class PaperBroker:
                 raise broker_error(
                     ErrorCode.ERR_RATE_LIMIT, f"rate limit: retry in {wait_ms} ms", wait_ms
                 )
-            check_funds(self._state, conn, self._cfg, req)
+            if self._reserved is None:
+                self._reserved = reserved_cash(self._state, conn, self._cfg)
+            check_funds(self._state, conn, self._cfg, req, self._reserved)
+            reserved = self._reserved + buy_cost(self._state, conn, self._cfg, req)
             order = self._new_order(conn, req)
             self._state.insert_order(conn, order)
+        self._reserved = reserved
         return _response(order)
 
     def _new_order(self, conn: Connection, req: OrderRequest) -> RestingOrder:

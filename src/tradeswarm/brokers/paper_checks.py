@@ -55,12 +55,10 @@ def _estimate(cfg: PaperBrokerConfig, qty: Decimal, price: Decimal) -> Decimal:
     return estimated_cost(qty, price, cfg.slippage_bps, cfg.fee_bps, cfg.fee_min)
 
 
-def _check_cash(
-    state: PaperState, conn: Connection, cfg: PaperBrokerConfig, req: OrderRequest
-) -> None:
+def reserved_cash(state: PaperState, conn: Connection, cfg: PaperBrokerConfig) -> Decimal:
+    """Cash that open buy orders may still spend, at current marks."""
     marks = state.last_prices(conn)
-    cost = _estimate(cfg, req.quantity, _reference_price(req, marks))
-    reserved = sum(
+    return sum(
         (
             _estimate(cfg, o.remaining, _reference_price(o, marks))
             for o in state.open_orders(conn)
@@ -68,6 +66,20 @@ def _check_cash(
         ),
         ZERO,
     )
+
+
+def buy_cost(state: PaperState, conn: Connection, cfg: PaperBrokerConfig, req: OrderRequest) -> Decimal:
+    """The estimated cash a new order reserves (zero for a sell)."""
+    if req.side is not Side.BUY:
+        return ZERO
+    return _estimate(cfg, req.quantity, _reference_price(req, state.last_prices(conn)))
+
+
+def _check_cash(
+    state: PaperState, conn: Connection, cfg: PaperBrokerConfig, req: OrderRequest,
+    reserved: Decimal,
+) -> None:
+    cost = buy_cost(state, conn, cfg, req)
     available = state.cash(conn) - reserved
     if cost > available:
         raise broker_error(
@@ -90,13 +102,14 @@ def _check_position(state: PaperState, conn: Connection, req: OrderRequest) -> N
 
 
 def check_funds(
-    state: PaperState, conn: Connection, cfg: PaperBrokerConfig, req: OrderRequest
+    state: PaperState, conn: Connection, cfg: PaperBrokerConfig, req: OrderRequest,
+    reserved: Decimal,
 ) -> None:
     """A market order needs a last price; a buy needs cash; a sell needs a position
     (unless shorting is allowed). Open orders' needs are reserved first."""
     if req.order_type is OrderType.MARKET and state.last_prices(conn).get(req.symbol) is None:
         raise broker_error(ErrorCode.ERR_MARKET_CLOSED, f"no price yet for {req.symbol}")
     if req.side is Side.BUY:
-        _check_cash(state, conn, cfg, req)
+        _check_cash(state, conn, cfg, req, reserved)
     elif not cfg.allow_short:
         _check_position(state, conn, req)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from tradeswarm.bus.identity import Identity
@@ -20,14 +20,14 @@ Handler = Callable[[Envelope], Awaitable[None]]
 
 
 class EnvelopeSink(Protocol):
-    """Where every published envelope is appended before it is delivered (the log)."""
+    """Where every published envelope is appended (the log)."""
 
-    def append_event(self, env: Envelope) -> int | None: ...
+    def append_events(self, envs: Sequence[Envelope]) -> list[int | None]: ...
 
 
 class NullSink:
-    def append_event(self, env: Envelope) -> int | None:
-        return None
+    def append_events(self, envs: Sequence[Envelope]) -> list[int | None]:
+        return [None] * len(envs)
 
 
 class BusStats:
@@ -63,9 +63,17 @@ class Publisher:
 class InProcessBus:
     """Typed topics in one process; delivery is FIFO and deterministic via `drain()`."""
 
-    def __init__(self, clock: Clock, sink: EnvelopeSink | None = None, dedup_window: int = 100_000):
+    def __init__(
+        self, clock: Clock, sink: EnvelopeSink | None = None, dedup_window: int = 100_000,
+        group_log_writes: bool = False,
+    ):
+        """With group_log_writes, envelopes published during a `drain()` are appended to
+        the sink in one batch when it ends; use it only inside a store unit of work, so
+        the log entries commit atomically with the effects of their delivery."""
         self._clock = clock
         self._sink: EnvelopeSink = sink or NullSink()
+        self._group = group_log_writes
+        self._unlogged: list[Envelope] = []
         self._subs: dict[str, list[Handler]] = collections.defaultdict(list)
         self._queue: collections.deque[Envelope] = collections.deque()
         self._seen: collections.OrderedDict[Any, None] = collections.OrderedDict()
@@ -94,7 +102,10 @@ class InProcessBus:
             raise TypeError(f"{topic.name} carries {topic.message_type.__name__}, "
                             f"not {type(payload).__name__}")
         env = self._envelope(sender, topic, payload, key, cause, intent)
-        self._sink.append_event(env)
+        if self._group:
+            self._unlogged.append(env)
+        else:
+            self._sink.append_events([env])
         self._queue.append(env)
         self.stats.published += 1
         return env
@@ -139,7 +150,14 @@ class InProcessBus:
                 await handler(env)
             self.stats.delivered += 1
             count += 1
+        self.flush()
         return count
+
+    def flush(self) -> None:
+        """Append the envelopes published since the last flush to the sink, in order."""
+        if self._unlogged:
+            batch, self._unlogged = self._unlogged, []
+            self._sink.append_events(batch)
 
     def _is_duplicate(self, env: Envelope) -> bool:
         if env.msg_id in self._seen:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -57,7 +58,8 @@ def status(
         if not Path(broker_db).exists():
             console.print(f"[red]error:[/] broker books {broker_db} not found")
             raise typer.Exit(2)
-        broker = PaperBroker(LiveClock(), PaperBrokerConfig(initial_cash=0, symbols=[]), broker_db)
+        reader = PaperBrokerConfig(initial_cash=Decimal(0), symbols=["-"])  # opens existing books
+        broker = PaperBroker(LiveClock(), reader, broker_db)
         try:
             report = asyncio.run(swarm_status(store, broker))
         finally:

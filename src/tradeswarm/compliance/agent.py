@@ -9,7 +9,7 @@ from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.topics import COMPLIANCE_FLAGS, DAILY_SUMMARY, FILLS, Role
 from tradeswarm.core.clock import NS_PER_SECOND, Clock
 from tradeswarm.core.config import ConfigBase
-from tradeswarm.model.enums import OversightStatus
+from tradeswarm.model.enums import OversightStatus, Side
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.market import Session
 from tradeswarm.model.messages import ComplianceFlag, DailySummary, FillReceived
@@ -55,9 +55,9 @@ class ComplianceAgent(Agent):
         if fill.symbol in self.config.restricted_symbols:
             found.append(("RESTRICTED_SYMBOL", f"{fill.symbol} is on the restricted list"))
         window = self.config.wash_window_s * NS_PER_SECOND
-        for prior in self.store.list_trades():
-            opposite = prior.side is not fill.side and prior.symbol == fill.symbol
-            if opposite and 0 <= fill.ts_event - prior.ts_event <= window:
+        opposite = Side.SELL if fill.side is Side.BUY else Side.BUY
+        for prior in self.store.list_trades(fill.symbol, fill.ts_event - window, opposite):
+            if prior.ts_event <= fill.ts_event:
                 mins = (fill.ts_event - prior.ts_event) / (60 * NS_PER_SECOND)
                 found.append((
                     "WASH_TRADE_SUSPECT",

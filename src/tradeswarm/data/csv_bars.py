@@ -49,6 +49,7 @@ def parse_bars(lines: Iterable[str], symbol: str, source: str) -> Iterator[Bar]:
         if ts <= last_ts:
             raise InvalidInput(f"{where}:Time", row["Time"], "bars must be in strictly rising time")
         prices = {f: _decimal(row, f, where) for f in _PRICE_FIELDS}
+        volume = _decimal(row, "Volume", where)
         try:
             yield Bar(
                 symbol=symbol,
@@ -57,7 +58,7 @@ def parse_bars(lines: Iterable[str], symbol: str, source: str) -> Iterator[Bar]:
                 high=prices["High"],
                 low=prices["Low"],
                 close=prices["Close"],
-                volume=_decimal(row, "Volume", where),
+                volume=volume,
             )
         except InvalidInput as err:
             raise InvalidInput(f"{where}:{err.field}", err.value, err.problem) from err

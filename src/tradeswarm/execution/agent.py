@@ -211,8 +211,10 @@ class ExecutionAgent(Agent):
             self._record_fill(fill)
             since = max(since, fill.ts_event)
         self.store.set_meta(FILLS_SINCE, str(since))
+        working = {o.client_order_id for o in await self.broker.get_open_orders()}
         for order in self.store.list_orders(open_only=True):
-            await self.sync_order(order, None)
+            if order.client_order_id not in working:
+                await self.sync_order(order, None)
         if self.store.killswitch_active() and self.store.list_orders(open_only=True):
             await self.cancel_open_orders(None)
 

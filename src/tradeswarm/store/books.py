@@ -65,12 +65,30 @@ def _order_from(r: Row[Any]) -> Order:
     )
 
 
+_ORDER_COLUMNS = (
+    "order_id", "client_order_id", "intent_id", "agent_id", "symbol", "side", "quantity",
+    "order_type", "limit_price", "stop_price", "time_in_force", "state", "filled_qty",
+    "avg_fill_price", "broker_order_id", "reason", "created_ns", "updated_ns",
+)
+# A hand-written upsert: it runs several times per order on the hot path, where building
+# the SQLAlchemy statement per call cost ~1.5 ms (profiled); this costs a few µs.
+_UPSERT_ORDER = (
+    f"INSERT INTO orders ({', '.join(_ORDER_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _ORDER_COLUMNS)}) "
+    "ON CONFLICT(order_id) DO UPDATE SET "
+    + ", ".join(f"{c}=excluded.{c}" for c in _ORDER_COLUMNS if c not in ("order_id", "created_ns"))
+)
+
+
+def _sql_value(value: object) -> object:
+    return str(value) if isinstance(value, Decimal) else value
+
+
 def upsert_order(conn: Connection, order: Order) -> None:
     values = _order_values(order)
-    stmt = insert(orders).values(values)
-    update = {k: v for k, v in values.items() if k not in ("order_id", "created_ns")}
+    row = tuple(_sql_value(values[c]) for c in _ORDER_COLUMNS)
     try:
-        conn.execute(stmt.on_conflict_do_update(index_elements=[orders.c.order_id], set_=update))
+        conn.exec_driver_sql(_UPSERT_ORDER, row)
     except IntegrityError as err:
         raise InvariantViolation(
             f"order {order.order_id}: client_order_id {order.client_order_id!r} "
@@ -168,8 +186,17 @@ def record_fill(conn: Connection, fill: Fill, agent_id: str, ts_ns: int) -> bool
     return True
 
 
-def list_trades(conn: Connection) -> list[Fill]:
+def list_trades(
+    conn: Connection, symbol: str | None = None, since_ns: int | None = None,
+    side: Side | None = None,
+) -> list[Fill]:
     stmt = select(trades).order_by(trades.c.ts_event, trades.c.fill_id)
+    if side is not None:
+        stmt = stmt.where(trades.c.side == side.value)
+    if symbol is not None:
+        stmt = stmt.where(trades.c.symbol == symbol)
+    if since_ns is not None:
+        stmt = stmt.where(trades.c.ts_event >= since_ns)
     return [
         Fill(
             fill_id=r.fill_id,

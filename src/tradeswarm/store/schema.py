@@ -108,6 +108,7 @@ trades = Table(
 )
 Index("ix_trades_ts", trades.c.ts_event, trades.c.fill_id)
 Index("ix_trades_order", trades.c.order_id)
+Index("ix_trades_symbol_ts", trades.c.symbol, trades.c.ts_event)
 
 positions = Table(
     "positions",

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from tradeswarm.core.errors import TradeswarmError
-from tradeswarm.model.enums import OversightStatus
+from tradeswarm.model.enums import OversightStatus, Side
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import OversightRequested, RiskDecision
 from tradeswarm.model.order import Order
@@ -200,10 +200,12 @@ class Store:
         with self._tx() as conn:
             return books.record_fill(conn, fill, agent_id, ts_ns)
 
-    def list_trades(self) -> list[Fill]:
-        """Every booked fill, ordered by (ts_event, fill_id)."""
+    def list_trades(
+        self, symbol: str | None = None, since_ns: int | None = None, side: Side | None = None
+    ) -> list[Fill]:
+        """Fills ordered by (ts_event, fill_id); optionally one symbol, side, from since_ns on."""
         with self._read() as conn:
-            return books.list_trades(conn)
+            return books.list_trades(conn, symbol, since_ns, side)
 
     def get_positions(self) -> dict[str, Position]:
         """Positions with a nonzero quantity, by symbol."""

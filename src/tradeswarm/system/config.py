@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tradeswarm.compliance.agent import ComplianceConfig
 from tradeswarm.core.config import ConfigBase, load_toml
+from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.data.csv_bars import BUNDLED_SYMBOL
 from tradeswarm.execution.pretrade import ExecutionConfig
 from tradeswarm.risk.limits import RiskLimits
@@ -42,6 +43,14 @@ class SwarmConfig(ConfigBase, frozen=True):
     compliance: ComplianceConfig = ComplianceConfig()
     broker: FeeConfig = FeeConfig()
     operator: OperatorConfig = OperatorConfig()
+
+    def __post_init__(self) -> None:
+        for name in ("initial_cash", "quote_spread"):
+            value: Decimal = getattr(self, name)
+            if not (value.is_finite() and value >= 0):
+                raise ConfigurationError(name, value, "must be finite and >= 0")
+        if self.oversight_timeout_s <= 0:
+            raise ConfigurationError("oversight_timeout_s", self.oversight_timeout_s, "must be > 0")
 
 
 def load_config(path: Path | None) -> SwarmConfig:

@@ -50,6 +50,7 @@ async def run_demo(
 ) -> DailySummary | None:
     """Replay config.day on db; resume if db already holds part of the day."""
     history, day = pick_day(split_days(bundled_bars()), config.day)
+    until_ns = _until_ns(day.session.day, until)  # before anything is created
     clock = SimClock()
     swarm = Swarm(config, db, clock, SimSleeper(clock))
     try:
@@ -57,7 +58,6 @@ async def run_demo(
         _intro(config, emit)
         Narrator(swarm.bus, emit)
         replay.warm_up(history)
-        until_ns = _until_ns(day.session.day, until)
         summary = await replay.run(day, until_ns)
         if replay.resumed_from:
             emit(f"(resumed this store after {hhmmss(replay.resumed_from)}; work already done "

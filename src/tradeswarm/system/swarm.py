@@ -41,13 +41,15 @@ class Swarm:
     def __init__(
         self, config: SwarmConfig, db: str | Path, clock: Clock, sleeper: Sleeper,
         notify: Callable[[OversightRequested], None] | None = None,
+        broker_db: str | Path | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
+        broker_config = _broker_config(config)  # validate before any file is created
         self.store = Store.open(db)
         self.store.set_initial_cash(config.initial_cash)
-        self.broker = PaperBroker(clock, _broker_config(config), broker_path_for(db))
-        self.bus = InProcessBus(clock, sink=self.store)
+        self.broker = PaperBroker(clock, broker_config, broker_path_for(db))
+        self.bus = InProcessBus(clock, sink=self.store, group_log_writes=True)
         self.market = MarketView(spread=config.quote_spread)
         self._build_agents(notify, sleeper)
 

@@ -1,0 +1,126 @@
+"""Acceptance: a stopped day resumes to the same books; a real human answers a review."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import books, broker_books, query, run_cli, status_json
+
+pytestmark = pytest.mark.slow
+
+STATUS_KEYS = ("orders", "open_orders", "fills", "open_positions", "broker_positions", "cash")
+
+
+def _cursor(db: Path) -> int:
+    rows = query(db, "SELECT value FROM meta WHERE key = 'replay.cursor_ns'")
+    return int(rows[0][0])
+
+
+def test_stop_at_noon_then_resume_equals_an_uninterrupted_day(
+    full_day: tuple[Path, str], tmp_path: Path
+) -> None:
+    full_db, full_output = full_day
+    db = tmp_path / "resumed.sqlite"
+    first = run_cli("demo", "--db", db, "--until", "12:00")
+    assert first.exit_code == 0, first.stderr
+    assert "stopped at 12:00 as asked" in first.stdout
+    assert "end-of-day compliance summary" not in first.stdout
+    noon = _cursor(db)
+    assert query(db, "SELECT value FROM meta WHERE key = 'replay.done'") == []
+
+    second = run_cli("demo", "--db", db)
+    assert second.exit_code == 0, second.stderr
+    assert "(resumed this store after 12:00:00" in second.stdout
+    assert "end-of-day compliance summary" in second.stdout
+    assert _cursor(db) > noon
+    # Nothing before noon is told (or done) twice.
+    assert "09:21:00" not in second.stdout
+    summary = full_output[full_output.index("end-of-day compliance summary") :]
+    assert summary in second.stdout
+
+    ours, theirs = status_json(db), status_json(full_db)
+    assert {k: ours[k] for k in STATUS_KEYS} == {k: theirs[k] for k in STATUS_KEYS}
+    assert ours["duplicate_client_order_ids"] == 0
+    assert ours["reconciled"] is True
+    assert ours["open_orders"] == 0
+    assert books(db) == books(full_db)
+    assert broker_books(db) == broker_books(full_db)
+    log = "SELECT msg_id, body FROM events ORDER BY seq"
+    assert query(db, log) == query(full_db, log)
+    assert run_cli("audit", "verify", "--all", "--db", db).exit_code == 0
+
+
+def test_resuming_a_finished_day_changes_nothing(full_day: tuple[Path, str], tmp_path: Path) -> None:
+    full_db, _ = full_day
+    db = tmp_path / "twice.sqlite"
+    assert run_cli("demo", "--db", db).exit_code == 0
+    before = (books(db), broker_books(db), query(db, "SELECT COUNT(*) FROM events"))
+    again = run_cli("demo", "--db", db)
+    assert again.exit_code == 0, again.stderr
+    assert (books(db), broker_books(db), query(db, "SELECT COUNT(*) FROM events")) == before
+    assert books(db) == books(full_db)
+
+
+def test_a_real_human_approves_a_pending_review_and_the_resumed_day_relays_it(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "human.sqlite"
+    first = run_cli("demo", "--db", db, "--until", "10:29")
+    assert first.exit_code == 0, first.stderr
+    assert "→ HUMAN REVIEW request" in first.stdout
+    assert "APPROVED" not in first.stdout
+    assert status_json(db)["pending_oversight"] == 1
+
+    listed = run_cli("oversight", "list", "--db", db, "--json")
+    assert listed.exit_code == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert len(rows) == 1
+    request = rows[0]
+    assert request["status"] == "PENDING"
+    assert request["approver"] is None
+    assert float(request["trade_amount"]) > 100_000
+    rid = request["request_id"]
+    pending = run_cli("oversight", "list", "--db", db, "--status", "PENDING", "--json")
+    assert [r["request_id"] for r in json.loads(pending.stdout)] == [rid]
+
+    approved = run_cli("oversight", "approve", rid[:8], "--as", "alice", "--db", db,
+                       "--note", "looks right")
+    assert approved.exit_code == 0, approved.stderr
+    assert f"APPROVED {rid} by alice" in approved.stdout
+
+    again = run_cli("oversight", "approve", rid[:8], "--as", "alice", "--db", db)
+    assert again.exit_code == 2
+    assert "already APPROVED by alice" in again.stderr
+    assert rid in again.stderr
+
+    unknown = run_cli("oversight", "deny", "deadbeef", "--as", "alice", "--db", db)
+    assert unknown.exit_code == 2
+    assert "deadbeef" in unknown.stderr
+    assert "no such oversight request" in unknown.stderr
+
+    record = query(db, "SELECT status, approver_id, decision_notes FROM oversight_requests")
+    assert record == [("APPROVED", "alice", "looks right")]
+
+    resumed = run_cli("demo", "--db", db)
+    assert resumed.exit_code == 0, resumed.stderr
+    out = resumed.stdout
+    short = rid[:8]
+    assert f"👤 APPROVED by alice request {short}" in out
+    assert f"✓ PERMIT (approved by alice) intent {short}" in out
+    assert "jane.doe@desk request " + short not in out  # the scripted human did not re-answer
+    order = query(db, f"SELECT state, filled_qty FROM orders WHERE client_order_id LIKE 'ts-{short}%'")
+    assert len(order) == 1
+    assert order[0][0] == "FILLED"
+    assert order[0][1] == request["quantity"]
+    report = status_json(db)
+    assert report["duplicate_client_order_ids"] == 0
+    assert report["reconciled"] is True
+    assert report["open_orders"] == 0
+    assert query(db, "SELECT status, approver_id FROM oversight_requests WHERE request_id = ?",
+                 rid) == [("APPROVED", "alice")]
+    assert run_cli("audit", "verify", "--all", "--db", db).exit_code == 0
+    chain = run_cli("audit", "verify", f"ts-{short}", "--db", db)
+    assert chain.exit_code == 0
+    assert "OversightDecided" in chain.stdout

@@ -1,0 +1,202 @@
+"""The CLI on bad input: exit 2, one clear line naming what is wrong, and nothing created."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from tradeswarm.cli.main import app
+
+
+def cli(*args: str | Path) -> Any:
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def _status(db: Path) -> dict[str, Any]:
+    result = cli("status", "--db", db, "--json")
+    assert result.exit_code == 0, result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+@pytest.fixture(scope="module")
+def morning(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store that traded until 10:29, with one pending oversight request."""
+    db = tmp_path_factory.mktemp("morning") / "swarm.sqlite"
+    result = cli("demo", "--db", db, "--until", "10:29")
+    assert result.exit_code == 0, result.stderr
+    return db
+
+
+def test_status_on_a_missing_store_exits_2_naming_the_path(tmp_path: Path) -> None:
+    db = tmp_path / "missing.sqlite"
+    result = cli("status", "--db", db)
+    assert result.exit_code == 2
+    assert str(db) in result.stderr
+    assert "no such file" in result.stderr
+    assert not db.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("toml", "field", "value"),
+    [
+        ("bogus_key = 1\n", "bogus_key", "1"),
+        ("[risk]\nno_such_limit = 3\n", "no_such_limit", "3"),
+        ('initial_cash = "abc"\n', "initial_cash", "abc"),
+        ('seed = "seven"\n', "seed", "seven"),
+        ("initial_cash = -5\n", "initial_cash", "-5"),
+        ('initial_cash = "NaN"\n', "initial_cash", "NaN"),
+        ("initial_cash = nan\n", "initial_cash", "NaN"),
+        ("oversight_timeout_s = -5\n", "oversight_timeout_s", "-5"),
+        ("[broker]\nfee_bps = -1\n", "fee_bps", "-1"),
+        ("[broker]\nparticipation = 2\n", "participation", "2"),
+    ],
+)
+def test_demo_with_a_bad_config_exits_2_and_creates_nothing(
+    tmp_path: Path, toml: str, field: str, value: str
+) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(toml, encoding="utf-8")
+    db = tmp_path / "swarm.sqlite"
+    result = cli("demo", "--db", db, "--config", config)
+    assert result.exit_code == 2, result.stdout
+    assert field in result.stderr
+    assert value in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
+def test_demo_with_a_missing_config_file_exits_2(tmp_path: Path) -> None:
+    result = cli("demo", "--db", tmp_path / "s.sqlite", "--config", tmp_path / "nope.toml")
+    assert result.exit_code == 2
+    assert "nope.toml" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_with_invalid_toml_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "broken.toml"
+    config.write_text("initial_cash = = 3\n", encoding="utf-8")
+    result = cli("demo", "--db", tmp_path / "s.sqlite", "--config", config)
+    assert result.exit_code == 2
+    assert "broken.toml" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.toml"]
+
+
+@pytest.mark.parametrize("until", ["25:99", "noon", "12:61", ""])
+def test_demo_with_a_bad_until_exits_2_naming_it(tmp_path: Path, until: str) -> None:
+    db = tmp_path / "swarm.sqlite"
+    result = cli("demo", "--db", db, "--until", until)
+    assert result.exit_code == 2
+    assert "--until" in result.stderr
+    assert repr(until) in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_killswitch_activate_then_resume_as_a_human(morning: Path, tmp_path: Path) -> None:
+    db = tmp_path / "ks.sqlite"
+    for suffix in ("", ".broker"):
+        Path(f"{db}{suffix}").write_bytes(Path(f"{morning}{suffix}").read_bytes())
+    assert _status(db)["killswitch"] is False
+
+    on = cli("killswitch", "activate", "--db", db, "--as", "bob", "--reason", "drill")
+    assert on.exit_code == 0, on.stderr
+    assert "kill switch ACTIVE" in on.stdout
+    assert _status(db)["killswitch"] is True
+    twice = cli("killswitch", "activate", "--db", db, "--as", "bob")
+    assert twice.exit_code == 0
+    assert "already active" in twice.stdout
+    assert _status(db)["killswitch"] is True
+
+    off = cli("killswitch", "resume", "--db", db, "--as", "carol")
+    assert off.exit_code == 0, off.stderr
+    assert "trading resumed" in off.stdout
+    assert _status(db)["killswitch"] is False
+    again = cli("killswitch", "resume", "--db", db, "--as", "carol")
+    assert again.exit_code == 0
+    assert "was not active" in again.stdout
+    assert _status(db)["killswitch"] is False
+
+
+def test_killswitch_needs_a_name_and_an_existing_store(tmp_path: Path) -> None:
+    missing = tmp_path / "none.sqlite"
+    result = cli("killswitch", "activate", "--db", missing, "--as", "bob")
+    assert result.exit_code == 2
+    assert str(missing) in result.stderr
+    assert not missing.exists()
+    no_name = cli("killswitch", "resume", "--db", missing)
+    assert no_name.exit_code == 2
+    assert "--as" in no_name.stderr
+
+
+def _pending(db: Path) -> list[tuple[str, str]]:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return conn.execute("SELECT request_id, status FROM oversight_requests").fetchall()
+
+
+@pytest.mark.parametrize(
+    ("prefix", "problem"),
+    [
+        ("", "invalid request id prefix"),
+        ("   ", "invalid request id prefix"),
+        ("%", "invalid request id prefix"),
+        ("_", "invalid request id prefix"),
+        ("zzzzzzzz", "no such oversight request"),
+    ],
+)
+def test_oversight_decide_with_a_bad_prefix_exits_2(morning: Path, prefix: str, problem: str) -> None:
+    before = _pending(morning)
+    for verb in ("approve", "deny"):
+        result = cli("oversight", verb, prefix, "--as", "alice", "--db", morning)
+        assert result.exit_code == 2, result.stdout
+        assert problem in result.stderr
+        assert repr(prefix) in result.stderr
+    assert _pending(morning) == before
+    assert [s for _, s in before] == ["PENDING"]
+
+
+def test_oversight_decide_with_an_ambiguous_prefix_exits_2(morning: Path, tmp_path: Path) -> None:
+    db = tmp_path / "two.sqlite"
+    Path(db).write_bytes(morning.read_bytes())
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        # A second request whose id shares the first one's opening characters.
+        (rid,) = conn.execute("SELECT request_id FROM oversight_requests").fetchone()
+        twin = rid[:8] + "-0000-7000-8000-000000000000"
+        conn.execute(
+            "INSERT INTO oversight_requests SELECT ?, 'twin-intent', decision_id, agent_id, symbol,"
+            " trigger_type, trade_amount, status, approver_id, decision_notes, decision_ns,"
+            " created_ns, timeout_ns, body FROM oversight_requests WHERE request_id = ?",
+            (twin, rid),
+        )
+    result = cli("oversight", "approve", rid[:4], "--as", "alice", "--db", db)
+    assert result.exit_code == 2
+    assert "ambiguous" in result.stderr
+    assert repr(rid[:4]) in result.stderr
+    assert [s for _, s in _pending(db)] == ["PENDING", "PENDING"]
+
+
+def test_oversight_commands_on_a_missing_store_exit_2(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.sqlite"
+    for args in (
+        ("oversight", "list", "--db", missing),
+        ("oversight", "approve", "abc", "--as", "alice", "--db", missing),
+        ("oversight", "deny", "abc", "--as", "alice", "--db", missing),
+    ):
+        result = cli(*args)
+        assert result.exit_code == 2
+        assert str(missing) in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_oversight_list_when_there_is_nothing_to_list(morning: Path) -> None:
+    result = cli("oversight", "list", "--db", morning, "--status", "APPROVED", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == []
+    text = cli("oversight", "list", "--db", morning, "--status", "DENIED")
+    assert "no oversight requests" in text.stdout

@@ -1,0 +1,59 @@
+"""Fills booked in the store and announced on the bus, as the execution agent does."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from tradeswarm.bus.identity import Identity
+from tradeswarm.bus.inproc import InProcessBus
+from tradeswarm.bus.topics import FILLS, Role
+from tradeswarm.core.clock import NS_PER_SECOND
+from tradeswarm.model.enums import Side
+from tradeswarm.model.messages import FillReceived
+from tradeswarm.model.portfolio import Fill
+from tradeswarm.store import Store
+
+T0 = 1_704_205_800 * NS_PER_SECOND
+EXECUTION = Identity("order-executor-01", Role.EXECUTION)
+
+
+async def book_fill(
+    bus: InProcessBus,
+    store: Store,
+    fill_id: str,
+    side: Side,
+    ts: int,
+    *,
+    qty: str = "1",
+    price: str = "100",
+    symbol: str = "ES",
+) -> None:
+    fill = Fill(
+        fill_id=fill_id,
+        order_id=uuid.uuid5(uuid.NAMESPACE_OID, fill_id),
+        client_order_id=f"cid-{fill_id}",
+        symbol=symbol,
+        side=side,
+        quantity=Decimal(qty),
+        price=Decimal(price),
+        fee=Decimal(0),
+        ts_event=ts,
+    )
+    assert store.record_fill(fill, "trading-agent-01", ts)
+    bus.attach(EXECUTION).publish(
+        FILLS,
+        FillReceived(
+            fill_id=fill.fill_id,
+            order_id=fill.order_id,
+            client_order_id=fill.client_order_id,
+            symbol=fill.symbol,
+            side=fill.side,
+            quantity=fill.quantity,
+            price=fill.price,
+            fee=fill.fee,
+            ts_event=fill.ts_event,
+        ),
+        key=fill_id,
+    )
+    await bus.drain()

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from compliance_kit import T0, book_fill
+
+from tradeswarm.bus.inproc import InProcessBus
+from tradeswarm.bus.topics import COMPLIANCE_FLAGS, DAILY_SUMMARY
+from tradeswarm.compliance.agent import ComplianceAgent
+from tradeswarm.core.clock import NS_PER_SECOND, SimClock
+from tradeswarm.model.enums import OrderType, OversightStatus, Side, TimeInForce, Verdict
+from tradeswarm.model.envelope import Envelope
+from tradeswarm.model.market import Session
+from tradeswarm.model.messages import OversightRequested, RiskDecision, TradeIntent
+from tradeswarm.store import Store
+
+S = NS_PER_SECOND
+SESSION = Session(day="2024-01-02", open_ns=T0 - 60 * S, close_ns=T0 + 390 * 60 * S)
+
+
+def _flags(compliance: ComplianceAgent) -> list[str]:
+    return [f.flag for f in compliance.flags]
+
+
+@pytest.mark.asyncio
+async def test_reversal_within_the_window_is_a_wash_trade_suspect(
+    compliance: ComplianceAgent, bus: InProcessBus, store: Store
+) -> None:
+    published: list[Envelope] = []
+
+    async def handler(env: Envelope) -> None:
+        published.append(env)
+
+    bus.subscribe(COMPLIANCE_FLAGS, handler)
+    await book_fill(bus, store, "f1", Side.BUY, T0)
+    await book_fill(bus, store, "f2", Side.SELL, T0 + 1800 * S)
+    assert _flags(compliance) == ["WASH_TRADE_SUSPECT"]
+    assert "f1" in compliance.flags[0].detail
+    assert len(published) == 1
+
+
+@pytest.mark.asyncio
+async def test_reversal_outside_the_window_is_not_flagged(
+    compliance: ComplianceAgent, bus: InProcessBus, store: Store
+) -> None:
+    await book_fill(bus, store, "f1", Side.BUY, T0)
+    await book_fill(bus, store, "f2", Side.SELL, T0 + 1800 * S + 1)
+    assert compliance.flags == []
+
+
+@pytest.mark.asyncio
+async def test_same_side_fills_and_other_symbols_are_not_wash_trades(
+    compliance: ComplianceAgent, bus: InProcessBus, store: Store
+) -> None:
+    await book_fill(bus, store, "f1", Side.BUY, T0)
+    await book_fill(bus, store, "f2", Side.BUY, T0 + S)
+    await book_fill(bus, store, "f3", Side.SELL, T0 + 2 * S, symbol="NQ")
+    assert compliance.flags == []
+
+
+@pytest.mark.asyncio
+async def test_fill_in_a_restricted_symbol_is_flagged(
+    compliance: ComplianceAgent, bus: InProcessBus, store: Store
+) -> None:
+    await book_fill(bus, store, "f1", Side.BUY, T0, symbol="XX")
+    assert _flags(compliance) == ["RESTRICTED_SYMBOL"]
+    assert compliance.flags[0].symbol == "XX"
+
+
+def _request(n: int) -> OversightRequested:
+    intent = TradeIntent(
+        intent_id=uuid.UUID(int=100 + n),
+        signal_id=None,
+        agent_id="trading-agent-01",
+        symbol="ES",
+        side=Side.BUY,
+        quantity=Decimal(1),
+        order_type=OrderType.MARKET,
+        time_in_force=TimeInForce.DAY,
+        reference_price=Decimal(120_000),
+        strategy="m",
+        rationale="t",
+        confidence=0.5,
+        ts_event=T0,
+    )
+    return OversightRequested(
+        request_id=uuid.UUID(int=300 + n),
+        decision_id=uuid.UUID(int=200 + n),
+        intent=intent,
+        trade_amount=Decimal(120_000),
+        trigger="HighValueTrade",
+        reasons=["big"],
+        created_ns=T0 + n,
+        timeout_ns=T0 + n + 300 * S,
+    )
+
+
+@pytest.mark.asyncio
+async def test_summary_counts_the_days_trades_oversight_and_flags(
+    compliance: ComplianceAgent, bus: InProcessBus, store: Store, clock: SimClock
+) -> None:
+    await book_fill(bus, store, "f1", Side.BUY, T0, qty="2", price="100")
+    await book_fill(bus, store, "f2", Side.SELL, T0 + 60 * S, qty="1", price="110")
+    await book_fill(bus, store, "f3", Side.BUY, T0, symbol="XX", price="5")
+    await book_fill(bus, store, "old", Side.BUY, SESSION.open_ns - 3600 * S)  # another day
+    for n, status in enumerate(
+        [
+            OversightStatus.APPROVED,
+            OversightStatus.DENIED,
+            OversightStatus.TIMEOUT,
+            OversightStatus.TIMEOUT,
+            None,
+        ]
+    ):
+        req = _request(n)
+        store.create_oversight(req, "trading-agent-01")
+        if status is not None:
+            store.decide_oversight(req.request_id, status, "x", "", T0 + 10)
+    decision = RiskDecision(
+        decision_id=uuid.UUID(int=9),
+        intent=_request(0).intent,
+        verdict=Verdict.DENY,
+        reasons=["x"],
+        metrics={},
+        ts_event=T0,
+    )
+    store.record_decision(decision, "intent", "CRITICAL")
+    clock.set(SESSION.close_ns)
+    summaries: list[Envelope] = []
+
+    async def handler(env: Envelope) -> None:
+        summaries.append(env)
+
+    bus.subscribe(DAILY_SUMMARY, handler)
+    summary = compliance.publish_summary(SESSION)
+    await bus.drain()
+    assert summary.day == "2024-01-02"
+    assert summary.trades == 3
+    assert summary.volume == Decimal(200 + 110 + 5)
+    assert summary.oversight_requests == 5
+    assert (summary.approvals, summary.denials, summary.auto_denials) == (1, 1, 2)
+    assert summary.risk_events == 1
+    assert summary.flags == 2  # f2 reverses f1 (wash), f3 is restricted
+    assert [e.payload for e in summaries] == [summary]

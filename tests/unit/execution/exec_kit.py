@@ -1,0 +1,96 @@
+"""A real execution rig: PaperBroker (in memory), Store, InProcessBus, MarketView."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from tradeswarm.brokers.paper import PaperBroker
+from tradeswarm.bus.identity import Identity
+from tradeswarm.bus.inproc import InProcessBus
+from tradeswarm.bus.topics import RISK_DECISIONS, Role
+from tradeswarm.core.clock import NS_PER_SECOND, SimClock
+from tradeswarm.data.view import MarketView
+from tradeswarm.execution.agent import ExecutionAgent
+from tradeswarm.model.enums import OrderType, Side, TimeInForce, Verdict
+from tradeswarm.model.envelope import Envelope
+from tradeswarm.model.market import Bar, Session
+from tradeswarm.model.messages import RiskDecision, TradeIntent
+from tradeswarm.store import Store
+
+MIN = 60 * NS_PER_SECOND
+T0 = 1_704_205_800 * NS_PER_SECOND
+SESSION = Session(day="2024-01-02", open_ns=T0 - MIN, close_ns=T0 + 390 * MIN)
+RISK = Identity("risk-manager-01", Role.RISK)
+
+
+def exec_bar(ts: int, price: str = "100", symbol: str = "ES") -> Bar:
+    p = Decimal(price)
+    return Bar(symbol=symbol, ts_event=ts, open=p, high=p, low=p, close=p, volume=Decimal(10_000))
+
+
+def permit(
+    clock: SimClock,
+    n: int = 1,
+    *,
+    qty: str = "5",
+    symbol: str = "ES",
+    side: Side = Side.BUY,
+    verdict: Verdict = Verdict.PERMIT,
+) -> RiskDecision:
+    now = clock.now_ns()
+    i = TradeIntent(
+        intent_id=uuid.UUID(int=1000 + n),
+        signal_id=None,
+        agent_id="trading-agent-01",
+        symbol=symbol,
+        side=side,
+        quantity=Decimal(qty),
+        order_type=OrderType.MARKET,
+        time_in_force=TimeInForce.DAY,
+        reference_price=Decimal(100),
+        strategy="momentum",
+        rationale="test",
+        confidence=0.5,
+        ts_event=now,
+    )
+    return RiskDecision(
+        decision_id=uuid.UUID(int=2000 + n),
+        intent=i,
+        verdict=verdict,
+        reasons=["all rules passed"],
+        metrics={},
+        ts_event=now,
+    )
+
+
+class Rig:
+    def __init__(
+        self,
+        *,
+        clock: SimClock,
+        store: Store,
+        broker: PaperBroker,
+        bus: InProcessBus,
+        market: MarketView,
+        agent: ExecutionAgent,
+    ) -> None:
+        self.clock = clock
+        self.store = store
+        self.broker = broker
+        self.bus = bus
+        self.market = market
+        self.agent = agent
+        self.risk = bus.attach(RISK)
+
+    async def send(self, decision: RiskDecision, key: str | None = None) -> Envelope:
+        env = self.risk.publish(RISK_DECISIONS, decision, key=key or str(decision.decision_id))
+        await self.bus.drain()
+        return env
+
+    def tick(self, price: str = "100", symbol: str = "ES") -> None:
+        """Move time to now and give both the broker and the view a fresh bar."""
+        b = exec_bar(self.clock.now_ns(), price, symbol)
+        self.market.on_bar(b)
+        if symbol == "ES":
+            self.broker.on_bar(b)
