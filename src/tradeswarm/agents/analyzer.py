@@ -51,9 +51,14 @@ def snapshot(highs: np.ndarray, lows: np.ndarray, closes: np.ndarray) -> Snapsho
     atr = talib.ATR(highs, lows, closes, timeperiod=14)
     rsi = talib.RSI(closes, timeperiod=14)
     return Snapshot(
-        close=float(closes[-1]), ema_fast=float(fast[-1]), ema_slow=float(slow[-1]),
-        rsi=float(rsi[-1]), bb_upper=float(upper[-1]), bb_lower=float(lower[-1]),
-        atr=max(float(atr[-1]), 1e-9), spread_prev=float(fast[-2] - slow[-2]),
+        close=float(closes[-1]),
+        ema_fast=float(fast[-1]),
+        ema_slow=float(slow[-1]),
+        rsi=float(rsi[-1]),
+        bb_upper=float(upper[-1]),
+        bb_lower=float(lower[-1]),
+        atr=max(float(atr[-1]), 1e-9),
+        spread_prev=float(fast[-2] - slow[-2]),
     )
 
 
@@ -99,12 +104,17 @@ class MarketAnalyzer(Agent):
         """Update the indicators; publish what the bar sets up unless in warm-up."""
         window = self._bars.setdefault(bar.symbol, collections.deque(maxlen=WINDOW))
         window.append(bar)
-        arrays = [np.array([float(getattr(b, f)) for b in window]) for f in ("high", "low", "close")]
+        arrays = [
+            np.array([float(getattr(b, f)) for b in window]) for f in ("high", "low", "close")
+        ]
         snap = snapshot(*arrays)
         if snap is None:
             return []
         signals = []
-        for name, setup in (("momentum_cross", momentum_setup), ("band_reversion", reversion_setup)):
+        for name, setup in (
+            ("momentum_cross", momentum_setup),
+            ("band_reversion", reversion_setup),
+        ):
             found = setup(snap)
             if found is not None:
                 signals.append(self._signal(bar, name, snap, *found))
@@ -114,17 +124,31 @@ class MarketAnalyzer(Agent):
         return signals
 
     def _signal(
-        self, bar: Bar, setup: str, s: Snapshot, direction: SignalDirection,
-        strength: float, confidence: float,
+        self,
+        bar: Bar,
+        setup: str,
+        s: Snapshot,
+        direction: SignalDirection,
+        strength: float,
+        confidence: float,
     ) -> MarketSignal:
         return MarketSignal(
             signal_id=derived_id(bar.ts_event, "signal", bar.symbol, setup),
-            symbol=bar.symbol, direction=direction, strength=round(strength, 4),
-            confidence=round(confidence, 4), price=bar.close, ts_event=bar.ts_event,
-            expiry_ns=bar.ts_event + SIGNAL_TTL_NS, setup=setup, regime=regime_of(s),
+            symbol=bar.symbol,
+            direction=direction,
+            strength=round(strength, 4),
+            confidence=round(confidence, 4),
+            price=bar.close,
+            ts_event=bar.ts_event,
+            expiry_ns=bar.ts_event + SIGNAL_TTL_NS,
+            setup=setup,
+            regime=regime_of(s),
             indicators={
-                "ema_12": round(s.ema_fast, 4), "ema_26": round(s.ema_slow, 4),
-                "rsi_14": round(s.rsi, 2), "atr_14": round(s.atr, 4),
-                "bb_upper": round(s.bb_upper, 4), "bb_lower": round(s.bb_lower, 4),
+                "ema_12": round(s.ema_fast, 4),
+                "ema_26": round(s.ema_slow, 4),
+                "rsi_14": round(s.rsi, 2),
+                "atr_14": round(s.atr, 4),
+                "bb_upper": round(s.bb_upper, 4),
+                "bb_lower": round(s.bb_lower, 4),
             },
         )

@@ -98,12 +98,19 @@ class TradingAgent(Agent):
         protective = side is Side.BUY and atr > 0
         return TradeIntent(
             intent_id=derived_id(sig.ts_event, "intent", self.identity.name, str(sig.signal_id)),
-            signal_id=sig.signal_id, agent_id=self.identity.name, symbol=sig.symbol,
-            side=side, quantity=qty, order_type=OrderType.MARKET,
-            time_in_force=TimeInForce.DAY, reference_price=sig.price,
+            signal_id=sig.signal_id,
+            agent_id=self.identity.name,
+            symbol=sig.symbol,
+            side=side,
+            quantity=qty,
+            order_type=OrderType.MARKET,
+            time_in_force=TimeInForce.DAY,
+            reference_price=sig.price,
             stop_loss=(sig.price - stop) if protective else None,
             take_profit=(sig.price + target) if protective else None,
-            strategy=strategy, confidence=sig.confidence, ts_event=sig.ts_event,
+            strategy=strategy,
+            confidence=sig.confidence,
+            ts_event=sig.ts_event,
             rationale=(
                 f"{sig.setup} {sig.direction} strength={sig.strength:.2f} "
                 f"confidence={sig.confidence:.2f} rsi={sig.indicators.get('rsi_14', 0):.1f} "

@@ -35,7 +35,8 @@ def order_chain(envelopes: list[Envelope], order_ref: str) -> list[Envelope]:
     chain = [e for e in envelopes if _related(e, order)]
     signal_ids = {e.payload.signal_id for e in chain if isinstance(e.payload, TradeIntent)}
     signals = [
-        e for e in envelopes
+        e
+        for e in envelopes
         if isinstance(e.payload, MarketSignal) and e.payload.signal_id in signal_ids
     ]
     return signals + chain

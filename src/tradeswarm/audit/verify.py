@@ -90,7 +90,10 @@ def _compare_fills(store: Store, implied: dict[str, FillReceived], report: Verif
             side = "trades table" if have is None else "log"
             report.problems.append(f"fill {fid}: missing from the {side}")
         elif (have.quantity, have.price, have.fee, have.side) != (
-            want.quantity, want.price, want.fee, want.side
+            want.quantity,
+            want.price,
+            want.fee,
+            want.side,
         ):
             report.problems.append(f"fill {fid}: trades table differs from the log")
 
@@ -107,9 +110,7 @@ def _compare_positions(store: Store, fills: dict[str, FillReceived], report: Ver
     spent = sum((f.quantity * f.price * f.side.sign + f.fee for f in fills.values()), Decimal(0))
     initial = store.get_initial_cash()
     if initial is not None and store.get_cash() != initial - spent:
-        report.problems.append(
-            f"cash {store.get_cash()} differs from the log's {initial - spent}"
-        )
+        report.problems.append(f"cash {store.get_cash()} differs from the log's {initial - spent}")
 
 
 def verify_all(store: Store) -> VerifyReport:

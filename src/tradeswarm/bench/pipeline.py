@@ -1,10 +1,10 @@
 """Pipeline benchmark: synthetic intents -> gate -> execution -> paper fill -> store -> log.
 
 The paper broker runs in memory here: it plays the external exchange, whose own
-durability is not the swarm's cost. Each batch of intents is one unit of work: published, decided, sent to the paper broker,
-filled on the next synthetic bar, recorded, and committed durably (SQLite WAL,
-synchronous=FULL) with every envelope in the log. An order's end-to-end time runs from its
-intent's publication to the commit that makes its fill durable.
+durability is not the swarm's cost. Each batch of intents is one unit of work:
+published, decided, sent to the paper broker, filled on the next synthetic bar,
+recorded, and committed durably (SQLite WAL, synchronous=FULL) with every envelope in
+the log. An order's end-to-end time runs from its intent's publication to the commit that makes its fill durable.
 
 Peer, same run: sqlite3 `executemany` of the same number of order and fill rows with one
 commit per batch — the floor a durable store sets on this machine.
@@ -43,29 +43,51 @@ def bench_config() -> SwarmConfig:
     """Limits wide enough that every synthetic intent is PERMITted and filled."""
     huge = Decimal(10) ** 12
     return SwarmConfig(
-        symbol=SYMBOL, initial_cash=huge,
-        risk=RiskLimits(position_limit=huge, max_concentration=2.0, max_daily_loss=huge,
-                        agent_tiers={"bench-trader": "professional"}),
+        symbol=SYMBOL,
+        initial_cash=huge,
+        risk=RiskLimits(
+            position_limit=huge,
+            max_concentration=2.0,
+            max_daily_loss=huge,
+            agent_tiers={"bench-trader": "professional"},
+        ),
         broker=FeeConfig(participation=Decimal(1), rate_limit_per_sec=10**9),
     )
 
 
 def _intent(n: int, ts: int) -> TradeIntent:
     return TradeIntent(
-        intent_id=derived_id(ts, "bench", str(n)), signal_id=None, agent_id="bench-trader",
-        symbol=SYMBOL, side=Side.BUY, quantity=Decimal(1), order_type=OrderType.MARKET,
-        time_in_force=TimeInForce.GTC, reference_price=PRICE, strategy="bench",
-        rationale="synthetic", confidence=0.5, ts_event=ts,
+        intent_id=derived_id(ts, "bench", str(n)),
+        signal_id=None,
+        agent_id="bench-trader",
+        symbol=SYMBOL,
+        side=Side.BUY,
+        quantity=Decimal(1),
+        order_type=OrderType.MARKET,
+        time_in_force=TimeInForce.GTC,
+        reference_price=PRICE,
+        strategy="bench",
+        rationale="synthetic",
+        confidence=0.5,
+        ts_event=ts,
     )
 
 
 def _bar(ts: int) -> Bar:
-    return Bar(symbol=SYMBOL, ts_event=ts, open=PRICE, high=PRICE, low=PRICE, close=PRICE,
-               volume=Decimal(10**9))
+    return Bar(
+        symbol=SYMBOL,
+        ts_event=ts,
+        open=PRICE,
+        high=PRICE,
+        low=PRICE,
+        close=PRICE,
+        volume=Decimal(10**9),
+    )
 
 
-async def _run_batches(swarm: Swarm, clock: SimClock, orders: int, batch: int,
-                       tick: Any) -> list[float]:
+async def _run_batches(
+    swarm: Swarm, clock: SimClock, orders: int, batch: int, tick: Any
+) -> list[float]:
     trader = swarm.bus.attach(Identity("bench-trader", Role.TRADER))
     latencies: list[float] = []
     for start in range(0, orders, batch):
@@ -102,22 +124,31 @@ def _peer(orders: int, batch: int, folder: Path) -> float:
         rows = [(f"o{n}", SYMBOL, "1", "100", "FILLED") for n in range(start, start + batch)]
         con.execute("BEGIN")
         con.executemany("INSERT INTO o VALUES (?,?,?,?,?)", rows)
-        con.executemany("INSERT INTO f VALUES (?,?,?,?)", [(r[0] + "f", r[0], "1", "100") for r in rows])
+        con.executemany(
+            "INSERT INTO f VALUES (?,?,?,?)", [(r[0] + "f", r[0], "1", "100") for r in rows]
+        )
         con.execute("COMMIT")
     elapsed = time.perf_counter() - t0
     con.close()
     return orders / elapsed
 
 
-def run_pipeline_bench(orders: int = 20_000, batch: int = 500, progress: bool = True) -> dict[str, Any]:
+def run_pipeline_bench(
+    orders: int = 20_000, batch: int = 500, progress: bool = True
+) -> dict[str, Any]:
     """Run the pipeline and the peer; return the figures as one JSON-able dict."""
     from rich.progress import Progress
 
     with tempfile.TemporaryDirectory() as tmp, Progress(disable=not progress) as bar:
         task = bar.add_task("pipeline", total=orders)
         clock = SimClock(START)
-        swarm = Swarm(bench_config(), Path(tmp) / "bench.sqlite", clock, SimSleeper(clock),
-                      broker_db=":memory:")
+        swarm = Swarm(
+            bench_config(),
+            Path(tmp) / "bench.sqlite",
+            clock,
+            SimSleeper(clock),
+            broker_db=":memory:",
+        )
         session = Session(day="bench", open_ns=START, close_ns=START + 10**6 * MINUTE)
         swarm.market.open_session(session)
         swarm.broker.open_session(session)
@@ -125,8 +156,9 @@ def run_pipeline_bench(orders: int = 20_000, batch: int = 500, progress: bool = 
         swarm.broker.on_bar(_bar(START + MINUTE))  # the broker needs a price for market orders
         t0 = time.perf_counter()
         try:
-            lat = asyncio.run(_run_batches(swarm, clock, orders, batch,
-                                           lambda n, _: bar.advance(task, n)))
+            lat = asyncio.run(
+                _run_batches(swarm, clock, orders, batch, lambda n, _: bar.advance(task, n))
+            )
             elapsed = time.perf_counter() - t0
             fills, events = len(swarm.store.list_trades()), swarm.store.event_count()
         finally:
@@ -134,7 +166,10 @@ def run_pipeline_bench(orders: int = 20_000, batch: int = 500, progress: bool = 
         peer = _peer(orders, batch, Path(tmp))
     arr = np.array(lat)
     return {
-        "bench": "pipeline", "orders": orders, "batch": batch, "fills": fills,
+        "bench": "pipeline",
+        "orders": orders,
+        "batch": batch,
+        "fills": fills,
         "events_logged": events,
         "orders_per_sec": round(orders / elapsed, 1),
         "e2e_ms_p50": round(float(np.percentile(arr, 50)), 3),

@@ -68,7 +68,9 @@ def reserved_cash(state: PaperState, conn: Connection, cfg: PaperBrokerConfig) -
     )
 
 
-def buy_cost(state: PaperState, conn: Connection, cfg: PaperBrokerConfig, req: OrderRequest) -> Decimal:
+def buy_cost(
+    state: PaperState, conn: Connection, cfg: PaperBrokerConfig, req: OrderRequest
+) -> Decimal:
     """The estimated cash a new order reserves (zero for a sell)."""
     if req.side is not Side.BUY:
         return ZERO
@@ -76,7 +78,10 @@ def buy_cost(state: PaperState, conn: Connection, cfg: PaperBrokerConfig, req: O
 
 
 def _check_cash(
-    state: PaperState, conn: Connection, cfg: PaperBrokerConfig, req: OrderRequest,
+    state: PaperState,
+    conn: Connection,
+    cfg: PaperBrokerConfig,
+    req: OrderRequest,
     reserved: Decimal,
 ) -> None:
     cost = buy_cost(state, conn, cfg, req)
@@ -102,7 +107,10 @@ def _check_position(state: PaperState, conn: Connection, req: OrderRequest) -> N
 
 
 def check_funds(
-    state: PaperState, conn: Connection, cfg: PaperBrokerConfig, req: OrderRequest,
+    state: PaperState,
+    conn: Connection,
+    cfg: PaperBrokerConfig,
+    req: OrderRequest,
     reserved: Decimal,
 ) -> None:
     """A market order needs a last price; a buy needs cash; a sell needs a position

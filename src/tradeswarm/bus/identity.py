@@ -13,9 +13,14 @@ class Identity(msgspec.Struct, frozen=True):
     role: Role
 
     def __post_init__(self) -> None:
-        if not self.name or not self.name.replace("-", "").replace(".", "").replace(
-            "@", ""
-        ).replace("_", "").isalnum():
+        if (
+            not self.name
+            or not self.name.replace("-", "")
+            .replace(".", "")
+            .replace("@", "")
+            .replace("_", "")
+            .isalnum()
+        ):
             raise InvalidInput("identity.name", self.name, "use letters, digits, - . _ @ only")
 
     @property

@@ -57,14 +57,19 @@ class Publisher:
         intent: MessageIntent = MessageIntent.EVENT,
     ) -> Envelope:
         """Wrap payload in an envelope and publish it; key makes msg_id reproducible."""
-        return self._bus.publish_as(self.identity, topic, payload, key=key, cause=cause, intent=intent)
+        return self._bus.publish_as(
+            self.identity, topic, payload, key=key, cause=cause, intent=intent
+        )
 
 
 class InProcessBus:
     """Typed topics in one process; delivery is FIFO and deterministic via `drain()`."""
 
     def __init__(
-        self, clock: Clock, sink: EnvelopeSink | None = None, dedup_window: int = 100_000,
+        self,
+        clock: Clock,
+        sink: EnvelopeSink | None = None,
+        dedup_window: int = 100_000,
         group_log_writes: bool = False,
     ):
         """With group_log_writes, envelopes published during a `drain()` are appended to
@@ -99,8 +104,9 @@ class InProcessBus:
         if sender.role not in topic.publishers:
             raise AccessDenied(f"{sender} may not publish on {topic.name}")
         if not isinstance(payload, topic.message_type):
-            raise TypeError(f"{topic.name} carries {topic.message_type.__name__}, "
-                            f"not {type(payload).__name__}")
+            raise TypeError(
+                f"{topic.name} carries {topic.message_type.__name__}, not {type(payload).__name__}"
+            )
         env = self._envelope(sender, topic, payload, key, cause, intent)
         if self._group:
             self._unlogged.append(env)

@@ -9,7 +9,7 @@ import typer
 
 from tradeswarm.audit.chain import order_chain
 from tradeswarm.audit.verify import verify_all, verify_log
-from tradeswarm.cli.common import console, existing_store, err_console
+from tradeswarm.cli.common import console, err_console, existing_store
 from tradeswarm.core.clock import iso
 
 audit_app = typer.Typer(help="Verify the append-only log.", no_args_is_help=True)
@@ -17,7 +17,9 @@ audit_app = typer.Typer(help="Verify the append-only log.", no_args_is_help=True
 
 @audit_app.command()
 def verify(
-    order_id: Annotated[str | None, typer.Argument(help="Order id or client order id (prefix).")] = None,
+    order_id: Annotated[
+        str | None, typer.Argument(help="Order id or client order id (prefix).")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Check the whole log and the books.")] = False,
     db: Annotated[Path, typer.Option("--db", help="The swarm's SQLite store.")] = Path("x"),
 ) -> None:

@@ -38,8 +38,12 @@ DbOption = Annotated[Path, typer.Option("--db", help="The swarm's SQLite store."
 
 @app.command()
 def demo(
-    db: Annotated[str, typer.Option("--db", help="Store path; rerun on it to resume.")] = ":memory:",
-    config: Annotated[Path | None, typer.Option("--config", help="A SwarmConfig TOML file.")] = None,
+    db: Annotated[
+        str, typer.Option("--db", help="Store path; rerun on it to resume.")
+    ] = ":memory:",
+    config: Annotated[
+        Path | None, typer.Option("--config", help="A SwarmConfig TOML file.")
+    ] = None,
     until: Annotated[str | None, typer.Option("--until", help="Stop at HH:MM sim time.")] = None,
 ) -> None:
     """Replay a trading day of real market data through the five agents and tell the story."""

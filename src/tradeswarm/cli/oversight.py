@@ -33,12 +33,16 @@ def list_requests(
     with existing_store(db) as store:
         rows = [
             {
-                "request_id": str(r.request.request_id), "status": str(r.status),
-                "symbol": r.request.intent.symbol, "side": str(r.request.intent.side),
+                "request_id": str(r.request.request_id),
+                "status": str(r.status),
+                "symbol": r.request.intent.symbol,
+                "side": str(r.request.intent.side),
                 "quantity": str(r.request.intent.quantity),
                 "trade_amount": str(r.request.trade_amount),
-                "created": iso(r.request.created_ns), "timeout": iso(r.request.timeout_ns),
-                "approver": r.approver, "notes": r.notes,
+                "created": iso(r.request.created_ns),
+                "timeout": iso(r.request.timeout_ns),
+                "approver": r.approver,
+                "notes": r.notes,
             }
             for r in store.list_oversight(status)
         ]
@@ -64,7 +68,9 @@ def _decide(db: Path, request_id: str, name: str, approve: bool, note: str) -> N
 
 @oversight_app.command()
 def approve(
-    request_id: str, name: AsOption, db: DbOption,
+    request_id: str,
+    name: AsOption,
+    db: DbOption,
     note: Annotated[str, typer.Option(help="Why.")] = "",
 ) -> None:
     """Approve a pending request (full id or unique prefix)."""
@@ -73,7 +79,9 @@ def approve(
 
 @oversight_app.command()
 def deny(
-    request_id: str, name: AsOption, db: DbOption,
+    request_id: str,
+    name: AsOption,
+    db: DbOption,
     note: Annotated[str, typer.Option(help="Why.")] = "",
 ) -> None:
     """Deny a pending request (full id or unique prefix)."""
@@ -82,12 +90,15 @@ def deny(
 
 @killswitch_app.command()
 def activate(
-    db: DbOption, name: AsOption,
+    db: DbOption,
+    name: AsOption,
     reason: Annotated[str, typer.Option(help="Why trading stops.")] = "manual",
 ) -> None:
     """Stop trading: the execution agent cancels open orders and refuses new ones."""
     with existing_store(db) as store, cli_errors():
-        changed = activate_killswitch(store, Identity(name, Role.HUMAN), reason, store_now_ns(store))
+        changed = activate_killswitch(
+            store, Identity(name, Role.HUMAN), reason, store_now_ns(store)
+        )
     console.print("kill switch ACTIVE" if changed else "kill switch was already active")
 
 

@@ -1,1 +1,2 @@
-"""ComplianceAgent: records every trade, flags wash trades and restricted symbols, sums up the day."""
+"""ComplianceAgent: watches every trade, flags wash trades and restricted symbols,
+sums up the day."""

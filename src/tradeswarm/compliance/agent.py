@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
+
 from tradeswarm.bus.agent import Agent
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.topics import COMPLIANCE_FLAGS, DAILY_SUMMARY, FILLS, Role
@@ -18,7 +20,7 @@ from tradeswarm.store import Store
 
 class ComplianceConfig(ConfigBase, frozen=True):
     wash_window_s: int = 1800
-    restricted_symbols: list[str] = []
+    restricted_symbols: list[str] = msgspec.field(default_factory=list)
 
 
 class ComplianceAgent(Agent):
@@ -28,7 +30,12 @@ class ComplianceAgent(Agent):
     role = Role.COMPLIANCE
 
     def __init__(
-        self, name: str, bus: InProcessBus, clock: Clock, *, store: Store,
+        self,
+        name: str,
+        bus: InProcessBus,
+        clock: Clock,
+        *,
+        store: Store,
         config: ComplianceConfig | None = None,
     ) -> None:
         self.store = store
@@ -44,7 +51,10 @@ class ComplianceAgent(Agent):
         assert isinstance(fill, FillReceived)
         for flag, detail in self._checks(fill):
             found = ComplianceFlag(
-                flag=flag, symbol=fill.symbol, detail=detail, order_id=fill.order_id,
+                flag=flag,
+                symbol=fill.symbol,
+                detail=detail,
+                order_id=fill.order_id,
                 ts_event=fill.ts_event,
             )
             self.flags.append(found)
@@ -59,16 +69,19 @@ class ComplianceAgent(Agent):
         for prior in self.store.list_trades(fill.symbol, fill.ts_event - window, opposite):
             if prior.ts_event <= fill.ts_event:
                 mins = (fill.ts_event - prior.ts_event) / (60 * NS_PER_SECOND)
-                found.append((
-                    "WASH_TRADE_SUSPECT",
-                    f"{fill.side} {fill.quantity} reverses {prior.side} {prior.quantity} "
-                    f"of {mins:.0f} min before (fill {prior.fill_id})",
-                ))
+                found.append(
+                    (
+                        "WASH_TRADE_SUSPECT",
+                        f"{fill.side} {fill.quantity} reverses {prior.side} {prior.quantity} "
+                        f"of {mins:.0f} min before (fill {prior.fill_id})",
+                    )
+                )
                 break
         return found
 
     def summarize(self, session: Session) -> DailySummary:
         """The day's totals from the books (trades, oversight, risk events) and the flags."""
+
         def today(ts: int) -> bool:
             return session.open_ns <= ts <= session.close_ns
 
@@ -76,14 +89,17 @@ class ComplianceAgent(Agent):
         requests = [r for r in self.store.list_oversight() if today(r.request.created_ns)]
         statuses = [r.status for r in requests]
         return DailySummary(
-            day=session.day, trades=len(trades),
+            day=session.day,
+            trades=len(trades),
             volume=sum((t.quantity * t.price for t in trades), Decimal(0)),
             oversight_requests=len(requests),
             approvals=statuses.count(OversightStatus.APPROVED),
             denials=statuses.count(OversightStatus.DENIED),
             auto_denials=statuses.count(OversightStatus.TIMEOUT),
             risk_events=self.store.count_risk_events(session.open_ns, session.close_ns),
-            flags=self.store.count_events_of_type("ComplianceFlag", session.open_ns, session.close_ns),
+            flags=self.store.count_events_of_type(
+                "ComplianceFlag", session.open_ns, session.close_ns
+            ),
             ts_event=self.clock.now_ns(),
         )
 

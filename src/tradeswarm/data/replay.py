@@ -47,4 +47,6 @@ def pick_day(days: list[TradingDay], day: str) -> tuple[list[TradingDay], Tradin
 def synth_quote(bar: Bar, spread: Decimal) -> Quote:
     """A quote centred on the bar's close with a fixed spread (synthesized, not market data)."""
     half = spread / 2
-    return Quote(symbol=bar.symbol, ts_event=bar.ts_event, bid=bar.close - half, ask=bar.close + half)
+    return Quote(
+        symbol=bar.symbol, ts_event=bar.ts_event, bid=bar.close - half, ask=bar.close + half
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import itertools
 import math
 from decimal import Decimal
 
@@ -58,7 +59,7 @@ class MarketView:
         closes = list(self._closes.get(symbol, ()))
         if len(closes) < 3:
             return 0.0
-        rets = [math.log(b / a) for a, b in zip(closes, closes[1:], strict=False)]
+        rets = [math.log(b / a) for a, b in itertools.pairwise(closes)]
         mean = sum(rets) / len(rets)
         var = sum((r - mean) ** 2 for r in rets) / (len(rets) - 1)
         return math.sqrt(var * MINUTES_PER_YEAR)

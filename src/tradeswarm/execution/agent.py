@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import msgspec
 
 from tradeswarm.brokers.errors import BrokerError, BrokerFatal, BrokerNonRetryable, BrokerRetryable
@@ -47,19 +46,33 @@ def order_for(decision: RiskDecision, now_ns: int) -> Order:
     i = decision.intent
     order_id = derived_id(i.ts_event, "order", str(i.intent_id))
     return Order(
-        order_id=order_id, client_order_id=f"ts-{order_id}", intent_id=i.intent_id,
-        agent_id=i.agent_id, symbol=i.symbol, side=i.side, quantity=i.quantity,
-        order_type=i.order_type, time_in_force=i.time_in_force, limit_price=i.limit_price,
-        stop_price=i.stop_price, created_ns=now_ns, updated_ns=now_ns,
+        order_id=order_id,
+        client_order_id=f"ts-{order_id}",
+        intent_id=i.intent_id,
+        agent_id=i.agent_id,
+        symbol=i.symbol,
+        side=i.side,
+        quantity=i.quantity,
+        order_type=i.order_type,
+        time_in_force=i.time_in_force,
+        limit_price=i.limit_price,
+        stop_price=i.stop_price,
+        created_ns=now_ns,
+        updated_ns=now_ns,
     )
 
 
 def request_for(order: Order) -> OrderRequest:
     return OrderRequest(
-        client_order_id=order.client_order_id, internal_order_id=str(order.order_id),
-        symbol=order.symbol, side=order.side, quantity=order.quantity,
-        order_type=order.order_type, time_in_force=order.time_in_force,
-        limit_price=order.limit_price, stop_price=order.stop_price,
+        client_order_id=order.client_order_id,
+        internal_order_id=str(order.order_id),
+        symbol=order.symbol,
+        side=order.side,
+        quantity=order.quantity,
+        order_type=order.order_type,
+        time_in_force=order.time_in_force,
+        limit_price=order.limit_price,
+        stop_price=order.stop_price,
     )
 
 
@@ -69,8 +82,16 @@ class ExecutionAgent(Agent):
     role = Role.EXECUTION
 
     def __init__(
-        self, name: str, bus: InProcessBus, clock: Clock, *, broker: BrokerPort, store: Store,
-        market: MarketView, sleeper: Sleeper, config: ExecutionConfig | None = None,
+        self,
+        name: str,
+        bus: InProcessBus,
+        clock: Clock,
+        *,
+        broker: BrokerPort,
+        store: Store,
+        market: MarketView,
+        sleeper: Sleeper,
+        config: ExecutionConfig | None = None,
     ) -> None:
         self.broker = broker
         self.store = store
@@ -110,7 +131,9 @@ class ExecutionAgent(Agent):
         rejected = order.transition(OrderTrigger.REJECT, self.clock.now_ns(), reason)
         self._save(rejected, cause)
         refusal = ExecutionRejected(
-            intent_id=order.intent_id, client_order_id=order.client_order_id, reason=reason,
+            intent_id=order.intent_id,
+            client_order_id=order.client_order_id,
+            reason=reason,
             ts_event=self.clock.now_ns(),
         )
         self.out.publish(EXECUTION_REJECTED, refusal, key=order.client_order_id, cause=cause)
@@ -118,10 +141,16 @@ class ExecutionAgent(Agent):
     def _save(self, order: Order, cause: Envelope | None, reason: str = "") -> None:
         self.store.upsert_order(order)
         update = OrderUpdated(
-            order_id=order.order_id, client_order_id=order.client_order_id,
-            intent_id=order.intent_id, symbol=order.symbol, side=order.side,
-            quantity=order.quantity, state=order.state, filled_qty=order.filled_qty,
-            broker_order_id=order.broker_order_id, reason=reason or order.reason,
+            order_id=order.order_id,
+            client_order_id=order.client_order_id,
+            intent_id=order.intent_id,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity,
+            state=order.state,
+            filled_qty=order.filled_qty,
+            broker_order_id=order.broker_order_id,
+            reason=reason or order.reason,
             ts_event=order.updated_ns,
         )
         key = f"{order.client_order_id}:{order.state}:{order.filled_qty}"
@@ -141,7 +170,9 @@ class ExecutionAgent(Agent):
                 response = await self.broker.place_order(request)
             except BrokerRetryable as err:
                 if attempt == self.config.max_retries:
-                    self._fail(order, OrderTrigger.FATAL, f"{err.code} after {attempt + 1} tries", cause)
+                    self._fail(
+                        order, OrderTrigger.FATAL, f"{err.code} after {attempt + 1} tries", cause
+                    )
                     return
                 delay_ms = max(err.retry_after_ms, self.config.backoff_ms * 2**attempt)
                 await self.sleeper.sleep(delay_ms * NS_PER_MS)
@@ -163,7 +194,9 @@ class ExecutionAgent(Agent):
     def _fail(self, order: Order, trigger: OrderTrigger, reason: str, cause: Envelope) -> None:
         self._save(order.transition(trigger, self.clock.now_ns(), reason), cause)
         refusal = ExecutionRejected(
-            intent_id=order.intent_id, client_order_id=order.client_order_id, reason=reason,
+            intent_id=order.intent_id,
+            client_order_id=order.client_order_id,
+            reason=reason,
             ts_event=self.clock.now_ns(),
         )
         self.out.publish(EXECUTION_REJECTED, refusal, key=order.client_order_id, cause=cause)
@@ -226,21 +259,33 @@ class ExecutionAgent(Agent):
         self.out.publish(FILLS, _fill_message(fill), key=fill.fill_id)
         self._save(order, None, f"last fill {fill.quantity} @ {fill.price}")
 
-    async def sync_order(self, order: Order, cause: Envelope | None, force_cancel: bool = False) -> None:
+    async def sync_order(
+        self, order: Order, cause: Envelope | None, force_cancel: bool = False
+    ) -> None:
         if force_cancel:
-            self._save(order.transition(OrderTrigger.CANCEL, self.clock.now_ns(), "kill switch"), cause)
+            self._save(
+                order.transition(OrderTrigger.CANCEL, self.clock.now_ns(), "kill switch"), cause
+            )
             return
         if order.broker_order_id is None:
             return
         seen: BrokerOrder = await self.broker.get_order_status(order.broker_order_id)
         trigger = _BROKER_END.get(seen.status)
         if trigger is not None and seen.filled_qty == order.filled_qty:
-            self._save(order.transition(trigger, self.clock.now_ns(), seen.reason or seen.status), cause)
+            self._save(
+                order.transition(trigger, self.clock.now_ns(), seen.reason or seen.status), cause
+            )
 
 
 def _fill_message(fill: Fill) -> FillReceived:
     return FillReceived(
-        fill_id=fill.fill_id, order_id=fill.order_id, client_order_id=fill.client_order_id,
-        symbol=fill.symbol, side=fill.side, quantity=fill.quantity, price=fill.price,
-        fee=fill.fee, ts_event=fill.ts_event,
+        fill_id=fill.fill_id,
+        order_id=fill.order_id,
+        client_order_id=fill.client_order_id,
+        symbol=fill.symbol,
+        side=fill.side,
+        quantity=fill.quantity,
+        price=fill.price,
+        fee=fill.fee,
+        ts_event=fill.ts_event,
     )

@@ -20,7 +20,10 @@ class ExecutionConfig(ConfigBase, frozen=True):
 
 
 def pretrade_refusals(
-    decision: RiskDecision, now_ns: int, quote: Quote | None, session: Session | None,
+    decision: RiskDecision,
+    now_ns: int,
+    quote: Quote | None,
+    session: Session | None,
     config: ExecutionConfig,
 ) -> list[str]:
     """Every reason to refuse sending this permitted trade now; empty means send."""
@@ -32,7 +35,9 @@ def pretrade_refusals(
         reasons.append("market closed")
     elif (session.close_ns - now_ns) < config.close_buffer_s * NS_PER_SECOND:
         mins = (session.close_ns - now_ns) / (60 * NS_PER_SECOND)
-        reasons.append(f"within {config.close_buffer_s // 60} minutes of the close ({mins:.0f} left)")
+        reasons.append(
+            f"within {config.close_buffer_s // 60} minutes of the close ({mins:.0f} left)"
+        )
     if quote is None:
         reasons.append("no quote for the symbol")
         return reasons

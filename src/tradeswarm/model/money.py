@@ -16,7 +16,7 @@ def to_decimal(value: object, field: str) -> Decimal:
 
     Floats are refused: money never passes through binary floating point.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise InvalidInput(field, value, "must be a decimal string or integer, not a float")
     if isinstance(value, Decimal):
         dec = value

@@ -63,9 +63,7 @@ STATE_TABLE: dict[tuple[OrderState, OrderTrigger], OrderState] = {
     (S.PARTIALLY_FILLED, T.EXPIRE): S.EXPIRED,  # rest expired
 }
 
-TERMINAL_STATES = frozenset(
-    {S.FILLED, S.REJECTED, S.CANCELED, S.EXPIRED, S.FATAL_ERROR}
-)
+TERMINAL_STATES = frozenset({S.FILLED, S.REJECTED, S.CANCELED, S.EXPIRED, S.FATAL_ERROR})
 
 
 def next_state(state: OrderState, trigger: OrderTrigger) -> OrderState:

@@ -53,10 +53,14 @@ class Position(msgspec.Struct, frozen=True, kw_only=True):
         pnl = closing * (price - self.avg_cost) * (1 if self.quantity > 0 else -1)
         realized = self.realized_pnl + pnl
         if new_qty == 0:
-            return msgspec.structs.replace(self, quantity=ZERO, avg_cost=ZERO, realized_pnl=realized)
+            return msgspec.structs.replace(
+                self, quantity=ZERO, avg_cost=ZERO, realized_pnl=realized
+            )
         if (new_qty > 0) == (self.quantity > 0):
             return msgspec.structs.replace(self, quantity=new_qty, realized_pnl=realized)
-        return msgspec.structs.replace(self, quantity=new_qty, avg_cost=price, realized_pnl=realized)
+        return msgspec.structs.replace(
+            self, quantity=new_qty, avg_cost=price, realized_pnl=realized
+        )
 
     def market_value(self, mark: Decimal) -> Decimal:
         return self.quantity * mark

@@ -24,7 +24,12 @@ class OversightDesk(Agent):
     role = Role.OVERSIGHT
 
     def __init__(
-        self, name: str, bus: InProcessBus, clock: Clock, *, store: Store,
+        self,
+        name: str,
+        bus: InProcessBus,
+        clock: Clock,
+        *,
+        store: Store,
         notify: Notifier | None = None,
     ) -> None:
         self.store = store
@@ -46,10 +51,13 @@ class OversightDesk(Agent):
         for record in self.store.list_oversight():
             if record.status is OversightStatus.PENDING and now >= record.request.timeout_ns:
                 self.store.decide_oversight(
-                    record.request.request_id, OversightStatus.TIMEOUT, AUTO_DENY,
-                    "no answer within the timeout", now,
+                    record.request.request_id,
+                    OversightStatus.TIMEOUT,
+                    AUTO_DENY,
+                    "no answer within the timeout",
+                    now,
                 )
-                record = self.store.get_oversight(record.request.request_id) or record
+                record = self.store.get_oversight(record.request.request_id) or record  # noqa: PLW2901
             if record.status is not OversightStatus.PENDING and self._relay(record):
                 published += 1
         return published
@@ -59,9 +67,12 @@ class OversightDesk(Agent):
         if self.store.get_meta(f"oversight.relayed:{key}") is not None:
             return False
         decided = OversightDecided(
-            request_id=record.request.request_id, intent_id=record.request.intent.intent_id,
-            status=record.status, approver=record.approver or AUTO_DENY,
-            notes=record.notes or "", decided_ns=record.decision_ns or self.clock.now_ns(),
+            request_id=record.request.request_id,
+            intent_id=record.request.intent.intent_id,
+            status=record.status,
+            approver=record.approver or AUTO_DENY,
+            notes=record.notes or "",
+            decided_ns=record.decision_ns or self.clock.now_ns(),
         )
         self.out.publish(OVERSIGHT_DECISIONS, decided, key=key)
         self.store.set_meta(f"oversight.relayed:{key}", "1")

@@ -42,7 +42,8 @@ def decide_request(
         raise InvalidInput("request_id", str(rid), f"already {record.status} by {record.approver}")
     if now_ns >= record.request.timeout_ns:
         raise InvalidInput(
-            "request_id", str(rid),
+            "request_id",
+            str(rid),
             f"timed out at {iso(record.request.timeout_ns)}; it is auto-denied",
         )
     status = OversightStatus.APPROVED if approve else OversightStatus.DENIED

@@ -39,6 +39,6 @@ class RiskLimits(ConfigBase, frozen=True):
     allowed_order_types: list[OrderType] = msgspec.field(
         default_factory=lambda: [OrderType.MARKET, OrderType.LIMIT]
     )
-    restricted_symbols: list[str] = []
+    restricted_symbols: list[str] = msgspec.field(default_factory=list)
     allow_short: bool = False
     approval_valid_s: int = 300

@@ -39,8 +39,15 @@ class RiskManager(Agent):
     role = Role.RISK
 
     def __init__(
-        self, name: str, bus: InProcessBus, clock: Clock, *,
-        store: Store, market: MarketView, limits: RiskLimits, oversight_timeout_s: int = 300,
+        self,
+        name: str,
+        bus: InProcessBus,
+        clock: Clock,
+        *,
+        store: Store,
+        market: MarketView,
+        limits: RiskLimits,
+        oversight_timeout_s: int = 300,
     ) -> None:
         self.store = store
         self.market = market
@@ -57,14 +64,18 @@ class RiskManager(Agent):
         """Record equity at the open once per day: the base of the daily-loss limit."""
         key = f"equity_at_open:{day}"
         if self.store.get_meta(key) is None:
-            equity = equity_of(self.store.get_cash(), self.store.get_positions(), self.market.marks())
+            equity = equity_of(
+                self.store.get_cash(), self.store.get_positions(), self.market.marks()
+            )
             self.store.set_meta(key, str(equity))
 
     def _facts(self, symbol: str) -> MarketFacts:
         now = self.clock.now_ns()
         return MarketFacts(
-            marks=self.market.marks(), status=self.market.status(now),
-            volatility=self.market.realized_volatility(symbol), halted=symbol in self.market.halted,
+            marks=self.market.marks(),
+            status=self.market.status(now),
+            volatility=self.market.realized_volatility(symbol),
+            halted=symbol in self.market.halted,
         )
 
     def decide(self, intent: TradeIntent, approval: HumanApproval | None = None) -> RiskDecision:
@@ -73,15 +84,25 @@ class RiskManager(Agent):
         session = self.market.session
         opened = self.store.get_meta(f"equity_at_open:{session.day}") if session else None
         ctx = build_context(
-            intent, self.store.get_cash(), self.store.get_positions(), self._facts(intent.symbol),
-            Decimal(opened) if opened else None, self.store.killswitch_active(), approval, now,
+            intent,
+            self.store.get_cash(),
+            self.store.get_positions(),
+            self._facts(intent.symbol),
+            Decimal(opened) if opened else None,
+            self.store.killswitch_active(),
+            approval,
+            now,
         )
         verdict, reasons = evaluate(intent, ctx, self.limits)
         phase = f"approval:{approval.request_id}" if approval else "initial"
         return RiskDecision(
             decision_id=derived_id(now, "decision", str(intent.intent_id), phase),
-            intent=intent, verdict=verdict, reasons=reasons, metrics=ctx.metrics(),
-            ts_event=now, approval=approval,
+            intent=intent,
+            verdict=verdict,
+            reasons=reasons,
+            metrics=ctx.metrics(),
+            ts_event=now,
+            approval=approval,
         )
 
     async def on_intent(self, env: Envelope) -> None:
@@ -94,15 +115,21 @@ class RiskManager(Agent):
 
     def _publish(self, decision: RiskDecision, cause: Envelope, kind: str) -> Envelope:
         self.store.record_decision(decision, kind, SEVERITY[decision.verdict])
-        return self.out.publish(RISK_DECISIONS, decision, key=str(decision.decision_id), cause=cause)
+        return self.out.publish(
+            RISK_DECISIONS, decision, key=str(decision.decision_id), cause=cause
+        )
 
     def _request_oversight(self, decision: RiskDecision, cause: Envelope) -> None:
         now = decision.ts_event
         request = OversightRequested(
             request_id=derived_id(now, "oversight", str(decision.decision_id)),
-            decision_id=decision.decision_id, intent=decision.intent,
-            trade_amount=decision.intent.notional, trigger="HighValueTrade",
-            reasons=decision.reasons, created_ns=now, timeout_ns=now + self.timeout_ns,
+            decision_id=decision.decision_id,
+            intent=decision.intent,
+            trade_amount=decision.intent.notional,
+            trigger="HighValueTrade",
+            reasons=decision.reasons,
+            created_ns=now,
+            timeout_ns=now + self.timeout_ns,
         )
         self.store.create_oversight(request, decision.intent.agent_id)
         self.out.publish(OVERSIGHT_REQUESTS, request, key=str(request.request_id), cause=cause)
@@ -116,9 +143,11 @@ class RiskManager(Agent):
             return
         intent = record.request.intent
         approval = HumanApproval(
-            request_id=answer.request_id, approver=answer.approver,
+            request_id=answer.request_id,
+            approver=answer.approver,
             approved=answer.status is OversightStatus.APPROVED,
-            decided_ns=answer.decided_ns, notes=answer.notes,
+            decided_ns=answer.decided_ns,
+            notes=answer.notes,
         )
         decision = self.decide(intent, approval)
         if not approval.approved:
@@ -128,12 +157,16 @@ class RiskManager(Agent):
 
 def _denied_by_oversight(decision: RiskDecision, answer: OversightDecided) -> RiskDecision:
     why = (
-        f"oversight: auto-denied, no human answer within the timeout"
+        "oversight: auto-denied, no human answer within the timeout"
         if answer.status is OversightStatus.TIMEOUT
         else f"oversight: denied by {answer.approver}: {answer.notes or 'no note'}"
     )
     return RiskDecision(
-        decision_id=decision.decision_id, intent=decision.intent, verdict=Verdict.DENY,
-        reasons=[why], metrics=decision.metrics, ts_event=decision.ts_event,
+        decision_id=decision.decision_id,
+        intent=decision.intent,
+        verdict=Verdict.DENY,
+        reasons=[why],
+        metrics=decision.metrics,
+        ts_event=decision.ts_event,
         approval=decision.approval,
     )

@@ -66,9 +66,24 @@ def _order_from(r: Row[Any]) -> Order:
 
 
 _ORDER_COLUMNS = (
-    "order_id", "client_order_id", "intent_id", "agent_id", "symbol", "side", "quantity",
-    "order_type", "limit_price", "stop_price", "time_in_force", "state", "filled_qty",
-    "avg_fill_price", "broker_order_id", "reason", "created_ns", "updated_ns",
+    "order_id",
+    "client_order_id",
+    "intent_id",
+    "agent_id",
+    "symbol",
+    "side",
+    "quantity",
+    "order_type",
+    "limit_price",
+    "stop_price",
+    "time_in_force",
+    "state",
+    "filled_qty",
+    "avg_fill_price",
+    "broker_order_id",
+    "reason",
+    "created_ns",
+    "updated_ns",
 )
 # A hand-written upsert: it runs several times per order on the hot path, where building
 # the SQLAlchemy statement per call cost ~1.5 ms (profiled); this costs a few µs.
@@ -187,7 +202,9 @@ def record_fill(conn: Connection, fill: Fill, agent_id: str, ts_ns: int) -> bool
 
 
 def list_trades(
-    conn: Connection, symbol: str | None = None, since_ns: int | None = None,
+    conn: Connection,
+    symbol: str | None = None,
+    since_ns: int | None = None,
     side: Side | None = None,
 ) -> list[Fill]:
     stmt = select(trades).order_by(trades.c.ts_event, trades.c.fill_id)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from tradeswarm.agents.trader import TraderConfig
 from tradeswarm.compliance.agent import ComplianceConfig
 from tradeswarm.core.config import ConfigBase, load_toml
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.data.csv_bars import BUNDLED_SYMBOL
 from tradeswarm.execution.pretrade import ExecutionConfig
 from tradeswarm.risk.limits import RiskLimits
-from tradeswarm.agents.trader import TraderConfig
 
 
 class OperatorConfig(ConfigBase, frozen=True):

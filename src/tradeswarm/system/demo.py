@@ -22,11 +22,15 @@ Emit = Callable[[str], None]
 
 def _intro(config: SwarmConfig, emit: Emit) -> None:
     emit("tradeswarm demo — paper trading on the SimClock (no real money, no network)")
-    emit(f"  market data : {BUNDLED_FILE}: real one-minute bars of an index future "
-         f"(backtrader test data), traded as symbol {config.symbol}")
-    emit(f"  synthesized : bid/ask quotes (bar close ± {config.quote_spread / 2}); the human "
-         f"approver {config.operator.approver} is scripted (answers request 1, 3, 5 …; "
-         "ignores 2, 4 …)")
+    emit(
+        f"  market data : {BUNDLED_FILE}: real one-minute bars of an index future "
+        f"(backtrader test data), traded as symbol {config.symbol}"
+    )
+    emit(
+        f"  synthesized : bid/ask quotes (bar close ± {config.quote_spread / 2}); the human "
+        f"approver {config.operator.approver} is scripted (answers request 1, 3, 5 …; "
+        "ignores 2, 4 …)"
+    )
     emit(f"  day         : {config.day} (the day before warms the indicators up)")
     emit("agents provisioned:")
     for role, name in AGENT_NAMES.items():
@@ -60,16 +64,20 @@ async def run_demo(
         replay.warm_up(history)
         summary = await replay.run(day, until_ns)
         if replay.resumed_from:
-            emit(f"(resumed this store after {hhmmss(replay.resumed_from)}; work already done "
-                 "was not redone)")
+            emit(
+                f"(resumed this store after {hhmmss(replay.resumed_from)}; work already done "
+                "was not redone)"
+            )
         if summary is None:
             emit(f"stopped at {until} as asked; run again on the same --db to resume")
         else:
             _summary(summary, emit)
         status = await swarm_status(swarm.store, swarm.broker)
-        emit(f"books: {status['orders']} orders, {status['fills']} fills, duplicate client "
-             f"order ids {status['duplicate_client_order_ids']}, reconciled with broker: "
-             f"{status['reconciled']}")
+        emit(
+            f"books: {status['orders']} orders, {status['fills']} fills, duplicate client "
+            f"order ids {status['duplicate_client_order_ids']}, reconciled with broker: "
+            f"{status['reconciled']}"
+        )
         return summary
     finally:
         swarm.close()

@@ -38,10 +38,14 @@ class Narrator:
         self.emit = emit
         self.counts: dict[str, int] = {}
         for topic, handler in (
-            (t.INTENTS, self._intent), (t.RISK_DECISIONS, self._decision),
-            (t.OVERSIGHT_REQUESTS, self._request), (t.OVERSIGHT_DECISIONS, self._oversight),
-            (t.ORDERS, self._order), (t.FILLS, self._fill),
-            (t.EXECUTION_REJECTED, self._rejected), (t.COMPLIANCE_FLAGS, self._flag),
+            (t.INTENTS, self._intent),
+            (t.RISK_DECISIONS, self._decision),
+            (t.OVERSIGHT_REQUESTS, self._request),
+            (t.OVERSIGHT_DECISIONS, self._oversight),
+            (t.ORDERS, self._order),
+            (t.FILLS, self._fill),
+            (t.EXECUTION_REJECTED, self._rejected),
+            (t.COMPLIANCE_FLAGS, self._flag),
         ):
             bus.subscribe(topic, handler)
 
@@ -51,8 +55,12 @@ class Narrator:
     async def _intent(self, env: Envelope) -> None:
         i = env.payload
         assert isinstance(i, TradeIntent)
-        self._line(env, i.agent_id, f"INTENT {i.side} {i.quantity} {i.symbol} {i.order_type} "
-                                    f"≈ ${i.notional:,.0f}  [{i.strategy}] {i.rationale}")
+        self._line(
+            env,
+            i.agent_id,
+            f"INTENT {i.side} {i.quantity} {i.symbol} {i.order_type} "
+            f"≈ ${i.notional:,.0f}  [{i.strategy}] {i.rationale}",
+        )
 
     async def _decision(self, env: Envelope) -> None:
         d = env.payload
@@ -60,16 +68,21 @@ class Narrator:
         self.counts[d.verdict] = self.counts.get(d.verdict, 0) + 1
         mark = {Verdict.PERMIT: "✓", Verdict.DENY: "✗", Verdict.REVIEW: "⚠"}[d.verdict]
         via = f" (approved by {d.approval.approver})" if d.approval and d.approval.approved else ""
-        self._line(env, env.sender.split(":")[-1],
-                   f"{mark} {d.verdict}{via} intent {short(d.intent.intent_id)}: "
-                   + "; ".join(d.reasons))
+        self._line(
+            env,
+            env.sender.split(":")[-1],
+            f"{mark} {d.verdict}{via} intent {short(d.intent.intent_id)}: " + "; ".join(d.reasons),
+        )
 
     async def _request(self, env: Envelope) -> None:
         r = env.payload
         assert isinstance(r, OversightRequested)
-        self._line(env, "oversight-desk-01",
-                   f"→ HUMAN REVIEW request {short(r.request_id)}: ${r.trade_amount:,.0f} "
-                   f"{r.intent.side} {r.intent.symbol}; auto-deny at {hhmmss(r.timeout_ns)}")
+        self._line(
+            env,
+            "oversight-desk-01",
+            f"→ HUMAN REVIEW request {short(r.request_id)}: ${r.trade_amount:,.0f} "
+            f"{r.intent.side} {r.intent.symbol}; auto-deny at {hhmmss(r.timeout_ns)}",
+        )
 
     async def _oversight(self, env: Envelope) -> None:
         o = env.payload
@@ -77,28 +90,44 @@ class Narrator:
         if o.status is OversightStatus.TIMEOUT:
             text = f"⏱ AUTO-DENIED request {short(o.request_id)}: no answer within the timeout"
         else:
-            text = f"👤 {o.status} by {o.approver} request {short(o.request_id)}: \"{o.notes}\""
+            text = f'👤 {o.status} by {o.approver} request {short(o.request_id)}: "{o.notes}"'
         self._line(env, "oversight-desk-01", text)
 
     async def _order(self, env: Envelope) -> None:
         o = env.payload
         assert isinstance(o, OrderUpdated)
-        if o.state in ("ACKNOWLEDGED", "PARTIALLY_FILLED", "FILLED", "CANCELED", "EXPIRED", "REJECTED", "FATAL_ERROR"):
+        if o.state in (
+            "ACKNOWLEDGED",
+            "PARTIALLY_FILLED",
+            "FILLED",
+            "CANCELED",
+            "EXPIRED",
+            "REJECTED",
+            "FATAL_ERROR",
+        ):
             brk = f" broker {o.broker_order_id}" if o.broker_order_id else ""
-            self._line(env, env.sender.split(":")[-1],
-                       f"ORDER {o.client_order_id[:11]} {o.side} {o.quantity} → {o.state}"
-                       f" filled {o.filled_qty}{brk} {o.reason}".rstrip())
+            self._line(
+                env,
+                env.sender.split(":")[-1],
+                f"ORDER {o.client_order_id[:11]} {o.side} {o.quantity} → {o.state}"
+                f" filled {o.filled_qty}{brk} {o.reason}".rstrip(),
+            )
 
     async def _fill(self, env: Envelope) -> None:
         f = env.payload
         assert isinstance(f, FillReceived)
-        self._line(env, env.sender.split(":")[-1],
-                   f"FILL {f.fill_id} {f.side} {f.quantity} @ {f.price} fee {f.fee}")
+        self._line(
+            env,
+            env.sender.split(":")[-1],
+            f"FILL {f.fill_id} {f.side} {f.quantity} @ {f.price} fee {f.fee}",
+        )
 
     async def _rejected(self, env: Envelope) -> None:
         r = env.payload
         assert isinstance(r, ExecutionRejected)
-        self._line(env, env.sender.split(":")[-1], f"✗ NOT SENT {r.client_order_id[:11]}: {r.reason}")
+        self._line(
+            env, env.sender.split(":")[-1], f"✗ NOT SENT {r.client_order_id[:11]}: {r.reason}"
+        )
 
     async def _flag(self, env: Envelope) -> None:
         f = env.payload

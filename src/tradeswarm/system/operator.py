@@ -29,8 +29,14 @@ class ScriptedOperator:
                 continue
             due = record.request.created_ns + self.config.respond_after_s * NS_PER_SECOND
             if (number - 1) % self.config.approve_every == 0 and now >= due:
-                decided.append(decide_request(
-                    self.store, str(record.request.request_id), self.identity, True,
-                    "momentum confirmed, size acceptable", now,
-                ))
+                decided.append(
+                    decide_request(
+                        self.store,
+                        str(record.request.request_id),
+                        self.identity,
+                        True,
+                        "momentum confirmed, size acceptable",
+                        now,
+                    )
+                )
         return decided

@@ -23,7 +23,10 @@ DONE = "replay.done"
 
 class DayReplay:
     def __init__(
-        self, swarm: Swarm, clock: SimClock, operator: ScriptedOperator | None = None,
+        self,
+        swarm: Swarm,
+        clock: SimClock,
+        operator: ScriptedOperator | None = None,
         on_bar: Callable[[Bar], None] | None = None,
     ) -> None:
         self.swarm = swarm

@@ -39,7 +39,11 @@ class Swarm:
     """Everything one swarm is made of, wired once from one config."""
 
     def __init__(
-        self, config: SwarmConfig, db: str | Path, clock: Clock, sleeper: Sleeper,
+        self,
+        config: SwarmConfig,
+        db: str | Path,
+        clock: Clock,
+        sleeper: Sleeper,
         notify: Callable[[OversightRequested], None] | None = None,
         broker_db: str | Path | None = None,
     ) -> None:
@@ -60,15 +64,27 @@ class Swarm:
         self.analyzer = MarketAnalyzer(n["analyzer"], bus, clock)
         self.trader = TradingAgent(n["trader"], bus, clock, c.trader)
         self.risk = RiskManager(
-            n["risk"], bus, clock, store=self.store, market=self.market, limits=c.risk,
+            n["risk"],
+            bus,
+            clock,
+            store=self.store,
+            market=self.market,
+            limits=c.risk,
             oversight_timeout_s=c.oversight_timeout_s,
         )
         self.execution = ExecutionAgent(
-            n["execution"], bus, clock, broker=self.broker, store=self.store,
-            market=self.market, sleeper=sleeper, config=c.execution,
+            n["execution"],
+            bus,
+            clock,
+            broker=self.broker,
+            store=self.store,
+            market=self.market,
+            sleeper=sleeper,
+            config=c.execution,
         )
-        self.compliance = ComplianceAgent(n["compliance"], bus, clock, store=self.store,
-                                          config=c.compliance)
+        self.compliance = ComplianceAgent(
+            n["compliance"], bus, clock, store=self.store, config=c.compliance
+        )
         self.desk = OversightDesk(n["desk"], bus, clock, store=self.store, notify=notify)
 
     def close(self) -> None:
@@ -79,7 +95,12 @@ class Swarm:
 def _broker_config(config: SwarmConfig) -> PaperBrokerConfig:
     fees = config.broker
     return PaperBrokerConfig(
-        initial_cash=config.initial_cash, symbols=[config.symbol], fee_bps=fees.fee_bps,
-        fee_min=fees.fee_min, slippage_bps=fees.slippage_bps, participation=fees.participation,
-        rate_limit_per_sec=fees.rate_limit_per_sec, allow_short=config.risk.allow_short,
+        initial_cash=config.initial_cash,
+        symbols=[config.symbol],
+        fee_bps=fees.fee_bps,
+        fee_min=fees.fee_min,
+        slippage_bps=fees.slippage_bps,
+        participation=fees.participation,
+        rate_limit_per_sec=fees.rate_limit_per_sec,
+        allow_short=config.risk.allow_short,
     )
