@@ -4,7 +4,8 @@ The paper broker runs in memory here: it plays the external exchange, whose own
 durability is not the swarm's cost. Each batch of intents is one unit of work:
 published, decided, sent to the paper broker, filled on the next synthetic bar,
 recorded, and committed durably (SQLite WAL, synchronous=FULL) with every envelope in
-the log. An order's end-to-end time runs from its intent's publication to the commit that makes its fill durable.
+the log. An order's end-to-end time runs from its intent's publication to the commit
+that makes its fill durable.
 
 Peer, same run: sqlite3 `executemany` of the same number of order and fill rows with one
 commit per batch — the floor a durable store sets on this machine.
