@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import books, broker_books, query, run_cli, status_json
+from acceptance_kit import books, broker_books, query, run_cli, status_json
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,9 @@ def test_stop_at_noon_then_resume_equals_an_uninterrupted_day(
     assert run_cli("audit", "verify", "--all", "--db", db).exit_code == 0
 
 
-def test_resuming_a_finished_day_changes_nothing(full_day: tuple[Path, str], tmp_path: Path) -> None:
+def test_resuming_a_finished_day_changes_nothing(
+    full_day: tuple[Path, str], tmp_path: Path
+) -> None:
     full_db, _ = full_day
     db = tmp_path / "twice.sqlite"
     assert run_cli("demo", "--db", db).exit_code == 0
@@ -88,8 +90,9 @@ def test_a_real_human_approves_a_pending_review_and_the_resumed_day_relays_it(
     pending = run_cli("oversight", "list", "--db", db, "--status", "PENDING", "--json")
     assert [r["request_id"] for r in json.loads(pending.stdout)] == [rid]
 
-    approved = run_cli("oversight", "approve", rid[:8], "--as", "alice", "--db", db,
-                       "--note", "looks right")
+    approved = run_cli(
+        "oversight", "approve", rid[:8], "--as", "alice", "--db", db, "--note", "looks right"
+    )
     assert approved.exit_code == 0, approved.stderr
     assert f"APPROVED {rid} by alice" in approved.stdout
 
@@ -113,7 +116,9 @@ def test_a_real_human_approves_a_pending_review_and_the_resumed_day_relays_it(
     assert f"👤 APPROVED by alice request {short}" in out
     assert f"✓ PERMIT (approved by alice) intent {short}" in out
     assert "jane.doe@desk request " + short not in out  # the scripted human did not re-answer
-    order = query(db, f"SELECT state, filled_qty FROM orders WHERE client_order_id LIKE 'ts-{short}%'")
+    order = query(
+        db, f"SELECT state, filled_qty FROM orders WHERE client_order_id LIKE 'ts-{short}%'"
+    )
     assert len(order) == 1
     assert order[0][0] == "FILLED"
     assert order[0][1] == request["quantity"]
@@ -121,8 +126,9 @@ def test_a_real_human_approves_a_pending_review_and_the_resumed_day_relays_it(
     assert report["duplicate_client_order_ids"] == 0
     assert report["reconciled"] is True
     assert report["open_orders"] == 0
-    assert query(db, "SELECT status, approver_id FROM oversight_requests WHERE request_id = ?",
-                 rid) == [("APPROVED", "alice")]
+    assert query(
+        db, "SELECT status, approver_id FROM oversight_requests WHERE request_id = ?", rid
+    ) == [("APPROVED", "alice")]
     assert run_cli("audit", "verify", "--all", "--db", db).exit_code == 0
     chain = run_cli("audit", "verify", f"ts-{short}", "--db", db)
     assert chain.exit_code == 0

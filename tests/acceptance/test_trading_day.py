@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import books, query, run_cli, status_json
+from acceptance_kit import books, query, run_cli, status_json
 
 from tradeswarm.data.csv_bars import bundled_bars
 from tradeswarm.data.replay import pick_day, split_days
@@ -111,8 +111,14 @@ def test_end_of_day_summary_matches_the_books(full_day: tuple[Path, str]) -> Non
     db, output = full_day
     s = _summary(output)
     assert set(s) >= {
-        "trades executed", "total volume", "oversight requests", "human approvals",
-        "human denials", "auto-denials", "risk events", "compliance flags",
+        "trades executed",
+        "total volume",
+        "oversight requests",
+        "human approvals",
+        "human denials",
+        "auto-denials",
+        "risk events",
+        "compliance flags",
     }
     trades = query(db, "SELECT quantity, price FROM trades")
     assert int(s["trades executed"]) == len(trades) > 0

@@ -97,10 +97,9 @@ def insert_a_forged_row(conn: sqlite3.Connection) -> None:
 
 def append_a_forged_fill(conn: sqlite3.Connection) -> None:
     """A fill appended at the head with a perfectly valid hash chain: the books must betray it."""
-    seq, body, head = _one(
+    seq, body = _one(
         conn,
-        "SELECT seq, body, chain_hash FROM events WHERE type = 'FillReceived'"
-        " ORDER BY seq DESC LIMIT 1",
+        "SELECT seq, body FROM events WHERE type = 'FillReceived' ORDER BY seq DESC LIMIT 1",
     )
     (last_seq, last_hash) = _one(conn, "SELECT seq, chain_hash FROM events ORDER BY seq DESC")
     env = decode_envelope(body)
@@ -109,14 +108,22 @@ def append_a_forged_fill(conn: sqlite3.Connection) -> None:
     forged = msgspec.structs.replace(env, msg_id=uuid.uuid4(), payload=payload)
     new_body = encode_envelope(forged)
     leaf = hashlib.sha256(b"\x00" + new_body).digest()
-    row = _one(conn, "SELECT topic, type, sender, correlation_id, causation_id, ts_ns"
-                     " FROM events WHERE seq = ?", seq)
+    row = _one(
+        conn,
+        "SELECT topic, type, sender, correlation_id, causation_id, ts_ns FROM events WHERE seq = ?",
+        seq,
+    )
     conn.execute(
         "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (last_seq + 1, str(forged.msg_id), *row, new_body, leaf,
-         hashlib.sha256(last_hash + leaf).digest()),
+        (
+            last_seq + 1,
+            str(forged.msg_id),
+            *row,
+            new_body,
+            leaf,
+            hashlib.sha256(last_hash + leaf).digest(),
+        ),
     )
-    assert head
 
 
 def change_a_trade_price(conn: sqlite3.Connection) -> None:
@@ -198,21 +205,28 @@ def test_verify_one_order_prints_its_chain(day: Path) -> None:
         for kind in BASE_CHAIN:
             assert kind in kinds, (ref, kind, result.stdout)
         assert kinds[0] == "MarketSignal"
-        assert kinds.index("TradeIntent") < kinds.index("RiskDecision") < kinds.index(
-            "OrderUpdated"
-        ) < kinds.index("FillReceived")
+        assert (
+            kinds.index("TradeIntent")
+            < kinds.index("RiskDecision")
+            < kinds.index("OrderUpdated")
+            < kinds.index("FillReceived")
+        )
         assert "OversightRequested" not in kinds
         assert "clean" in lines[-1]
 
 
 def test_the_approved_large_order_chain_includes_oversight(day: Path) -> None:
     with contextlib.closing(sqlite3.connect(day)) as conn:
-        intents = [r[0] for r in conn.execute(
-            "SELECT intent_id FROM oversight_requests WHERE status = 'APPROVED'"
-        )]
+        intents = [
+            r[0]
+            for r in conn.execute(
+                "SELECT intent_id FROM oversight_requests WHERE status = 'APPROVED'"
+            )
+        ]
         approved = [
-            r[0] for r in conn.execute(
-                "SELECT order_id FROM orders WHERE intent_id IN (%s)" % ",".join("?" * len(intents)),
+            r[0]
+            for r in conn.execute(
+                f"SELECT order_id FROM orders WHERE intent_id IN ({','.join('?' * len(intents))})",
                 intents,
             )
         ]
@@ -223,8 +237,10 @@ def test_the_approved_large_order_chain_includes_oversight(day: Path) -> None:
         kinds = [line.split()[1] for line in result.stdout.splitlines() if line[:4].isdigit()]
         for kind in (*BASE_CHAIN, "OversightRequested", "OversightDecided"):
             assert kind in kinds, (kind, result.stdout)
-        assert kinds.index("OversightRequested") < kinds.index("OversightDecided") < kinds.index(
-            "OrderUpdated"
+        assert (
+            kinds.index("OversightRequested")
+            < kinds.index("OversightDecided")
+            < kinds.index("OrderUpdated")
         )
         assert kinds.count("RiskDecision") == 2  # REVIEW, then PERMIT with the approval
 

@@ -150,7 +150,9 @@ def _pending(db: Path) -> list[tuple[str, str]]:
         ("zzzzzzzz", "no such oversight request"),
     ],
 )
-def test_oversight_decide_with_a_bad_prefix_exits_2(morning: Path, prefix: str, problem: str) -> None:
+def test_oversight_decide_with_a_bad_prefix_exits_2(
+    morning: Path, prefix: str, problem: str
+) -> None:
     before = _pending(morning)
     for verb in ("approve", "deny"):
         result = cli("oversight", verb, prefix, "--as", "alice", "--db", morning)

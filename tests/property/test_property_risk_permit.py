@@ -163,7 +163,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         cash=cash,
         positions=draw(positions_st),
         marks=draw(marks_st),
-        vol=draw(st.floats(0.0, 0.6)),
+        vol=lim.volatility_limit * draw(st.sampled_from([0.0, 0.5, 0.99, 1.0, 1.001, 1.5])),
         opened=None if offset is None else cash + offset,
         approval=draw(approvals()),
         **switches,
@@ -224,7 +224,7 @@ def breaches(s: Scenario) -> list[str]:
         return _switch_breaches(s) + _book_breaches(s)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(s=scenarios())
 def test_a_permit_never_breaches_a_limit(s: Scenario) -> None:
     facts = MarketFacts(marks=s.marks, status=s.status, volatility=s.vol, halted=s.halted)

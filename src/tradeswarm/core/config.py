@@ -45,6 +45,11 @@ def convert_config(raw: object, kind: type[T], source: str = "config") -> T:
     except msgspec.ValidationError as err:
         field = _field_of(err)
         problem = str(err).split(" - at ", 1)[0]
+        unknown = problem.split("unknown field `", 1)
+        if len(unknown) == 2:
+            key = unknown[1].rstrip("`")
+            field = key if field == "$" else f"{field}.{key}"
+            problem = "unknown key; check the spelling"
         raise ConfigurationError(f"{source}:{field}", _value_at(raw, field), problem) from err
 
 
