@@ -202,3 +202,13 @@ def test_oversight_list_when_there_is_nothing_to_list(morning: Path) -> None:
     assert json.loads(result.stdout) == []
     text = cli("oversight", "list", "--db", morning, "--status", "DENIED")
     assert "no oversight requests" in text.stdout
+
+
+def test_demo_refuses_a_symbol_the_bundled_data_does_not_have(tmp_path: Path) -> None:
+    config = tmp_path / "sym.toml"
+    config.write_text('symbol = "AAPL"\n')
+    db = tmp_path / "x.sqlite"
+    result = CliRunner().invoke(app, ["demo", "--db", str(db), "--config", str(config)])
+    assert result.exit_code == 2
+    assert "symbol='AAPL'" in result.output
+    assert not db.exists()

@@ -135,7 +135,7 @@ def _peer(orders: int, batch: int, folder: Path) -> float:
 
 
 def run_pipeline_bench(
-    orders: int = 20_000, batch: int = 500, progress: bool = True
+    orders: int = 2_000, batch: int = 500, progress: bool = True
 ) -> dict[str, Any]:
     """Run the pipeline and the peer; return the figures as one JSON-able dict."""
     from rich.progress import Progress

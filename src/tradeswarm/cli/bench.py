@@ -14,7 +14,7 @@ bench_app = typer.Typer(help="Benchmarks; each prints one JSON object.", no_args
 
 @bench_app.command()
 def pipeline(
-    orders: Annotated[int, typer.Option(help="Orders to drive through the pipeline.")] = 20_000,
+    orders: Annotated[int, typer.Option(help="Orders to drive through the pipeline.")] = 2_000,
     batch: Annotated[int, typer.Option(help="Orders per unit of work (one commit).")] = 500,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
 ) -> None:

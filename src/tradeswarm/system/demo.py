@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tradeswarm.core.clock import SimClock, SimSleeper
-from tradeswarm.data.csv_bars import BUNDLED_FILE, bundled_bars
+from tradeswarm.core.errors import InvalidInput
+from tradeswarm.data.csv_bars import BUNDLED_FILE, BUNDLED_SYMBOL, bundled_bars
 from tradeswarm.data.replay import pick_day, split_days
 from tradeswarm.model.messages import DailySummary
 from tradeswarm.system.config import SwarmConfig
@@ -53,6 +54,8 @@ async def run_demo(
     db: str | Path, config: SwarmConfig, emit: Emit, until: str | None = None
 ) -> DailySummary | None:
     """Replay config.day on db; resume if db already holds part of the day."""
+    if config.symbol != BUNDLED_SYMBOL:
+        raise InvalidInput("symbol", config.symbol, f"the bundled data has only {BUNDLED_SYMBOL}")
     history, day = pick_day(split_days(bundled_bars()), config.day)
     until_ns = _until_ns(day.session.day, until)  # before anything is created
     clock = SimClock()
@@ -87,8 +90,6 @@ def _until_ns(day: str, until: str | None) -> int | None:
     if until is None:
         return None
     import datetime as dt
-
-    from tradeswarm.core.errors import InvalidInput
 
     try:
         stamp = dt.datetime.fromisoformat(f"{day}T{until}").replace(tzinfo=dt.UTC)
