@@ -116,7 +116,7 @@ class ExecutionAgent(Agent):
             return
         refusals = self._refusals(decision)
         if refusals:
-            self._refuse(order, "; ".join(refusals), env)
+            self._fail(order, OrderTrigger.REJECT, "; ".join(refusals), env)
             return
         await self._submit(order, env)
 
@@ -126,17 +126,6 @@ class ExecutionAgent(Agent):
         now = self.clock.now_ns()
         quote = self.market.quote(decision.intent.symbol)
         return pretrade_refusals(decision, now, quote, self.market.session, self.config)
-
-    def _refuse(self, order: Order, reason: str, cause: Envelope) -> None:
-        rejected = order.transition(OrderTrigger.REJECT, self.clock.now_ns(), reason)
-        self._save(rejected, cause)
-        refusal = ExecutionRejected(
-            intent_id=order.intent_id,
-            client_order_id=order.client_order_id,
-            reason=reason,
-            ts_event=self.clock.now_ns(),
-        )
-        self.out.publish(EXECUTION_REJECTED, refusal, key=order.client_order_id, cause=cause)
 
     def _save(self, order: Order, cause: Envelope | None, reason: str = "") -> None:
         self.store.upsert_order(order)
