@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -13,23 +13,6 @@ from tradeswarm.model.enums import OrderType, Side, TimeInForce
 from tradeswarm.model.messages import OversightRequested, TradeIntent
 from tradeswarm.oversight.desk import OversightDesk
 from tradeswarm.store import Store
-
-
-@pytest.fixture
-def clock() -> SimClock:
-    return SimClock(T0)
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    s = Store.open(":memory:")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def bus(clock: SimClock, store: Store) -> InProcessBus:
-    return InProcessBus(clock, sink=store)
 
 
 @pytest.fixture

@@ -20,11 +20,6 @@ SESSION = Session(
 
 
 @pytest.fixture
-def clock() -> SimClock:
-    return SimClock(T0)
-
-
-@pytest.fixture
 def store() -> Iterator[Store]:
     s = Store.open(":memory:")
     s.set_initial_cash(Decimal(5_000_000))
@@ -48,11 +43,6 @@ def market() -> MarketView:
         )
     )
     return view
-
-
-@pytest.fixture
-def bus(clock: SimClock, store: Store) -> InProcessBus:
-    return InProcessBus(clock, sink=store)
 
 
 @pytest.fixture
