@@ -113,11 +113,11 @@ def _compare_positions(store: Store, fills: dict[str, FillReceived], report: Ver
         report.problems.append(f"cash {store.get_cash()} differs from the log's {initial - spent}")
 
 
-def verify_all(store: Store) -> VerifyReport:
+def verify_all(store: Store) -> tuple[VerifyReport, list[Envelope]]:
     """The whole log, then the orders, trades and positions tables against it."""
     report, envelopes = verify_log(store)
     orders, fills = _project(envelopes)
     _compare_orders(store, orders, report)
     _compare_fills(store, fills, report)
     _compare_positions(store, fills, report)
-    return report
+    return report, envelopes
