@@ -152,7 +152,8 @@ class RiskManager(Agent):
         decision = self.decide(intent, approval)
         if not approval.approved:
             decision = _denied_by_oversight(decision, answer)
-        self._publish(decision, env, "oversight")
+        # a replay after a crash re-delivers the answer: keep the decision already recorded
+        self._publish(self.store.get_decision(decision.decision_id) or decision, env, "oversight")
 
 
 def _denied_by_oversight(decision: RiskDecision, answer: OversightDecided) -> RiskDecision:
