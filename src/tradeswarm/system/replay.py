@@ -69,13 +69,12 @@ class DayReplay:
                 continue
             if self.on_bar is not None:
                 self.on_bar(bar)
-            await self._step(bar)
+            await self._step(bar, day.session.day)
         return await self._close(day)
 
-    async def _step(self, bar: Bar) -> None:
+    async def _step(self, bar: Bar, day: str) -> None:
         s = self.swarm
-        if s.store.get_meta(CURSOR) is None:
-            s.risk.mark_session_open(s.market.session.day if s.market.session else "")
+        s.risk.mark_session_open(day)  # once per day: it records equity at the first bar only
         s.broker.on_bar(bar)
         with s.store.transaction():
             await s.execution.sync()
