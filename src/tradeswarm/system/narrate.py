@@ -36,7 +36,6 @@ class Narrator:
 
     def __init__(self, bus: InProcessBus, emit: Emit) -> None:
         self.emit = emit
-        self.counts: dict[str, int] = {}
         for topic, handler in (
             (t.INTENTS, self._intent),
             (t.RISK_DECISIONS, self._decision),
@@ -49,7 +48,9 @@ class Narrator:
         ):
             bus.subscribe(topic, handler)
 
-    def _line(self, env: Envelope, who: str, text: str) -> None:
+    def _line(self, env: Envelope, text: str, who: str | None = None) -> None:
+        """One story line; `who` defaults to the sending agent's name."""
+        who = who or env.sender.split(":")[-1]
         self.emit(f"{hhmmss(env.ts_ns)}  {who:<20} {text}")
 
     async def _intent(self, env: Envelope) -> None:
@@ -57,7 +58,6 @@ class Narrator:
         assert isinstance(i, TradeIntent)
         self._line(
             env,
-            i.agent_id,
             f"INTENT {i.side} {i.quantity} {i.symbol} {i.order_type} "
             f"≈ ${i.notional:,.0f}  [{i.strategy}] {i.rationale}",
         )
@@ -65,12 +65,10 @@ class Narrator:
     async def _decision(self, env: Envelope) -> None:
         d = env.payload
         assert isinstance(d, RiskDecision)
-        self.counts[d.verdict] = self.counts.get(d.verdict, 0) + 1
         mark = {Verdict.PERMIT: "✓", Verdict.DENY: "✗", Verdict.REVIEW: "⚠"}[d.verdict]
         via = f" (approved by {d.approval.approver})" if d.approval and d.approval.approved else ""
         self._line(
             env,
-            env.sender.split(":")[-1],
             f"{mark} {d.verdict}{via} intent {short(d.intent.intent_id)}: " + "; ".join(d.reasons),
         )
 
@@ -79,9 +77,9 @@ class Narrator:
         assert isinstance(r, OversightRequested)
         self._line(
             env,
-            "oversight-desk-01",
             f"→ HUMAN REVIEW request {short(r.request_id)}: ${r.trade_amount:,.0f} "
             f"{r.intent.side} {r.intent.symbol}; auto-deny at {hhmmss(r.timeout_ns)}",
+            who="oversight-desk-01",  # the risk manager sends it; the desk handles it
         )
 
     async def _oversight(self, env: Envelope) -> None:
@@ -91,7 +89,7 @@ class Narrator:
             text = f"⏱ AUTO-DENIED request {short(o.request_id)}: no answer within the timeout"
         else:
             text = f'👤 {o.status} by {o.approver} request {short(o.request_id)}: "{o.notes}"'
-        self._line(env, "oversight-desk-01", text)
+        self._line(env, text)
 
     async def _order(self, env: Envelope) -> None:
         o = env.payload
@@ -108,7 +106,6 @@ class Narrator:
             brk = f" broker {o.broker_order_id}" if o.broker_order_id else ""
             self._line(
                 env,
-                env.sender.split(":")[-1],
                 f"ORDER {o.client_order_id[:11]} {o.side} {o.quantity} → {o.state}"
                 f" filled {o.filled_qty}{brk} {o.reason}".rstrip(),
             )
@@ -118,18 +115,15 @@ class Narrator:
         assert isinstance(f, FillReceived)
         self._line(
             env,
-            env.sender.split(":")[-1],
             f"FILL {f.fill_id} {f.side} {f.quantity} @ {f.price} fee {f.fee}",
         )
 
     async def _rejected(self, env: Envelope) -> None:
         r = env.payload
         assert isinstance(r, ExecutionRejected)
-        self._line(
-            env, env.sender.split(":")[-1], f"✗ NOT SENT {r.client_order_id[:11]}: {r.reason}"
-        )
+        self._line(env, f"✗ NOT SENT {r.client_order_id[:11]}: {r.reason}")
 
     async def _flag(self, env: Envelope) -> None:
         f = env.payload
         assert isinstance(f, ComplianceFlag)
-        self._line(env, env.sender.split(":")[-1], f"⚑ {f.flag} {f.symbol}: {f.detail}")
+        self._line(env, f"⚑ {f.flag} {f.symbol}: {f.detail}")
