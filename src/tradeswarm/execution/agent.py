@@ -29,7 +29,7 @@ from tradeswarm.model.messages import (
     OrderUpdated,
     RiskDecision,
 )
-from tradeswarm.model.order import Order, OrderTrigger
+from tradeswarm.model.order import Order, OrderState, OrderTrigger
 from tradeswarm.model.portfolio import Fill
 from tradeswarm.store import Store
 
@@ -196,10 +196,10 @@ class ExecutionAgent(Agent):
 
     async def _recover(self, order: Order, cause: Envelope) -> None:
         """A replay met an order we already know: finish what a crash interrupted."""
-        if order.state.value not in ("CREATED", "SUBMITTED"):
+        if order.state not in (OrderState.CREATED, OrderState.SUBMITTED):
             return
         seen = await self.broker.get_order_by_client_id(order.client_order_id)
-        if order.state.value == "CREATED":
+        if order.state is OrderState.CREATED:
             order = order.transition(OrderTrigger.SUBMIT, self.clock.now_ns())
             self._save(order, cause)
         if seen is None:
