@@ -1,0 +1,1 @@
+"""Pure numeric functions on arrays: indicators, regime, risk, portfolio, execution, drift."""
