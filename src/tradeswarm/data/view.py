@@ -54,6 +54,11 @@ class MarketView:
             return MarketStatus.CLOSED
         return MarketStatus.OPEN
 
+    def returns(self, symbol: str) -> list[float]:
+        """Simple one-bar returns over the window, oldest first (empty when too short)."""
+        closes = list(self._closes.get(symbol, ()))
+        return [b / a - 1.0 for a, b in itertools.pairwise(closes)]
+
     def realized_volatility(self, symbol: str) -> float:
         """Annualized stdev of one-minute log returns over the window; 0 when too short."""
         closes = list(self._closes.get(symbol, ()))
