@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import collections
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+import os
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from tradeswarm.bus.identity import Identity
@@ -12,6 +13,9 @@ from tradeswarm.bus.topics import Topic
 from tradeswarm.core.clock import Clock
 from tradeswarm.core.errors import AccessDenied
 from tradeswarm.core.ids import derived_id
+from tradeswarm.crypto.contexts import SigningPolicy
+from tradeswarm.crypto.identity import AgentIdentity
+from tradeswarm.crypto.signing import sign_envelope
 from tradeswarm.model.enums import MessageIntent
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import AnyMessage
@@ -40,12 +44,44 @@ class BusStats:
         self.expired = 0
 
 
+class BusSigning:
+    """The bus's signing hook: each identity's keys and which message types are signed.
+
+    Envelopes of the policy's types are signed by their publisher's key before they are
+    logged or delivered; a publisher without keys cannot publish those types.
+    """
+
+    def __init__(self, policy: SigningPolicy, identities: Iterable[AgentIdentity] = ()) -> None:
+        self.policy = policy
+        self._keys: dict[str, AgentIdentity] = {}
+        for identity in identities:
+            self.add(identity)
+
+    def add(self, identity: AgentIdentity) -> None:
+        self._keys[identity.principal] = identity
+
+    def keys_for(self, sender: Identity) -> AgentIdentity | None:
+        return self._keys.get(str(sender))
+
+    def sign(self, env: Envelope, keys: AgentIdentity | None) -> Envelope:
+        if not self.policy.requires(env.type):
+            return env
+        if keys is None:
+            raise AccessDenied(f"{env.sender} has no signing key; {env.type} must be signed")
+        return sign_envelope(env, keys.signer(self.policy.algorithm_for(env.type)))
+
+
 class Publisher:
     """A handle bound to one identity: the only way that identity can publish."""
 
-    def __init__(self, bus: InProcessBus, identity: Identity) -> None:
+    def __init__(
+        self, bus: InProcessBus, identity: Identity, keys: AgentIdentity | None = None
+    ) -> None:
+        if keys is not None and keys.principal != str(identity):
+            raise AccessDenied(f"keys of {keys.principal} cannot sign for {identity}")
         self._bus = bus
         self.identity = identity
+        self.keys = keys
 
     def publish(
         self,
@@ -58,7 +94,7 @@ class Publisher:
     ) -> Envelope:
         """Wrap payload in an envelope and publish it; key makes msg_id reproducible."""
         return self._bus.publish_as(
-            self.identity, topic, payload, key=key, cause=cause, intent=intent
+            self.identity, topic, payload, key=key, cause=cause, intent=intent, keys=self.keys
         )
 
 
@@ -71,11 +107,20 @@ class InProcessBus:
         sink: EnvelopeSink | None = None,
         dedup_window: int = 100_000,
         group_log_writes: bool = False,
+        signing: BusSigning | None = None,
+        random_nonces: bool = False,
     ):
         """With group_log_writes, envelopes published during a `drain()` are appended to
         the sink in one batch when it ends; use it only inside a store unit of work, so
-        the log entries commit atomically with the effects of their delivery."""
+        the log entries commit atomically with the effects of their delivery.
+
+        With signing, the policy's message types are signed by their publisher. Nonces
+        derive from the msg_id (a replay rebuilds byte-identical envelopes) unless
+        random_nonces: envelopes that cross a process boundary take os.urandom(16).
+        """
         self._clock = clock
+        self.signing = signing
+        self._random_nonces = random_nonces
         self._sink: EnvelopeSink = sink or NullSink()
         self._group = group_log_writes
         self._unlogged: list[Envelope] = []
@@ -85,8 +130,11 @@ class InProcessBus:
         self._window = dedup_window
         self.stats = BusStats()
 
-    def attach(self, identity: Identity) -> Publisher:
-        return Publisher(self, identity)
+    def attach(self, identity: Identity, keys: AgentIdentity | None = None) -> Publisher:
+        """A publisher for identity; it signs with keys, or the keys signing holds for it."""
+        if keys is None and self.signing is not None:
+            keys = self.signing.keys_for(identity)
+        return Publisher(self, identity, keys)
 
     def subscribe(self, topic: Topic[Any], handler: Handler) -> None:
         self._subs[topic.name].append(handler)
@@ -100,6 +148,7 @@ class InProcessBus:
         key: str,
         cause: Envelope | None,
         intent: MessageIntent,
+        keys: AgentIdentity | None = None,
     ) -> Envelope:
         if sender.role not in topic.publishers:
             raise AccessDenied(f"{sender} may not publish on {topic.name}")
@@ -108,6 +157,8 @@ class InProcessBus:
                 f"{topic.name} carries {topic.message_type.__name__}, not {type(payload).__name__}"
             )
         env = self._envelope(sender, topic, payload, key, cause, intent)
+        if self.signing is not None:
+            env = self.signing.sign(env, keys)
         if self._group:
             self._unlogged.append(env)
         else:
@@ -138,7 +189,9 @@ class InProcessBus:
             intent=intent,
             idempotency_key=key,
             ts_ns=now,
-            nonce=hashlib.sha256(msg_id.bytes).digest()[:16],
+            nonce=os.urandom(16)
+            if self._random_nonces
+            else hashlib.sha256(msg_id.bytes).digest()[:16],
             payload=payload,
         )
 

@@ -201,6 +201,23 @@ class DailySummary(Message, frozen=True, kw_only=True):
     ts_event: int
 
 
+class EnvelopeRejected(Message, frozen=True, kw_only=True):
+    """An envelope the receiving side refused: unsigned, wrongly signed, expired, replayed.
+
+    The fields are as the rejected envelope claimed them; envelope_sha256 is over its
+    canonical encoding (signature included), so the exact bytes can be matched later.
+    """
+
+    msg_id: uuid.UUID
+    type: str
+    topic: str
+    sender: str
+    reason: str
+    detail: str
+    envelope_sha256: str
+    ts_event: int
+
+
 AnyMessage = (
     MarketSignal
     | TradeIntent
@@ -214,4 +231,5 @@ AnyMessage = (
     | TradingResumed
     | ComplianceFlag
     | DailySummary
+    | EnvelopeRejected
 )

@@ -1,0 +1,150 @@
+"""The receiving side for envelopes that cross a process boundary: verify, then deliver.
+
+`VerifyingGate.receive(env)` admits an envelope into the local bus only when its topic
+is known and its sender's role may publish there, it is neither expired (ttl) nor older
+than the replay window nor ahead of the local clock beyond the allowed skew, neither its
+msg_id nor its nonce was seen before, and it carries a valid signature by its sender's
+registered key. Every refusal is itself published as an `EnvelopeRejected` record on
+`REJECTIONS` (so it lands in the log) and counted.
+
+Replay protection is exact: ids and nonces are remembered for as long as an envelope with
+them could still be admitted (the window); anything older is refused as stale.
+Senders that cross a process boundary use random nonces (`InProcessBus(random_nonces=True)`);
+in process, nonces derive from the msg_id so that a replayed day is byte-identical.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import heapq
+from collections.abc import Iterable
+
+from tradeswarm.bus.identity import Identity
+from tradeswarm.bus.inproc import InProcessBus
+from tradeswarm.bus.topics import ALL_TOPICS, Role, Topic
+from tradeswarm.core.clock import Clock
+from tradeswarm.crypto.contexts import SigningPolicy
+from tradeswarm.crypto.registry import KeyRegistry
+from tradeswarm.crypto.signing import (
+    RejectReason,
+    SignatureInvalid,
+    VerifiedSignature,
+    verify_envelope,
+)
+from tradeswarm.model.envelope import Envelope, encode_envelope
+from tradeswarm.model.messages import EnvelopeRejected, Message
+
+REJECTIONS = Topic("bus.envelope.rejected", EnvelopeRejected, frozenset({Role.SYSTEM}), ttl_ms=0)
+GATE_IDENTITY = Identity("bus-gate", Role.SYSTEM)
+NS_PER_MS = 1_000_000
+
+
+class GateStats:
+    def __init__(self) -> None:
+        self.accepted = 0
+        self.rejected: collections.Counter[RejectReason] = collections.Counter()
+
+
+class VerifyingGate:
+    """Admits verified envelopes into bus; publishes an EnvelopeRejected for each refusal."""
+
+    def __init__(
+        self,
+        bus: InProcessBus,
+        registry: KeyRegistry,
+        clock: Clock,
+        *,
+        policy: SigningPolicy | None = None,
+        window_ms: int = 300_000,
+        max_skew_ms: int = 5_000,
+        topics: Iterable[Topic[Message]] = ALL_TOPICS,
+        identity: Identity = GATE_IDENTITY,
+    ) -> None:
+        self._bus = bus
+        self._registry = registry
+        self._clock = clock
+        self._policy = policy
+        self._window_ns = window_ms * NS_PER_MS
+        self._skew_ns = max_skew_ms * NS_PER_MS
+        self._topics = {t.name: t for t in topics}
+        self._out = bus.attach(identity)
+        self._seen: dict[object, int] = {}
+        self._expiries: list[tuple[int, int, object]] = []
+        self._counter = 0
+        self.stats = GateStats()
+
+    def receive(self, env: Envelope) -> VerifiedSignature | None:
+        """Queue env on the bus if it passes every check; else log why and return None."""
+        try:
+            verified = self.check(env)
+        except SignatureInvalid as err:
+            self._reject(env, err)
+            return None
+        self._remember(env)
+        self._bus.inject(env)
+        self.stats.accepted += 1
+        return verified
+
+    def check(self, env: Envelope) -> VerifiedSignature:
+        """Every check receive makes, without side effects; raises SignatureInvalid."""
+        self._check_acl(env)
+        self._check_time(env)
+        if ("id", env.msg_id) in self._seen or ("nonce", env.nonce) in self._seen:
+            raise SignatureInvalid(RejectReason.REPLAYED, f"msg_id {env.msg_id}")
+        return verify_envelope(env, self._registry, self._policy)
+
+    def _check_acl(self, env: Envelope) -> None:
+        topic = self._topics.get(env.topic)
+        if topic is None:
+            raise SignatureInvalid(RejectReason.ACL, f"unknown topic {env.topic!r}")
+        role = env.sender.split(":", 1)[0]
+        if role not in {str(r) for r in topic.publishers}:
+            raise SignatureInvalid(RejectReason.ACL, f"{env.sender} on {env.topic}")
+        kind = type(env.payload).__name__
+        if kind != env.type or not isinstance(env.payload, topic.message_type):
+            raise SignatureInvalid(RejectReason.ACL, f"{env.type}/{kind} on {env.topic}")
+
+    def _check_time(self, env: Envelope) -> None:
+        now = self._clock.now_ns()
+        if env.expired(now):
+            raise SignatureInvalid(RejectReason.EXPIRED, f"ttl {env.ttl_ms} ms at {now}")
+        if now - env.ts_ns > self._window_ns:
+            raise SignatureInvalid(RejectReason.STALE, f"ts {env.ts_ns}, now {now}")
+        if env.ts_ns - now > self._skew_ns:
+            raise SignatureInvalid(RejectReason.FUTURE, f"ts {env.ts_ns}, now {now}")
+
+    def _remember(self, env: Envelope) -> None:
+        self._forget_expired()
+        until = env.ts_ns + self._window_ns  # past this, the check refuses it as stale
+        for key in (("id", env.msg_id), ("nonce", env.nonce)):
+            self._seen[key] = until
+            self._counter += 1
+            heapq.heappush(self._expiries, (until, self._counter, key))
+
+    def _forget_expired(self) -> None:
+        now = self._clock.now_ns()
+        while self._expiries and self._expiries[0][0] < now:
+            _, _, key = heapq.heappop(self._expiries)
+            self._seen.pop(key, None)
+
+    def _reject(self, env: Envelope, err: SignatureInvalid) -> None:
+        self.stats.rejected[err.reason] += 1
+        self._counter += 1
+        digest = hashlib.sha256(encode_envelope(env)).hexdigest()
+        record = EnvelopeRejected(
+            msg_id=env.msg_id,
+            type=env.type,
+            topic=env.topic,
+            sender=env.sender,
+            reason=err.reason.value,
+            detail=err.detail,
+            envelope_sha256=digest,
+            ts_event=self._clock.now_ns(),
+        )
+        self._out.publish(REJECTIONS, record, key=f"{digest}:{self._counter}")
+
+    @property
+    def remembered(self) -> int:
+        """How many ids and nonces are held for replay detection."""
+        return len(self._seen)
