@@ -26,8 +26,12 @@ import numpy as np
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.topics import INTENTS, Role
 from tradeswarm.core.clock import SimClock, SimSleeper
+from tradeswarm.core.errors import InvalidInput
 from tradeswarm.core.ids import derived_id
+from tradeswarm.crypto.contexts import UNSIGNED, SigningPolicy
+from tradeswarm.crypto.keys import Algorithm
 from tradeswarm.model.enums import OrderType, Side, TimeInForce
+from tradeswarm.model.envelope import decode_envelope
 from tradeswarm.model.market import Bar, Session
 from tradeswarm.model.messages import TradeIntent
 from tradeswarm.risk.limits import RiskLimits
@@ -86,9 +90,24 @@ def _bar(ts: int) -> Bar:
     )
 
 
+SIGN_CHOICES = ("none", "ed25519", "mldsa87")
+
+
+def signing_policy(sign: str) -> SigningPolicy:
+    """none: nothing signed; ed25519 / mldsa87: the non-repudiable types, in that algorithm."""
+    if sign == "none":
+        return UNSIGNED
+    if sign == "ed25519":
+        return SigningPolicy(default_algorithm=Algorithm.ED25519)
+    if sign == "mldsa87":
+        return SigningPolicy(default_algorithm=Algorithm.MLDSA87)
+    raise InvalidInput("--sign", sign, f"use one of {list(SIGN_CHOICES)}")
+
+
 async def _run_batches(
     swarm: Swarm, clock: SimClock, orders: int, batch: int, tick: Any
 ) -> list[float]:
+    swarm.identities.enroll("bench-trader", Role.TRADER)
     trader = swarm.bus.attach(Identity("bench-trader", Role.TRADER))
     latencies: list[float] = []
     for start in range(0, orders, batch):
@@ -135,11 +154,15 @@ def _peer(orders: int, batch: int, folder: Path) -> float:
 
 
 def run_pipeline_bench(
-    orders: int = 2_000, batch: int = 500, progress: bool = True
+    orders: int = 2_000, batch: int = 500, progress: bool = True, sign: str = "ed25519"
 ) -> dict[str, Any]:
-    """Run the pipeline and the peer; return the figures as one JSON-able dict."""
+    """Run the pipeline and the peer; return the figures as one JSON-able dict.
+
+    sign picks what the swarm signs (see signing_policy); the default is the swarm's own.
+    """
     from rich.progress import Progress
 
+    policy = signing_policy(sign)
     with tempfile.TemporaryDirectory() as tmp, Progress(disable=not progress) as bar:
         task = bar.add_task("pipeline", total=orders)
         clock = SimClock(START)
@@ -149,6 +172,7 @@ def run_pipeline_bench(
             clock,
             SimSleeper(clock),
             broker_db=":memory:",
+            signing=policy,
         )
         session = Session(day="bench", open_ns=START, close_ns=START + 10**6 * MINUTE)
         swarm.market.open_session(session)
@@ -162,6 +186,9 @@ def run_pipeline_bench(
             )
             elapsed = time.perf_counter() - t0
             fills, events = len(swarm.store.list_trades()), swarm.store.event_count()
+            signed = sum(
+                decode_envelope(row.body).signature is not None for row in swarm.store.iter_events()
+            )
         finally:
             swarm.close()
         peer = _peer(orders, batch, Path(tmp))
@@ -172,6 +199,8 @@ def run_pipeline_bench(
         "batch": batch,
         "fills": fills,
         "events_logged": events,
+        "signing": sign,
+        "signed_events": signed,
         "orders_per_sec": round(orders / elapsed, 1),
         "e2e_ms_p50": round(float(np.percentile(arr, 50)), 3),
         "e2e_ms_p99": round(float(np.percentile(arr, 99)), 3),

@@ -17,10 +17,16 @@ def pipeline(
     orders: Annotated[int, typer.Option(help="Orders to drive through the pipeline.")] = 2_000,
     batch: Annotated[int, typer.Option(help="Orders per unit of work (one commit).")] = 500,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+    sign: Annotated[
+        str,
+        typer.Option(
+            "--sign", help="What signs the non-repudiable messages: ed25519|mldsa87|none."
+        ),
+    ] = "ed25519",
 ) -> None:
     """Synthetic signals through gate -> execution -> paper fill -> durable store -> log."""
     from tradeswarm.bench.pipeline import run_pipeline_bench
 
     with cli_errors():
-        result = run_pipeline_bench(orders=orders, batch=batch, progress=not as_json)
+        result = run_pipeline_bench(orders=orders, batch=batch, progress=not as_json, sign=sign)
     print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))

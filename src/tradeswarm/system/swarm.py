@@ -12,6 +12,8 @@ from tradeswarm.brokers.paper_config import PaperBrokerConfig
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.compliance.agent import ComplianceAgent
 from tradeswarm.core.clock import Clock, Sleeper
+from tradeswarm.crypto.contexts import SigningPolicy
+from tradeswarm.crypto.identity import AgentIdentity
 from tradeswarm.data.view import MarketView
 from tradeswarm.execution.agent import ExecutionAgent
 from tradeswarm.model.messages import OversightRequested
@@ -19,6 +21,7 @@ from tradeswarm.oversight.desk import OversightDesk
 from tradeswarm.risk.manager import RiskManager
 from tradeswarm.store import Store
 from tradeswarm.system.config import SwarmConfig
+from tradeswarm.system.identities import SwarmIdentities
 
 AGENT_NAMES = {
     "analyzer": "market-analyzer-01",
@@ -46,14 +49,25 @@ class Swarm:
         sleeper: Sleeper,
         notify: Callable[[OversightRequested], None] | None = None,
         broker_db: str | Path | None = None,
+        identities: list[AgentIdentity] | None = None,
+        signing: SigningPolicy | None = None,
     ) -> None:
+        """identities: from a keystore (default: the demo's, derived from a public seed);
+        signing: which message types are signed with what (default: the non-repudiable
+        ones, Ed25519). `self.registry` holds every public key, for verifiers."""
         self.config = config
         self.clock = clock
         broker_config = _broker_config(config)  # validate before any file is created
+        self.identities = SwarmIdentities.for_swarm(
+            AGENT_NAMES, config.operator.approver, signing or SigningPolicy(), identities
+        )
+        self.registry = self.identities.registry
         self.store = Store.open(db)
         self.store.set_initial_cash(config.initial_cash)
         self.broker = PaperBroker(clock, broker_config, broker_path_for(db))
-        self.bus = InProcessBus(clock, sink=self.store, group_log_writes=True)
+        self.bus = InProcessBus(
+            clock, sink=self.store, group_log_writes=True, signing=self.identities.signing
+        )
         self.market = MarketView(spread=config.quote_spread)
         self._build_agents(notify, sleeper)
 
