@@ -12,6 +12,7 @@ import typer
 
 from tradeswarm.brokers.paper import PaperBroker
 from tradeswarm.brokers.paper_config import PaperBrokerConfig
+from tradeswarm.cli.agents import agents_app
 from tradeswarm.cli.audit import audit_app
 from tradeswarm.cli.bench import bench_app
 from tradeswarm.cli.common import cli_errors, console, existing_store
@@ -29,6 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(oversight_app, name="oversight")
+app.add_typer(agents_app, name="agents")
 app.add_typer(killswitch_app, name="killswitch")
 app.add_typer(audit_app, name="audit")
 app.add_typer(bench_app, name="bench")

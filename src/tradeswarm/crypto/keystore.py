@@ -196,12 +196,16 @@ class Keystore:
         return [self.load(name) for name in self.names()]
 
 
-def open_keystore(directory: Path, passphrase: str, params: ScryptParams | None = None) -> Keystore:
-    """Open (or create, with params or the defaults) a passphrase-protected keystore.
+def open_keystore(
+    directory: Path, passphrase: str, params: ScryptParams | None = None, create: bool = True
+) -> Keystore:
+    """Open (or, if create, make with params or the defaults) a passphrase keystore.
 
     A wrong passphrase raises WrongPassphrase before anything is written.
     """
     meta_path = directory / META_FILE
+    if not create and not meta_path.exists():
+        raise KeystoreError("keystore", str(directory), f"no keystore here ({META_FILE} missing)")
     if meta_path.exists():
         meta = _read_meta(meta_path)
         assert meta.scrypt is not None

@@ -16,11 +16,12 @@ import yaml
 from tradeswarm.core.config import ConfigBase, convert_config
 from tradeswarm.core.errors import ConfigurationError, InvalidInput
 from tradeswarm.crypto.identity import AgentIdentity, check_name
-from tradeswarm.crypto.keystore import Keystore
+from tradeswarm.crypto.keystore import Keystore, ScryptParams, open_keystore
 from tradeswarm.crypto.registry import KeyRegistry
 
 #: The demo's key seed. Public on purpose: demo keys are reproducible, so the demo's
 #: output and log are byte-identical across runs, and they protect nothing.
+REGISTRY_FILE = "registry.json"
 DEMO_SEED = b"tradeswarm/v1/demo-identities (public, not a secret)"
 
 
@@ -106,3 +107,46 @@ def demo_identities(
 ) -> list[AgentIdentity]:
     """In-memory identities derived from a public seed (HKDF): reproducible, not secret."""
     return [AgentIdentity.from_seed(name, role, seed, created_ns) for name, role in members]
+
+
+def open_registry(directory: Path) -> KeyRegistry:
+    """The keystore directory's public registry (empty when there is none yet)."""
+    path = directory / REGISTRY_FILE
+    return KeyRegistry.load(path) if path.exists() else KeyRegistry()
+
+
+def provision_swarm(
+    batch: Path,
+    directory: Path,
+    passphrase: str,
+    now_ns: int,
+    roles: Collection[str] = (),
+    params: ScryptParams | None = None,
+) -> list[AgentIdentity]:
+    """Provision batch's agents into the keystore directory and its registry.json.
+
+    The file and the passphrase are checked before anything is written.
+    """
+    spec = load_swarm_spec(batch, roles)
+    keystore = open_keystore(directory, passphrase, params)
+    registry = open_registry(directory)
+    made = provision_batch(spec, keystore, registry, now_ns)
+    registry.save(directory / REGISTRY_FILE)
+    return made
+
+
+def rotate_in(directory: Path, name: str, passphrase: str, now_ns: int) -> AgentIdentity:
+    """Rotate name's keys in the keystore directory; its old public keys stay, retired."""
+    keystore = open_keystore(directory, passphrase, create=False)
+    registry = open_registry(directory)
+    fresh = rotate_identity(name, keystore, registry, now_ns)
+    registry.save(directory / REGISTRY_FILE)
+    return fresh
+
+
+def revoke_in(directory: Path, name: str, passphrase: str, now_ns: int) -> None:
+    """Revoke name from now_ns: its later signatures are rejected, earlier ones stand."""
+    open_keystore(directory, passphrase, create=False)  # only the keystore's holder may
+    registry = open_registry(directory)
+    registry.revoke(name, now_ns)
+    registry.save(directory / REGISTRY_FILE)
