@@ -72,4 +72,4 @@ def _check_finite(name: str, arr: FloatArray, allow_nan: bool) -> None:
     bad = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
     if bad.any():
         first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name}: non-finite value {arr[first]!r} at index {first}")
+        raise ValueError(f"{name}: non-finite value {float(arr[first])!r} at index {first}")
