@@ -18,12 +18,16 @@ from __future__ import annotations
 import collections
 import hashlib
 import heapq
+import uuid
 from collections.abc import Iterable
+
+import msgspec
 
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.topics import ALL_TOPICS, Role, Topic
 from tradeswarm.core.clock import Clock
+from tradeswarm.core.errors import TradeswarmError
 from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.crypto.registry import KeyRegistry
 from tradeswarm.crypto.signing import (
@@ -32,7 +36,7 @@ from tradeswarm.crypto.signing import (
     VerifiedSignature,
     verify_envelope,
 )
-from tradeswarm.model.envelope import Envelope, encode_envelope
+from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
 from tradeswarm.model.messages import EnvelopeRejected, Message
 
 REJECTIONS = Topic("bus.envelope.rejected", EnvelopeRejected, frozenset({Role.SYSTEM}), ttl_ms=0)
@@ -73,6 +77,19 @@ class VerifyingGate:
         self._expiries: list[tuple[int, int, object]] = []
         self._counter = 0
         self.stats = GateStats()
+
+    def receive_bytes(self, wire: bytes) -> VerifiedSignature | None:
+        """Decode an envelope off the wire and receive it; only canonical bytes pass,
+        so the bytes logged on both sides are the bytes that were signed."""
+        try:
+            env = decode_envelope(wire)
+        except (msgspec.DecodeError, TradeswarmError, ValueError) as err:
+            self._reject_bytes(wire, f"undecodable: {err}")
+            return None
+        if encode_envelope(env) != wire:
+            self._reject(env, SignatureInvalid(RejectReason.MALFORMED, "non-canonical encoding"))
+            return None
+        return self.receive(env)
 
     def receive(self, env: Envelope) -> VerifiedSignature | None:
         """Queue env on the bus if it passes every check; else log why and return None."""
@@ -129,16 +146,33 @@ class VerifyingGate:
             self._seen.pop(key, None)
 
     def _reject(self, env: Envelope, err: SignatureInvalid) -> None:
-        self.stats.rejected[err.reason] += 1
-        self._counter += 1
         digest = hashlib.sha256(encode_envelope(env)).hexdigest()
+        claimed = (env.msg_id, env.type, env.topic, env.sender)
+        self._log(err.reason, err.detail, digest, *claimed)
+
+    def _reject_bytes(self, wire: bytes, detail: str) -> None:
+        digest = hashlib.sha256(wire).hexdigest()
+        self._log(RejectReason.MALFORMED, detail[:500], digest, uuid.UUID(int=0), "", "", "")
+
+    def _log(
+        self,
+        reason: RejectReason,
+        detail: str,
+        digest: str,
+        msg_id: uuid.UUID,
+        type_name: str,
+        topic: str,
+        sender: str,
+    ) -> None:
+        self.stats.rejected[reason] += 1
+        self._counter += 1
         record = EnvelopeRejected(
-            msg_id=env.msg_id,
-            type=env.type,
-            topic=env.topic,
-            sender=env.sender,
-            reason=err.reason.value,
-            detail=err.detail,
+            msg_id=msg_id,
+            type=type_name,
+            topic=topic,
+            sender=sender,
+            reason=reason.value,
+            detail=detail,
             envelope_sha256=digest,
             ts_event=self._clock.now_ns(),
         )
