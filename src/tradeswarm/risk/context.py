@@ -1,16 +1,24 @@
-"""The risk context: portfolio, market and oversight state computed with deterministic math."""
+"""The risk context: portfolio, market, compliance and oversight state for one intent.
+
+Deterministic math only: money in Decimal, the concentration as an exact floor to whole
+basis points, VaR/ES from the MarketView's return history (tradeswarm.quant.risk).
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import msgspec
 
 from tradeswarm.model.enums import MarketStatus
 from tradeswarm.model.messages import HumanApproval, TradeIntent
 from tradeswarm.model.portfolio import Position
+from tradeswarm.quant.risk import trade_var_impact
 
 ZERO = Decimal(0)
+BPS = Decimal(10_000)
+CONCENTRATION_CAP = Decimal(10_000)  # a ratio above this is reported as the cap
+MIN_VAR_RETURNS = 2
 
 
 class RiskContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -18,14 +26,18 @@ class RiskContext(msgspec.Struct, frozen=True, kw_only=True):
     current_position: Decimal
     post_position: Decimal
     equity: Decimal
-    concentration_after: float
-    daily_pnl: Decimal
+    concentration_after: Decimal  # |post * mark| / equity, floored to a basis point
+    daily_loss: Decimal  # equity at the open minus equity now (negative on a gain)
     market_status: MarketStatus
     volatility: float
-    halted: bool
+    halted_symbols: frozenset[str]
     kill_switch: bool
+    compliance_status: str
+    insider_window: bool
+    var_95_before: float  # one-bar historical VaR of the symbol's position / equity
+    var_95_after: float
     approval: HumanApproval | None
-    approval_age_s: float | None
+    now_ns: int
 
     def metrics(self) -> dict[str, str]:
         """The numbers behind a decision, as strings (exact for Decimals)."""
@@ -35,9 +47,10 @@ class RiskContext(msgspec.Struct, frozen=True, kw_only=True):
             "post_position": str(self.post_position),
             "equity": str(self.equity),
             "concentration_after": f"{self.concentration_after:.4f}",
-            "daily_pnl": str(self.daily_pnl),
+            "daily_pnl": str(-self.daily_loss),
             "market_status": str(self.market_status),
             "volatility": f"{self.volatility:.4f}",
+            "var_95_after": f"{self.var_95_after:.6f}",
         }
 
 
@@ -45,7 +58,22 @@ class MarketFacts(msgspec.Struct, frozen=True, kw_only=True):
     marks: dict[str, Decimal]
     status: MarketStatus
     volatility: float
-    halted: bool
+    halted_symbols: frozenset[str] = frozenset()
+    returns: tuple[float, ...] = ()  # the symbol's recent one-bar simple returns
+
+
+class BookFacts(msgspec.Struct, frozen=True, kw_only=True):
+    cash: Decimal
+    positions: dict[str, Position]
+    equity_at_open: Decimal | None = None
+
+
+class DeskFacts(msgspec.Struct, frozen=True, kw_only=True):
+    kill_switch: bool = False
+    compliance_status: str = "approved"
+    insider_window: bool = False
+    approval: HumanApproval | None = None
+    now_ns: int
 
 
 def equity_of(cash: Decimal, positions: dict[str, Position], marks: dict[str, Decimal]) -> Decimal:
@@ -54,34 +82,57 @@ def equity_of(cash: Decimal, positions: dict[str, Position], marks: dict[str, De
     return cash + value
 
 
+def concentration(exposure: Decimal, equity: Decimal) -> Decimal:
+    """floor(|exposure| / equity) to a basis point, exactly; the cap when equity <= 0."""
+    if equity <= 0:
+        return CONCENTRATION_CAP
+    with localcontext() as ctx:
+        ctx.prec = 120  # integer division below stays exact for any config-sized number
+        whole_bps = (abs(exposure) * BPS) // equity
+    return min(whole_bps / BPS, CONCENTRATION_CAP)
+
+
+def value_at_risk(
+    returns: tuple[float, ...], held_value: float, trade_value: float, equity: Decimal
+) -> tuple[float, float]:
+    """Historical 95% VaR of the symbol's position before and after, as equity fractions.
+
+    0 when the history is too short or equity is not positive (the volatility circuit
+    breaker and the concentration limit guard those cases)."""
+    if len(returns) < MIN_VAR_RETURNS or equity <= 0:
+        return 0.0, 0.0
+    impact = trade_var_impact(list(returns), [held_value], [trade_value], alpha=0.95)
+    scale = float(equity)
+    return max(impact.var_before, 0.0) / scale, max(impact.var_after, 0.0) / scale
+
+
 def build_context(
-    intent: TradeIntent,
-    cash: Decimal,
-    positions: dict[str, Position],
-    market: MarketFacts,
-    equity_at_open: Decimal | None,
-    kill_switch: bool,
-    approval: HumanApproval | None,
-    now_ns: int,
+    intent: TradeIntent, book: BookFacts, market: MarketFacts, desk: DeskFacts
 ) -> RiskContext:
     """Compute the context for one intent; all money math in Decimal."""
-    held = positions.get(intent.symbol)
+    held = book.positions.get(intent.symbol)
     current = held.quantity if held else ZERO
     post = current + intent.side.sign * intent.quantity
-    equity = equity_of(cash, positions, market.marks)
+    equity = equity_of(book.cash, book.positions, market.marks)
     price = market.marks.get(intent.symbol, intent.reference_price)
-    concentration = float(abs(post * price) / equity) if equity > 0 else 1.0
+    var_before, var_after = value_at_risk(
+        market.returns, float(current * price), float(post * price - current * price), equity
+    )
     return RiskContext(
         notional=intent.notional,
         current_position=current,
         post_position=post,
         equity=equity,
-        concentration_after=concentration,
-        daily_pnl=equity - equity_at_open if equity_at_open is not None else ZERO,
+        concentration_after=concentration(post * price, equity),
+        daily_loss=book.equity_at_open - equity if book.equity_at_open is not None else ZERO,
         market_status=market.status,
         volatility=market.volatility,
-        halted=market.halted,
-        kill_switch=kill_switch,
-        approval=approval,
-        approval_age_s=(now_ns - approval.decided_ns) / 1e9 if approval else None,
+        halted_symbols=market.halted_symbols,
+        kill_switch=desk.kill_switch,
+        compliance_status=desk.compliance_status,
+        insider_window=desk.insider_window,
+        var_95_before=var_before,
+        var_95_after=var_after,
+        approval=desk.approval,
+        now_ns=desk.now_ns,
     )

@@ -1,17 +1,59 @@
-"""Risk limits: data, loaded from config, never scattered in if-chains."""
+"""Risk limits: data, loaded from config, read by the Cedar policies (never if-chains).
+
+The numbers here become attributes of the ``Desk`` and ``Tier`` entities the trading
+policies read (``principal.desk.hard_cap``, ``principal.tier.max_trade_size``); the
+policy text holds the rules, the config holds the numbers. Every limit must sit on
+Cedar's 4-digit decimal grid, checked at start-up.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
+from enum import StrEnum
 
 import msgspec
 
+from tradeswarm.core.clock import NS_PER_SECOND
 from tradeswarm.core.config import ConfigBase
+from tradeswarm.core.errors import ConfigurationError, InvalidInput
 from tradeswarm.model.enums import OrderType
+from tradeswarm.risk.cedar_values import LONG_MAX, Rounding, to_grid
+
+
+class EngineKind(StrEnum):
+    """Which policy engine decides: the compiled one, or cedarpy (the reference)."""
+
+    COMPILED = "compiled"
+    CEDARPY = "cedarpy"
 
 
 class TierLimits(ConfigBase, frozen=True):
     max_trade_size: Decimal
+
+
+class InsiderWindow(ConfigBase, frozen=True):
+    """A blackout: no trading in symbol from start to end (ISO-8601, with a time zone)."""
+
+    symbol: str
+    start: str
+    end: str
+
+    def bounds_ns(self) -> tuple[int, int]:
+        return _iso_ns("insider_windows.start", self.start), _iso_ns(
+            "insider_windows.end", self.end
+        )
+
+
+def _iso_ns(field: str, text: str) -> int:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError as err:
+        raise ConfigurationError(f"risk.{field}", text, "not an ISO-8601 date-time") from err
+    if moment.tzinfo is None:
+        raise ConfigurationError(f"risk.{field}", text, "needs a time zone, e.g. 'Z'")
+    delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1000
 
 
 def _default_tiers() -> dict[str, TierLimits]:
@@ -33,6 +75,7 @@ class RiskLimits(ConfigBase, frozen=True):
     max_daily_loss: Decimal = Decimal(50_000)
     oversight_threshold: Decimal = Decimal(100_000)
     volatility_limit: float = 0.30
+    max_var_95: Decimal = Decimal("0.01")  # one-bar historical VaR, fraction of portfolio
     excluded_asset_classes: list[str] = msgspec.field(
         default_factory=lambda: ["crypto", "derivatives", "foreign_exchange"]
     )
@@ -42,3 +85,58 @@ class RiskLimits(ConfigBase, frozen=True):
     restricted_symbols: list[str] = msgspec.field(default_factory=list)
     allow_short: bool = False
     approval_valid_s: int = 300
+    compliance_status: dict[str, str] = msgspec.field(default_factory=dict)
+    insider_windows: list[InsiderWindow] = msgspec.field(default_factory=list)
+    engine: EngineKind = EngineKind.COMPILED
+    policies: str | None = None  # a .cedar file replacing the bundled trading policies
+    schema: str | None = None  # a .cedarschema file replacing the bundled schema
+
+    def __post_init__(self) -> None:
+        for name, value in self.grid_limits().items():
+            if value < 0:
+                raise ConfigurationError(f"risk.{name}", value, "must be >= 0")
+        if not 0 < self.approval_valid_s * NS_PER_SECOND <= LONG_MAX:
+            raise ConfigurationError(
+                "risk.approval_valid_s", self.approval_valid_s, "must be > 0 and fit in ns"
+            )
+        for window in self.insider_windows:
+            start, end = window.bounds_ns()
+            if end <= start:
+                raise ConfigurationError("risk.insider_windows", window.symbol, "end <= start")
+
+    def grid_limits(self) -> dict[str, Decimal]:
+        """Every numeric limit as an exact Decimal on Cedar's grid (ConfigurationError if not)."""
+        raw: dict[str, Decimal | float] = {
+            "hard_cap": self.hard_cap,
+            "position_limit": self.position_limit,
+            "max_concentration": self.max_concentration,
+            "max_daily_loss": self.max_daily_loss,
+            "oversight_threshold": self.oversight_threshold,
+            "volatility_limit": self.volatility_limit,
+            "max_var_95": self.max_var_95,
+        }
+        raw |= {f"tiers.{t}.max_trade_size": v.max_trade_size for t, v in self.tiers.items()}
+        return {name: _on_grid(name, value) for name, value in raw.items()}
+
+    def approval_valid_ns(self) -> int:
+        return self.approval_valid_s * NS_PER_SECOND
+
+    def tier_of(self, agent_id: str) -> str | None:
+        """The agent's configured tier, or None when the agent or its tier is unknown."""
+        tier = self.agent_tiers.get(agent_id)
+        return tier if tier in self.tiers else None
+
+    def in_insider_window(self, symbol: str, now_ns: int) -> bool:
+        return any(
+            w.symbol == symbol and w.bounds_ns()[0] <= now_ns < w.bounds_ns()[1]
+            for w in self.insider_windows
+        )
+
+
+def _on_grid(name: str, value: Decimal | float) -> Decimal:
+    # a float limit from TOML (0.2) means its shortest decimal spelling, not its binary value
+    exact = Decimal(repr(value)) if isinstance(value, float) else value
+    try:
+        return to_grid(name, exact, Rounding.EXACT)
+    except InvalidInput as err:
+        raise ConfigurationError(f"risk.{name}", value, err.problem) from err

@@ -1,4 +1,9 @@
-"""RiskManager: the deterministic gate between every intent and the execution agent."""
+"""RiskManager: the deterministic gate between every intent and the execution agent.
+
+It computes the risk context with deterministic math and decides through a Cedar policy
+engine (risk.gate): PERMIT, DENY with the determining policies' reasons, or REVIEW when
+only human-reviewable (@oversight) policies forbid, which opens an oversight request.
+"""
 
 from __future__ import annotations
 
@@ -25,9 +30,16 @@ from tradeswarm.model.messages import (
     RiskDecision,
     TradeIntent,
 )
-from tradeswarm.risk.context import MarketFacts, build_context, equity_of
+from tradeswarm.risk.context import (
+    BookFacts,
+    DeskFacts,
+    MarketFacts,
+    RiskContext,
+    build_context,
+    equity_of,
+)
+from tradeswarm.risk.gate import GateVerdict, PolicyGate
 from tradeswarm.risk.limits import RiskLimits
-from tradeswarm.risk.rules import evaluate
 from tradeswarm.store import Store
 
 SEVERITY = {Verdict.PERMIT: "INFO", Verdict.REVIEW: "WARNING", Verdict.DENY: "CRITICAL"}
@@ -48,10 +60,12 @@ class RiskManager(Agent):
         market: MarketView,
         limits: RiskLimits,
         oversight_timeout_s: int = 300,
+        gate: PolicyGate | None = None,
     ) -> None:
         self.store = store
         self.market = market
         self.limits = limits
+        self.gate = gate or PolicyGate.from_limits(limits)
         self.timeout_ns = oversight_timeout_s * NS_PER_SECOND
         self._intents: dict[str, TradeIntent] = {}
         super().__init__(name, bus, clock)
@@ -75,32 +89,45 @@ class RiskManager(Agent):
             marks=self.market.marks(),
             status=self.market.status(now),
             volatility=self.market.realized_volatility(symbol),
-            halted=symbol in self.market.halted,
+            halted_symbols=frozenset(self.market.halted),
+            returns=tuple(self.market.returns(symbol)),
         )
 
-    def decide(self, intent: TradeIntent, approval: HumanApproval | None = None) -> RiskDecision:
-        """Evaluate intent against the limits in the current context."""
+    def context_for(self, intent: TradeIntent, approval: HumanApproval | None) -> RiskContext:
+        """The risk context of intent now: book, market, compliance and oversight state."""
         now = self.clock.now_ns()
         session = self.market.session
         opened = self.store.get_meta(f"equity_at_open:{session.day}") if session else None
-        ctx = build_context(
-            intent,
-            self.store.get_cash(),
-            self.store.get_positions(),
-            self._facts(intent.symbol),
-            Decimal(opened) if opened else None,
-            self.store.killswitch_active(),
-            approval,
-            now,
+        book = BookFacts(
+            cash=self.store.get_cash(),
+            positions=self.store.get_positions(),
+            equity_at_open=Decimal(opened) if opened else None,
         )
-        verdict, reasons = evaluate(intent, ctx, self.limits)
+        desk = DeskFacts(
+            kill_switch=self.store.killswitch_active(),
+            compliance_status=self.limits.compliance_status.get(intent.agent_id, "approved"),
+            insider_window=self.limits.in_insider_window(intent.symbol, now),
+            approval=approval,
+            now_ns=now,
+        )
+        return build_context(intent, book, self._facts(intent.symbol), desk)
+
+    def decide(self, intent: TradeIntent, approval: HumanApproval | None = None) -> RiskDecision:
+        """Decide intent through the policy engine in the current context."""
+        now = self.clock.now_ns()
+        try:
+            ctx = self.context_for(intent, approval)
+        except (ValueError, ArithmeticError) as err:  # unknown means deny
+            verdict, metrics = GateVerdict(Verdict.DENY, [f"context_error: {err}"]), {}
+        else:
+            verdict, metrics = self.gate.decide(intent, ctx), ctx.metrics()
         phase = f"approval:{approval.request_id}" if approval else "initial"
         return RiskDecision(
             decision_id=derived_id(now, "decision", str(intent.intent_id), phase),
             intent=intent,
-            verdict=verdict,
-            reasons=reasons,
-            metrics=ctx.metrics(),
+            verdict=verdict.verdict,
+            reasons=verdict.reasons,
+            metrics=metrics,
             ts_event=now,
             approval=approval,
         )

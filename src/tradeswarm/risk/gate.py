@@ -1,0 +1,152 @@
+"""The policy gate: one intent in its RiskContext -> PERMIT / DENY / REVIEW with reasons.
+
+Unknown means deny. A context value Cedar cannot hold (out of range, NaN) is a DENY
+before the engine is asked; any error in the engine's response (a policy that errored
+and was skipped, a request that failed to build) is a DENY with the error as reason,
+whatever Cedar decided, because a skipped forbid could otherwise become a permit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from tradeswarm.core.errors import InvalidInput
+from tradeswarm.model.enums import Verdict
+from tradeswarm.model.messages import TradeIntent
+from tradeswarm.policy import Outcome, PolicyEngine, Response
+from tradeswarm.risk.context import RiskContext
+from tradeswarm.risk.engines import Prepare, make_engine
+from tradeswarm.risk.limits import RiskLimits
+from tradeswarm.risk.policyset import (
+    PolicyBundle,
+    instrument_entity,
+    load_bundle,
+    swarm_entities,
+    to_cedar_request,
+)
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+DEFAULT_DENY = "no_permit: no policy permits this trade (Cedar's default deny)"
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    verdict: Verdict
+    reasons: list[str]
+    review_reasons: tuple[str, ...] = ()
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """Fill {name} placeholders from values; an unknown name stays as written."""
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def _pct(value: Decimal | float) -> str:
+    return f"{Decimal(str(value)) * 100:.2f}%"
+
+
+def display_values(intent: TradeIntent, ctx: RiskContext, limits: RiskLimits) -> dict[str, str]:
+    """The numbers a reason's message may quote, formatted for people."""
+    grid = limits.grid_limits()
+    tier = limits.agent_tiers.get(intent.agent_id, "none")
+    tier_cap = grid.get(f"tiers.{tier}.max_trade_size")
+    trade_cap = min(tier_cap, grid["hard_cap"]) if tier_cap is not None else None
+    return {
+        "agent": intent.agent_id,
+        "symbol": intent.symbol,
+        "asset_class": intent.asset_class,
+        "order_type": str(intent.order_type),
+        "tier": tier,
+        "trade_amount": _money(ctx.notional),
+        "max_trade_size": _money(tier_cap) if tier_cap is not None else "none",
+        "trade_cap": _money(trade_cap) if trade_cap is not None else "none",
+        "hard_cap": _money(grid["hard_cap"]),
+        "oversight_threshold": _money(grid["oversight_threshold"]),
+        "approval_valid_min": f"{limits.approval_valid_s / 60:g}",
+        "position_after": str(ctx.post_position),
+        "position_limit": str(limits.position_limit),
+        "portfolio_value": _money(ctx.equity),
+        "concentration_after_pct": _pct(ctx.concentration_after),
+        "max_concentration_pct": _pct(grid["max_concentration"]),
+        "daily_loss": _money(ctx.daily_loss),
+        "max_daily_loss": _money(grid["max_daily_loss"]),
+        "var_95_after_pct": _pct(round(ctx.var_95_after, 6)),
+        "var_95_before_pct": _pct(round(ctx.var_95_before, 6)),
+        "max_var_95_pct": _pct(grid["max_var_95"]),
+        "market_volatility": f"{ctx.volatility:.2f}",
+        "volatility_limit": f"{grid['volatility_limit']:.2f}",
+        "market_status": str(ctx.market_status),
+        "compliance_status": ctx.compliance_status,
+    }
+
+
+class PolicyGate:
+    """Decides intents through a PolicyEngine over the swarm's entities."""
+
+    def __init__(
+        self,
+        bundle: PolicyBundle,
+        engine: PolicyEngine,
+        limits: RiskLimits,
+        prepare: Prepare | None = None,
+    ) -> None:
+        self.bundle = bundle
+        self.engine = engine
+        self.limits = limits
+        self._prepare: Prepare = prepare or (lambda entities: entities)
+        self._base = swarm_entities(limits)
+        self._entities: dict[tuple[str, str], Any] = {}
+
+    @classmethod
+    def from_limits(cls, limits: RiskLimits) -> PolicyGate:
+        """The gate the config asks for: its policies (bundled or a file) and engine."""
+        bundle = load_bundle(limits.policies, limits.schema)
+        engine, prepare = make_engine(limits.engine, bundle)
+        return cls(bundle, engine, limits, prepare)
+
+    def entities_for(self, intent: TradeIntent) -> Any:
+        """The swarm's entities plus the intent's instrument, prepared once per instrument."""
+        key = (intent.symbol, intent.asset_class)
+        if key not in self._entities:
+            self._entities[key] = self._prepare([*self._base, instrument_entity(*key)])
+        return self._entities[key]
+
+    def decide(self, intent: TradeIntent, ctx: RiskContext) -> GateVerdict:
+        try:
+            request = to_cedar_request(intent, ctx)
+        except InvalidInput as err:
+            return GateVerdict(Verdict.DENY, [f"context_error: {err} (unknown means deny)"])
+        response = self.engine.is_authorized(request, self.entities_for(intent))
+        return self.verdict_of(response, display_values(intent, ctx, self.limits))
+
+    def _reason(self, policy_id: str, values: Mapping[str, str]) -> str:
+        name = self.bundle.rule_name(policy_id)
+        template = self.bundle.message(policy_id)
+        return f"{name}: {render(template, values)}" if template else name
+
+    def verdict_of(self, response: Response, values: Mapping[str, str]) -> GateVerdict:
+        """The gate's verdict for an engine response: any error is a DENY."""
+        determining = sorted(response.reasons, key=self.bundle.order)
+        if response.errors:
+            errors = [
+                f"policy_error: {self.bundle.rule_name(e.policy_id) or 'request'}: {e.message}"
+                for e in response.errors
+            ]
+            return GateVerdict(Verdict.DENY, errors)
+        if response.outcome is Outcome.PERMIT:
+            messages = [render(self.bundle.message(p) or p, values) for p in determining]
+            return GateVerdict(Verdict.PERMIT, messages)
+        if not determining:
+            return GateVerdict(Verdict.DENY, [DEFAULT_DENY])
+        reasons = [self._reason(p, values) for p in determining]
+        if response.outcome is Outcome.REVIEW:
+            return GateVerdict(Verdict.REVIEW, reasons, response.review_reasons)
+        return GateVerdict(Verdict.DENY, reasons)

@@ -1,0 +1,268 @@
+"""The trading policy set: load and validate the Cedar policies, build entities and requests.
+
+The bundled ``policies/trading.cedar`` (with ``trading.cedarschema``) is the default; a
+config may point ``risk.policies`` / ``risk.schema`` at its own files, validated at
+start-up with a ConfigurationError naming the file, line and column. The limits are data:
+``swarm_entities`` turns RiskLimits into the Desk, Tier and Agent entities the policies
+read; ``to_cedar_request`` turns an intent and its RiskContext into a Cedar request.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import cedarpy
+
+from tradeswarm.core.errors import ConfigurationError
+from tradeswarm.model.messages import TradeIntent
+from tradeswarm.risk.cedar_values import Rounding, cedar_decimal, cedar_long
+from tradeswarm.risk.context import RiskContext
+from tradeswarm.risk.limits import RiskLimits
+from tradeswarm.risk.samples import SampleDraw
+from tradeswarm.risk.sourcemap import locate_parse_error, policy_location
+
+ACTION = {"type": "Action", "id": "SubmitTrade"}
+TRADING_AGENTS = {"type": "AgentType", "id": "TradingAgent"}
+DESK = {"type": "Desk", "id": "default"}
+
+
+@dataclass(frozen=True)
+class PolicyBundle:
+    """Validated policy text and schema, with each policy's annotations by policy id."""
+
+    policies: str
+    schema: str
+    source: str
+    annotations: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def rule_name(self, policy_id: str) -> str:
+        """The policy's @id annotation (its rule name), else Cedar's id."""
+        return self.annotations.get(policy_id, {}).get("id", policy_id)
+
+    def message(self, policy_id: str) -> str | None:
+        return self.annotations.get(policy_id, {}).get("message")
+
+    def order(self, policy_id: str) -> tuple[int, str]:
+        """Sort key: the policy's position in the file (policy2 before policy10)."""
+        digits = policy_id.removeprefix("policy")
+        return (int(digits), "") if digits.isdigit() else (1 << 30, policy_id)
+
+
+def bundled_text(name: str) -> str:
+    return resources.files("tradeswarm.risk").joinpath("policies", name).read_text("utf-8")
+
+
+def _read(path: str, option: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigurationError(option, path, f"cannot read the file: {err.strerror}") from err
+
+
+def _check_schema(schema: str, source: str) -> None:
+    try:
+        cedarpy.Schema.from_str(schema)
+    except ValueError as err:
+        raise ConfigurationError("risk.schema", source, f"not a valid Cedar schema: {err}") from err
+
+
+def _check_policies(policies: str, schema: str, source: str) -> None:
+    result = cedarpy.validate_policies(policies, schema)
+    if result.validation_passed:
+        return
+    first = result.errors[0]
+    if not first.policy_id:  # a parse error: find where the parser stopped
+        line, column = locate_parse_error(policies)
+    else:
+        line, column = policy_location(policies, first.policy_id)
+    more = f" (and {len(result.errors) - 1} more)" if len(result.errors) > 1 else ""
+    raise ConfigurationError(
+        "risk.policies", source, f"line {line}, column {column}: {first.error}{more}"
+    )
+
+
+def load_bundle(policies: str | None = None, schema: str | None = None) -> PolicyBundle:
+    """The bundled trading policies, or the given files; validated against the schema."""
+    source = policies or "trading.cedar (bundled)"
+    schema_source = schema or "trading.cedarschema (bundled)"
+    policy_text = _read(policies, "risk.policies") if policies else bundled_text("trading.cedar")
+    schema_text = _read(schema, "risk.schema") if schema else bundled_text("trading.cedarschema")
+    _check_schema(schema_text, schema_source)
+    _check_policies(policy_text, schema_text, source)
+    parsed = json.loads(cedarpy.policies_to_json_str(policy_text))
+    annotations = {
+        pid: dict(p.get("annotations") or {}) for pid, p in parsed["staticPolicies"].items()
+    }
+    return PolicyBundle(policy_text, schema_text, source, annotations)
+
+
+def _uid(kind: str, ident: str) -> dict[str, str]:
+    return {"type": kind, "id": ident}
+
+
+def desk_entity(limits: RiskLimits) -> dict[str, Any]:
+    """The desk's limits as one Cedar entity: every number exact on the decimal grid."""
+    grid = limits.grid_limits()
+    attrs: dict[str, Any] = {
+        name: cedar_decimal(f"risk.{name}", grid[name])
+        for name in (
+            "hard_cap",
+            "oversight_threshold",
+            "position_limit",
+            "max_concentration",
+            "max_daily_loss",
+            "volatility_limit",
+            "max_var_95",
+        )
+    }
+    attrs |= {
+        "approval_valid_ns": cedar_long("risk.approval_valid_s", limits.approval_valid_ns()),
+        "allow_short": limits.allow_short,
+        "excluded_asset_classes": sorted(limits.excluded_asset_classes),
+        "allowed_order_types": sorted(str(t) for t in limits.allowed_order_types),
+        "restricted_symbols": sorted(limits.restricted_symbols),
+    }
+    return {"uid": DESK, "attrs": attrs, "parents": []}
+
+
+def swarm_entities(limits: RiskLimits) -> list[dict[str, Any]]:
+    """AgentType, the tiers, the desk and every agent whose tier is configured."""
+    grid = limits.grid_limits()
+    entities: list[dict[str, Any]] = [
+        {"uid": TRADING_AGENTS, "attrs": {}, "parents": []},
+        desk_entity(limits),
+    ]
+    for tier in sorted(limits.tiers):
+        cap = cedar_decimal(f"risk.tiers.{tier}", grid[f"tiers.{tier}.max_trade_size"])
+        entities.append(
+            {
+                "uid": _uid("Tier", tier),
+                "attrs": {"max_trade_size": cap},
+                "parents": [TRADING_AGENTS],
+            }
+        )
+    for agent in sorted(limits.agent_tiers):
+        enrolled = limits.tier_of(agent)
+        if enrolled is None:
+            continue  # not enrolled: the agent_tier policy denies it by name
+        entities.append(
+            {
+                "uid": _uid("Agent", agent),
+                "attrs": {
+                    "tier": {"__entity": _uid("Tier", enrolled)},
+                    "desk": {"__entity": DESK},
+                },
+                "parents": [_uid("Tier", enrolled)],
+            }
+        )
+    return entities
+
+
+def instrument_entity(symbol: str, asset_class: str) -> dict[str, Any]:
+    return {
+        "uid": _uid("Instrument", symbol),
+        "attrs": {"symbol": symbol, "asset_class": asset_class},
+        "parents": [],
+    }
+
+
+def _money_context(ctx: RiskContext) -> dict[str, Any]:
+    up, down = Rounding.UP, Rounding.DOWN
+    return {
+        "trade_amount": cedar_decimal("trade_amount", ctx.notional, up),
+        "current_position": cedar_decimal("current_position", ctx.current_position, down),
+        "position_after": cedar_decimal("position_after", ctx.post_position, down),
+        "position_after_abs": cedar_decimal("position_after_abs", abs(ctx.post_position), up),
+        "portfolio_value": cedar_decimal("portfolio_value", ctx.equity, up),
+        "concentration_after": cedar_decimal("concentration_after", ctx.concentration_after),
+        "daily_loss": cedar_decimal("daily_loss", ctx.daily_loss, down),
+        "var_95_before": cedar_decimal("var_95_before", ctx.var_95_before, down),
+        "var_95_after": cedar_decimal("var_95_after", ctx.var_95_after, up),
+        "market_volatility": cedar_decimal("market_volatility", ctx.volatility, up),
+    }
+
+
+def to_cedar_context(intent: TradeIntent, ctx: RiskContext) -> dict[str, Any]:
+    """The Cedar context for one intent; InvalidInput for a value Cedar cannot hold."""
+    context = _money_context(ctx) | {
+        "quantity": cedar_decimal("quantity", intent.quantity, Rounding.UP),
+        "side": str(intent.side),
+        "order_type": str(intent.order_type),
+        "market_status": str(ctx.market_status),
+        "halted_symbols": sorted(ctx.halted_symbols),
+        "kill_switch": ctx.kill_switch,
+        "compliance_status": ctx.compliance_status,
+        "insider_trading_window": ctx.insider_window,
+        "now_ns": cedar_long("now_ns", ctx.now_ns),
+    }
+    if ctx.approval is not None:
+        context["human_approval"] = {
+            "approved": ctx.approval.approved,
+            "approver": ctx.approval.approver,
+            "decided_ns": cedar_long("human_approval.decided_ns", ctx.approval.decided_ns),
+        }
+    return context
+
+
+def to_cedar_request(intent: TradeIntent, ctx: RiskContext) -> dict[str, Any]:
+    """The Cedar request (JSON form) for one intent in its context."""
+    return {
+        "principal": _uid("Agent", intent.agent_id),
+        "action": ACTION,
+        "resource": _uid("Instrument", intent.symbol),
+        "context": to_cedar_context(intent, ctx),
+    }
+
+
+# --- realistic sample traffic for the trading set (benchmarks and property tests) ---
+
+SAMPLE_INSTRUMENTS = {
+    "ES": "equity_index_future",
+    "NQ": "equity_index_future",
+    "AAPL": "equity",
+    "MSFT": "equity",
+    "BTCUSD": "crypto",
+    "EURUSD": "foreign_exchange",
+    "SPX-OPT": "derivatives",
+}
+SAMPLE_AGENTS = {
+    "trading-agent-01": "professional",
+    "trading-agent-02": "starter",
+    "trading-agent-03": "enterprise",
+    "trading-agent-04": "professional",
+}
+SAMPLE_NOW_NS = 1_704_205_800 * 1_000_000_000
+
+
+def sample_limits() -> RiskLimits:
+    """The default limits with the sample agents enrolled, a position limit in shares that
+    suits stocks, and one restricted symbol."""
+    return RiskLimits(
+        agent_tiers=dict(SAMPLE_AGENTS),
+        position_limit=Decimal(2_000),
+        restricted_symbols=["MSFT"],
+    )
+
+
+def sample_entities() -> list[dict[str, Any]]:
+    """Entities for sample_requests: the sample desk, tiers, agents and instruments."""
+    instruments = [instrument_entity(s, c) for s, c in sorted(SAMPLE_INSTRUMENTS.items())]
+    return swarm_entities(sample_limits()) + instruments
+
+
+def sample_requests(n: int, seed: int) -> list[dict[str, Any]]:
+    """n varied, realistic trading requests (deterministic for a seed).
+
+    Sizes follow the seed's load-test mix ($1k-10k 70%, $10k-50k 25%, $50k-150k 5%,
+    plus a few over the cap); most requests pass, the rest exercise every policy:
+    unknown agents, excluded asset classes, big positions, volatile or closed markets,
+    halted and restricted symbols, stop orders, approvals fresh and stale."""
+    if n < 0:
+        raise ValueError(f"n: must be >= 0, got {n}")
+    draw = SampleDraw(seed, sample_limits(), SAMPLE_INSTRUMENTS, sorted(SAMPLE_AGENTS))
+    return [to_cedar_request(*draw.intent_and_context(k)) for k in range(n)]
