@@ -1,5 +1,10 @@
-"""The log's verifier: hash chain, envelope integrity, and books equal to what the log implies.
+"""The verifiable audit log: RFC 9162 Merkle tree over the event log, signed checkpoints,
+witnesses, proofs and the verifier.
 
-The log hashes each entry as an RFC 9162 leaf (sha256 of 0x00 || entry); the Merkle tree,
-signed checkpoints and offline proofs build on these leaf hashes.
+`verify_inclusion` and `verify_consistency` are the public proof checkers: they raise
+`ProofError` (a ValueError) on a bad proof and need no database.
 """
+
+from tradeswarm.audit.proofs import ProofError, verify_consistency, verify_inclusion
+
+__all__ = ["ProofError", "verify_consistency", "verify_inclusion"]

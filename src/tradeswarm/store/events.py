@@ -113,12 +113,13 @@ def _rows(
 
 def append(
     conn: Connection, head: ChainHead, envs: Sequence[Envelope]
-) -> tuple[ChainHead, list[int | None]]:
-    """Insert the envelopes not yet logged; return the new head and each one's seq or None."""
+) -> tuple[ChainHead, list[int | None], list[bytes]]:
+    """Insert the envelopes not yet logged; return the new head, each one's seq or None,
+    and the leaf hashes of the rows inserted (seq head.seq + 1 onwards)."""
     ids = [str(env.msg_id) for env in envs]
     rows, result = _rows(head, envs, ids, _existing_ids(conn, ids))
     if not rows:
-        return head, result
+        return head, result, []
     try:
         # Raw executemany: the hot path skips per-row SQLAlchemy bind processing.
         conn.exec_driver_sql(_INSERT_SQL, rows)
@@ -126,7 +127,7 @@ def append(
         raise StoreError(
             f"event log moved under this store (another writer?) at seq {head.seq + 1}"
         ) from err
-    return ChainHead(rows[-1][0], rows[-1][-1]), result
+    return ChainHead(rows[-1][0], rows[-1][-1]), result, [r[9] for r in rows]
 
 
 def read_after(conn: Connection, after_seq: int, limit: int) -> list[EventRow]:
@@ -162,3 +163,17 @@ def count_of_type(conn: Connection, type_: str, start_ns: int, end_ns: int) -> i
         .where(events.c.type == type_, events.c.ts_ns >= start_ns, events.c.ts_ns < end_ns)
     )
     return int(conn.execute(stmt).scalar_one())
+
+
+def leaf_hashes_between(conn: Connection, first_seq: int, last_seq: int) -> list[bytes]:
+    """The leaf hashes of seq first_seq..last_seq inclusive, in seq order."""
+    rows = conn.execute(
+        select(events.c.leaf_hash)
+        .where(events.c.seq >= first_seq, events.c.seq <= last_seq)
+        .order_by(events.c.seq)
+    )
+    return [bytes(r[0]) for r in rows]
+
+
+def head_seq(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one())

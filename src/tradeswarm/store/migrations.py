@@ -27,7 +27,15 @@ def _v1_initial(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=list(schema.STORE_TABLES))
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _v1_initial),)
+def _v2_audit_log(conn: Connection) -> None:
+    for table in schema.AUDIT_TABLES:
+        table.create(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _v1_initial),
+    Migration(2, "merkle nodes, checkpoints, cosignatures, audit keys", _v2_audit_log),
+)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     Table,
     Text,
     TypeDecorator,
@@ -182,3 +183,47 @@ STORE_TABLES = (
     meta,
     account,
 )
+
+# -- the verifiable audit log (migration 2) ---------------------------------------------
+
+merkle_nodes = Table(
+    "merkle_nodes",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary, nullable=False),
+)
+"""Every perfect subtree of level >= 1; id = level << 56 | index (leaves are the events'
+leaf hashes, index = seq - 1)."""
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("ts_ns", BigInteger, nullable=False),
+)
+"""Signed checkpoints (C2SP tlog-checkpoint notes); one per tree size, never two."""
+
+cosignatures = Table(
+    "cosignatures",
+    metadata,
+    Column("size", BigInteger, nullable=False),
+    Column("witness", Text, nullable=False),
+    Column("line", Text, nullable=False),
+    Column("ts_s", BigInteger, nullable=False),
+    PrimaryKeyConstraint("size", "witness"),
+)
+"""Witness cosignature lines (C2SP tlog-cosignature) on a checkpoint."""
+
+audit_keys = Table(
+    "audit_keys",
+    metadata,
+    Column("vkey", Text, primary_key=True),
+    Column("role", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("algorithm", Text, nullable=False),
+)
+"""The log's and its witnesses' verifier keys (signed-note vkeys), as the operator says."""
+
+AUDIT_TABLES = (merkle_nodes, checkpoints, cosignatures, audit_keys)

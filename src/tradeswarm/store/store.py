@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +18,7 @@ from tradeswarm.model.messages import OversightRequested, RiskDecision
 from tradeswarm.model.order import Order
 from tradeswarm.model.portfolio import Fill, Position
 from tradeswarm.store import books, events, governance
+from tradeswarm.store.audit_repo import AuditRepository
 from tradeswarm.store.events import ChainHead, EventRow
 from tradeswarm.store.governance import OversightRecord
 from tradeswarm.store.migrations import check_file, migrate
@@ -39,6 +40,9 @@ class Store:
         self._path = path
         self._conn: Connection | None = None
         self._head: ChainHead | None = None
+        self._after_commit: list[Callable[[], None]] = []
+        self.audit = AuditRepository(self._tx, self._read)
+        """The audit log's tables (Merkle nodes, checkpoints, cosignatures, keys)."""
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -98,9 +102,22 @@ class Store:
                     yield conn
             except BaseException:
                 self._head = None  # the cached chain head may be ahead of the rolled-back log
+                self._after_commit.clear()
                 raise
             finally:
                 self._conn = None
+        self._run_after_commit()
+
+    def _run_after_commit(self) -> None:
+        while self._after_commit:
+            self._after_commit.pop(0)()
+
+    def call_after_commit(self, fn: Callable[[], None]) -> None:
+        """Run fn once the current unit of work commits (now, if none is open); never on
+        rollback. For side effects outside the database, such as asking a witness."""
+        self._after_commit.append(fn)
+        if self._conn is None:
+            self._run_after_commit()
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -122,16 +139,22 @@ class Store:
 
     def append_events(self, envs: Sequence[Envelope]) -> list[int | None]:
         """Log a batch in one transaction; per envelope its new seq or None if a duplicate."""
+        return self.append_events_hashed(envs)[0]
+
+    def append_events_hashed(
+        self, envs: Sequence[Envelope]
+    ) -> tuple[list[int | None], list[bytes]]:
+        """Like `append_events`, also returning the new rows' leaf hashes in seq order."""
         if not envs:
-            return []
+            return [], []
         with self._tx() as conn:
             head = self._head if self._head is not None else events.load_head(conn)
             try:
-                self._head, seqs = events.append(conn, head, envs)
+                self._head, seqs, leaves = events.append(conn, head, envs)
             except DBAPIError:
                 self._head = None
                 raise
-            return seqs
+            return seqs, leaves
 
     def iter_events(self, after_seq: int = 0) -> Iterator[EventRow]:
         """Events with seq > after_seq, in seq order, read page by page."""

@@ -1,0 +1,155 @@
+"""RFC 9162 Merkle tree arithmetic: hashing, compact ranges, and which nodes a proof needs.
+
+Pure functions, no storage. A *node* is a perfect subtree, named by `(level, index)`: it
+covers the leaves `[index * 2**level, (index + 1) * 2**level)`; level 0 is a leaf. The
+log stores every perfect node of level >= 1 as it completes, so any root, inclusion
+proof or consistency proof is O(log n) node reads (see `nodes_of_range`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+
+HASH_SIZE = 32
+LEAF_PREFIX = b"\x00"
+NODE_PREFIX = b"\x01"
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+NodeId = tuple[int, int]
+Range = tuple[int, int]
+
+
+def hash_leaf(data: bytes) -> bytes:
+    """The leaf hash of one entry: SHA-256(0x00 || data)."""
+    return hashlib.sha256(LEAF_PREFIX + data).digest()
+
+
+def hash_node(left: bytes, right: bytes) -> bytes:
+    """An interior node: SHA-256(0x01 || left || right)."""
+    return hashlib.sha256(NODE_PREFIX + left + right).digest()
+
+
+def split_point(n: int) -> int:
+    """The largest power of two strictly smaller than n (n >= 2): RFC 9162's k."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def nodes_of_range(start: int, end: int) -> list[NodeId]:
+    """The maximal perfect nodes that tile [start, end), left to right."""
+    if not 0 <= start <= end:
+        raise ValueError(f"range [{start}, {end}) is not a valid leaf range")
+    out: list[NodeId] = []
+    while start < end:
+        level = (start & -start).bit_length() - 1 if start else (end - start).bit_length() - 1
+        while start + (1 << level) > end:
+            level -= 1
+        out.append((level, start >> level))
+        start += 1 << level
+    return out
+
+
+def fold_right(hashes: Sequence[bytes]) -> bytes:
+    """The root over consecutive perfect subtrees of a right-edge range (largest first)."""
+    if not hashes:
+        return EMPTY_ROOT
+    acc = hashes[-1]
+    for h in reversed(hashes[:-1]):
+        acc = hash_node(h, acc)
+    return acc
+
+
+def range_hash(start: int, end: int, nodes: Mapping[NodeId, bytes]) -> bytes:
+    """MTH(D[start:end]) from the node hashes of `nodes_of_range(start, end)`."""
+    return fold_right([nodes[n] for n in nodes_of_range(start, end)])
+
+
+def root_of_leaves(leaves: Sequence[bytes]) -> bytes:
+    """MTH over a full list of leaf hashes (O(n); for verifiers that hold every entry)."""
+    frontier = CompactRange()
+    frontier.extend(leaves)
+    return frontier.root()
+
+
+def inclusion_ranges(index: int, size: int) -> list[Range]:
+    """The subtrees whose roots form PATH(index, D[0:size]), leaf side first."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} is outside a tree of size {size}")
+    path: list[Range] = []
+    lo, hi = 0, size
+    while hi - lo > 1:
+        k = split_point(hi - lo)
+        if index < lo + k:
+            path.append((lo + k, hi))
+            hi = lo + k
+        else:
+            path.append((lo, lo + k))
+            lo += k
+    path.reverse()
+    return path
+
+
+def consistency_ranges(size1: int, size2: int) -> list[Range]:
+    """The subtrees whose roots form PROOF(size1, D[0:size2]) (RFC 9162, 2.1.4.1)."""
+    if not 0 < size1 <= size2:
+        raise ValueError(f"no consistency proof from size {size1} to size {size2}")
+    out: list[Range] = []
+    lo, hi, whole = 0, size2, True
+    while size1 - lo != hi - lo:
+        k = split_point(hi - lo)
+        if size1 - lo <= k:
+            out.append((lo + k, hi))
+            hi = lo + k
+        else:
+            out.append((lo, lo + k))
+            lo += k
+            whole = False
+    if not whole:
+        out.append((lo, hi))
+    out.reverse()
+    return out
+
+
+def nodes_for(ranges: Iterable[Range]) -> set[NodeId]:
+    """Every node a list of ranges needs."""
+    return {n for start, end in ranges for n in nodes_of_range(start, end)}
+
+
+class CompactRange:
+    """The frontier of [0, size): one perfect subtree root per set bit of size.
+
+    `extend` appends leaf hashes and reports each perfect node (level >= 1) it
+    completes, so a store can persist exactly those.
+    """
+
+    __slots__ = ("hashes", "size")
+
+    def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
+        if len(hashes) != size.bit_count():
+            raise ValueError(f"a frontier of size {size} has {size.bit_count()} hashes")
+        self.size = size
+        self.hashes = list(hashes)
+
+    def extend(self, leaves: Iterable[bytes]) -> list[tuple[int, int, bytes]]:
+        """Append leaf hashes; return the completed nodes as (level, index, hash)."""
+        sha256 = hashlib.sha256
+        completed: list[tuple[int, int, bytes]] = []
+        hashes, size = self.hashes, self.size
+        for leaf in leaves:
+            h, level, index = leaf, 0, size
+            while index & 1:
+                h = sha256(NODE_PREFIX + hashes.pop() + h).digest()
+                level += 1
+                index >>= 1
+                completed.append((level, index, h))
+            hashes.append(h)
+            size += 1
+        self.size = size
+        return completed
+
+    def root(self) -> bytes:
+        """MTH(D[0:size])."""
+        return fold_right(self.hashes)
+
+    def copy(self) -> CompactRange:
+        return CompactRange(self.size, list(self.hashes))
