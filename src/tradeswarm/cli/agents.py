@@ -17,6 +17,7 @@ from tradeswarm.cli.common import EXIT_CANNOT_RUN, cli_errors, console, err_cons
 from tradeswarm.core.clock import LiveClock, iso
 from tradeswarm.crypto.identity import AgentIdentity, PublicIdentity
 from tradeswarm.crypto.keys import Algorithm
+from tradeswarm.crypto.keystore import DEFAULT_SCRYPT_N, ScryptParams
 from tradeswarm.crypto.provision import (
     REGISTRY_FILE,
     open_registry,
@@ -81,13 +82,17 @@ def provision(
     batch: Annotated[Path, typer.Option("--batch", help="YAML swarm description.")],
     keystore: KeystoreOption = DEFAULT_KEYSTORE,
     passphrase_env: PassEnvOption = DEFAULT_PASS_ENV,
+    scrypt_n: Annotated[
+        int, typer.Option("--scrypt-n", help="scrypt cost for a new keystore (power of 2).")
+    ] = DEFAULT_SCRYPT_N,
 ) -> None:
     """Create identities for every agent in the batch file; keys encrypted, publics registered."""
     secret = _passphrase(passphrase_env)
     t0 = time.perf_counter()
     with cli_errors():
+        params = ScryptParams(salt=os.urandom(16), n=scrypt_n)
         made: list[AgentIdentity] = provision_swarm(
-            batch, keystore, secret, LiveClock().now_ns(), roles={str(r) for r in Role}
+            batch, keystore, secret, LiveClock().now_ns(), {str(r) for r in Role}, params
         )
     elapsed = time.perf_counter() - t0
     console.print(_table([i.public() for i in made]))

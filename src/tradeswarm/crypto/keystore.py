@@ -50,13 +50,23 @@ class KeyProvider(Protocol):
         ...
 
 
+DEFAULT_SCRYPT_N = 2**17
+MIN_SCRYPT_N = 2**12
+
+
 class ScryptParams(msgspec.Struct, frozen=True, kw_only=True):
     """scrypt cost (OWASP minimum: n=2**17, r=8, p=1) and the keystore's salt."""
 
     salt: bytes
-    n: int = 2**17
+    n: int = DEFAULT_SCRYPT_N
     r: int = 8
     p: int = 1
+
+    def __post_init__(self) -> None:
+        if self.n < MIN_SCRYPT_N or self.n & (self.n - 1):
+            raise KeystoreError("scrypt.n", self.n, f"must be a power of 2, >= {MIN_SCRYPT_N}")
+        if len(self.salt) < 16 or self.r < 1 or self.p < 1:
+            raise KeystoreError("scrypt", (len(self.salt), self.r, self.p), "salt>=16 B, r,p>=1")
 
 
 def _seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
@@ -178,8 +188,13 @@ class Keystore:
         if record.name != name or record.format != FORMAT:
             raise KeystoreError(str(path), record.name, f"not {name}'s {FORMAT} file")
         aad = _aad(record.name, record.role, record.created_ns)
-        data_key = self.provider.unwrap(record.wrapped_key, aad)
-        seeds = msgspec.json.decode(_open(data_key, record.ciphertext, aad), type=_Seeds)
+        try:
+            data_key = self.provider.unwrap(record.wrapped_key, aad)
+            seeds = msgspec.json.decode(_open(data_key, record.ciphertext, aad), type=_Seeds)
+        except WrongPassphrase as err:
+            raise WrongPassphrase(
+                str(path), name, "cannot be decrypted: wrong passphrase, or the file was altered"
+            ) from err
         return AgentIdentity(
             record.name,
             record.role,
