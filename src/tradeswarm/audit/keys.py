@@ -93,7 +93,7 @@ class VerifierKey:
     def parse(cls, vkey: str) -> VerifierKey:
         """Parse `name+hexid+base64(type||key)`; ValueError naming the vkey if malformed."""
         try:
-            name, hex_id, blob = vkey.split("+")
+            name, hex_id, blob = vkey.split("+", 2)
             raw = base64.b64decode(blob, validate=True)
         except ValueError as err:
             raise ValueError(f"vkey {vkey[:60]!r}: not name+keyid+base64") from err

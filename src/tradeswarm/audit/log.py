@@ -132,12 +132,14 @@ class AuditLog:
             self.checkpoint()
 
     def checkpoint(self) -> CheckpointRow | None:
-        """Cut a signed checkpoint at the current size (None if the log is empty, or the
-        latest checkpoint already has this size); witnesses cosign after commit."""
+        """The checkpoint of the current size: cut and signed now (witnesses cosign after
+        commit), or the latest one if it already covers every entry; None for an empty log."""
         with self.store.transaction():
             size = self.catch_up()
             last = self.store.audit.latest_checkpoint()
-            if size == 0 or (last is not None and last.size == size):
+            if last is not None and last.size == size:
+                return last
+            if size == 0:
                 return None
             root = self._frontier.root()
             note = sign_note(Checkpoint(self.policy.origin, size, root).text(), self.keys)
