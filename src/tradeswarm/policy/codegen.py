@@ -72,7 +72,7 @@ class Generator:
         ((op, arg),) = node.items()
         handler = _HANDLERS.get(op)
         if handler is not None:
-            code = handler(self, arg)
+            code: Code = handler(self, arg)
         elif op in runtime.FUNCTIONS:
             code = self._call(op, arg)
         else:

@@ -152,7 +152,8 @@ class CompiledPolicySet:
         self, requests: Sequence[Mapping[str, Any]] | Mapping[str, Any], entities: Any = None
     ) -> list[Response]:
         """Decide many requests in one vectorized call (see ``batch_plan``)."""
-        return self.batch.decide(requests, self.prepare_entities(entities))
+        answers: list[Response] = self.batch.decide(requests, self.prepare_entities(entities))
+        return answers
 
     def is_authorized_scalar_batch(
         self, requests: Sequence[Mapping[str, Any]], entities: Any = None

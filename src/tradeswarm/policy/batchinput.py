@@ -1,0 +1,262 @@
+"""A batch of requests as columns: entity codes and context columns, built on demand.
+
+Two entries: Cedar JSON requests (``from_requests``, converted here column by column), and
+a columnar form (``from_columns``): principal/action/resource as one uid or one per row,
+the context as a dict of numpy arrays (``DecimalColumn`` for decimals, ``RecordColumn``
+for optional records) — the fast path, with no per-row conversion at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tradeswarm.core.errors import InvalidInput
+from tradeswarm.policy import runtime
+from tradeswarm.policy.columns import MISSING, Col, from_values, set_col
+from tradeswarm.policy.entities import EntityStore, from_json, to_uid
+from tradeswarm.policy.values import I64_MAX, I64_MIN, Decimal, Uid
+
+VAR_NAMES = ("principal", "action", "resource")
+
+
+@dataclass(frozen=True, slots=True)
+class DecimalColumn:
+    """Cedar decimals as int64 ten-thousandths (``Decimal("1.5")`` is 15000)."""
+
+    scaled: Any
+
+
+@dataclass(frozen=True, slots=True)
+class RecordColumn:
+    """An optional record attribute: which rows have it, and its fields as columns."""
+
+    present: Any
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def _fast_value(raw: Any, where: str) -> Any:
+    kind = type(raw)
+    if kind is str or kind is bool:
+        return raw
+    if kind is int and I64_MIN <= raw <= I64_MAX:
+        return raw
+    if kind is dict and "__extn" in raw:
+        spec = raw["__extn"]
+        if spec.get("fn") == "decimal" and type(spec.get("arg")) is str:
+            return Decimal.parse(spec["arg"])
+    return from_json(raw, where)
+
+
+def factorize(keys: Sequence[Uid]) -> tuple[Any, list[Uid]]:
+    index: dict[Uid, int] = {}
+    codes = [index.setdefault(k, len(index)) for k in keys]
+    return np.array(codes, dtype=np.int64), list(index)
+
+
+class BatchInput:
+    """What the vectorized policies read: n rows, entity codes, context columns."""
+
+    def __init__(self, n: int, store: EntityStore, uids: dict[str, tuple[Any, list[Uid]]]):
+        self.n = n
+        self.store = store
+        self.uids = uids
+        self.raw: list[Mapping[str, Any]] | None = None
+        self.columns: dict[str, Any] = {}
+        self.parse_row: Any = None
+        self._paths: dict[tuple[str, ...], Col] = {}
+        self._codes: dict[tuple[str, ...], tuple[Any, list[tuple[Any, Any, Any]]]] = {}
+        self._rows: dict[int, dict[str, Any]] = {}
+
+    @staticmethod
+    def from_requests(
+        requests: Sequence[Mapping[str, Any]], store: EntityStore, parse_row: Any
+    ) -> BatchInput:
+        uids = {}
+        for var in VAR_NAMES:
+            try:
+                keys = [Uid((r[var]["type"], r[var]["id"])) for r in requests]
+            except (KeyError, TypeError):
+                keys = [to_uid(r.get(var), f"request.{var}") for r in requests]
+            uids[var] = factorize(keys)
+        batch = BatchInput(len(requests), store, uids)
+        batch.raw = [r.get("context") or {} for r in requests]
+        batch.parse_row = parse_row
+        return batch
+
+    @staticmethod
+    def from_columns(
+        n: int, store: EntityStore, entities: Mapping[str, Any], context: Mapping[str, Any]
+    ) -> BatchInput:
+        uids = {}
+        for var in VAR_NAMES:
+            value = entities[var]
+            if isinstance(value, Mapping | str | Uid):
+                uids[var] = (np.zeros(n, dtype=np.int64), [to_uid(value, var)])
+            else:
+                uids[var] = factorize([to_uid(v, var) for v in value])
+        batch = BatchInput(n, store, uids)
+        batch.columns = dict(context)
+        return batch
+
+    def entity_codes(self, variables: list[str]) -> tuple[Any, list[tuple[Any, Any, Any]]]:
+        key = tuple(variables)
+        if key not in self._codes:
+            self._codes[key] = self._combine(variables)
+        return self._codes[key]
+
+    def _combine(self, variables: list[str]) -> tuple[Any, list[tuple[Any, Any, Any]]]:
+        picked = [v for v in VAR_NAMES if v in variables]
+        if not picked:
+            return np.zeros(self.n, dtype=np.int64), [(None, None, None)]
+        if len(picked) == 1:
+            codes, uniques = self.uids[picked[0]]
+            slot = VAR_NAMES.index(picked[0])
+            return codes, [tuple(u if i == slot else None for i in range(3)) for u in uniques]  # type: ignore[misc]
+        stacked = np.stack([self.uids[v][0] for v in picked])
+        combos, codes = np.unique(stacked, axis=1, return_inverse=True)
+        rows = []
+        for combo in combos.T:
+            chosen = dict(zip(picked, combo.tolist(), strict=True))
+            rows.append(
+                tuple(self.uids[v][1][chosen[v]] if v in chosen else None for v in VAR_NAMES)
+            )
+        return codes.reshape(-1), rows  # type: ignore[return-value]
+
+    def path(self, path: tuple[str, ...]) -> Col:
+        if path not in self._paths:
+            self._paths[path] = self._build(path)
+        return self._paths[path]
+
+    def _build(self, path: tuple[str, ...]) -> Col:
+        if not path:
+            return Col("obj", _object_array([self.row_context(i) for i in range(self.n)]))
+        if self.raw is None:
+            return self._from_column(path)
+        values: list[Any] = []
+        errors = np.zeros(self.n, dtype=bool)
+        for i, ctx in enumerate(self.raw):
+            try:
+                values.append(self._walk(i, ctx, path))
+            except Exception:
+                values.append(None)
+                errors[i] = True
+        return _typed(values, errors)
+
+    def _walk(self, i: int, ctx: Any, path: tuple[str, ...]) -> Any:
+        raw = ctx
+        for name in path:
+            if type(raw) is dict and "__extn" not in raw and "__entity" not in raw and name in raw:
+                raw = raw[name]
+            else:
+                return self._runtime_walk(i, path)
+        return _fast_value(raw, "context." + ".".join(path))
+
+    def _runtime_walk(self, i: int, path: tuple[str, ...]) -> Any:
+        value: Any = self.row_context(i)
+        for name in path:
+            value = runtime.attr(value, name, self.store)
+        return value
+
+    def _from_column(self, path: tuple[str, ...]) -> Col:
+        column: Any = self.columns
+        present = np.ones(self.n, dtype=bool)
+        for name in path:
+            if isinstance(column, RecordColumn):
+                present &= np.asarray(column.present, dtype=bool)
+                column = column.fields
+            if not isinstance(column, Mapping) or name not in column:
+                return Col("bool", np.zeros(self.n, dtype=bool), np.ones(self.n, dtype=bool))
+            column = column[name]
+        col = column_of(column, self.n, "context." + ".".join(path))
+        missing = ~present
+        if missing.any():
+            col.err = missing if col.err is None else col.err | missing
+        return col
+
+    def has(self, path: tuple[str, ...], name: str) -> Col:
+        if not path and self.raw is not None:
+            found = np.fromiter((name in c for c in self.raw), dtype=bool, count=self.n)
+            return Col("bool", found)
+        if self.raw is None:
+            return self._has_column(path, name)
+        parent = self.path(path)
+        values = parent.values() if parent.kind != "set" else list(parent.v)
+        out = np.zeros(self.n, dtype=bool)
+        errors = np.zeros(self.n, dtype=bool) if parent.err is None else parent.err.copy()
+        for i, value in enumerate(values):
+            if errors[i]:
+                continue
+            try:
+                out[i] = runtime.has(value, name, self.store)
+            except Exception:
+                errors[i] = True
+        return Col("bool", out, errors if errors.any() else None)
+
+    def _has_column(self, path: tuple[str, ...], name: str) -> Col:
+        column: Any = self.columns
+        present = np.ones(self.n, dtype=bool)
+        for step in path:
+            column = column.fields if isinstance(column, RecordColumn) else column
+            column = column.get(step) if isinstance(column, Mapping) else None
+        if isinstance(column, RecordColumn):
+            present = np.asarray(column.present, dtype=bool) & (name in column.fields)
+            return Col("bool", present)
+        if isinstance(column, Mapping):
+            return Col("bool", np.full(self.n, name in column))
+        return Col("bool", np.zeros(self.n, dtype=bool), np.ones(self.n, dtype=bool))
+
+    def row_context(self, i: int) -> dict[str, Any]:
+        """Row i's whole context as runtime values (for per-row fallbacks)."""
+        if i not in self._rows:
+            if self.raw is not None:
+                self._rows[i] = self.parse_row(self.raw[i], self.uid("action", i))
+            else:
+                self._rows[i] = _row_from_columns(self.columns, i, self.n)
+        return self._rows[i]
+
+    def uid(self, var: str, i: int) -> Uid:
+        codes, uniques = self.uids[var]
+        return uniques[int(codes[i])]
+
+
+def _object_array(values: list[Any]) -> Any:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _typed(values: list[Any], errors: Any) -> Col:
+    err = errors if errors.any() else None
+    return from_values(values, err)
+
+
+def column_of(column: Any, n: int, where: str) -> Col:
+    """A user-supplied context column as a Col."""
+    if isinstance(column, DecimalColumn):
+        return Col("dec", np.asarray(column.scaled, dtype=np.int64))
+    if isinstance(column, np.ndarray) and column.dtype == np.bool_:
+        return Col("bool", column)
+    if isinstance(column, np.ndarray) and column.dtype.kind == "i":
+        return Col("long", column.astype(np.int64, copy=False))
+    values = list(column)
+    if len(values) != n:
+        raise InvalidInput(where, len(values), f"column length must be {n}")
+    if values and all(type(v) is list for v in values):
+        return set_col(values, [from_json(v, where) for v in values], None)
+    return from_values([_fast_value(v, where) for v in values])
+
+
+def _row_from_columns(columns: Mapping[str, Any], i: int, n: int) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name, column in columns.items():
+        if isinstance(column, RecordColumn):
+            if bool(np.asarray(column.present)[i]):
+                row[name] = _row_from_columns(column.fields, i, n)
+            continue
+        value = column_of(column, n, name).values()[i]
+        row[name] = value if value is not MISSING else None
+    return row

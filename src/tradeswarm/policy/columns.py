@@ -1,0 +1,110 @@
+"""Columns for the batch path: one numpy array per value over a batch of requests.
+
+A ``Col`` has a kind (``bool``, ``long``, ``dec`` as int64 ten-thousandths, ``str`` as an
+object array, ``set`` for per-row sets, ``obj`` for anything else as runtime values) and
+an error mask: True where computing it raised a Cedar evaluation error for that row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tradeswarm.policy.values import CSet, Decimal
+
+BoolArray = npt.NDArray[np.bool_]
+MISSING = object()
+
+
+@dataclass(slots=True)
+class Col:
+    kind: str
+    v: Any
+    err: BoolArray | None = None
+    flat: Any = None  # for kind "set": every element, and the row each belongs to
+    row: Any = None
+    fact: Any = None  # for entity-derived columns: (codes, per-unique runtime values)
+
+    def values(self) -> list[Any]:
+        """Per-row runtime values (errored rows hold None)."""
+        if self.kind == "dec":
+            return [Decimal(int(x)) for x in self.v]
+        if self.kind in ("bool", "long"):
+            return list(self.v.tolist())
+        return list(self.v)
+
+
+def err_or(*masks: BoolArray | None) -> BoolArray | None:
+    present = [m for m in masks if m is not None]
+    if not present:
+        return None
+    out = present[0]
+    for m in present[1:]:
+        out = out | m
+    return out
+
+
+def full_err(n: int) -> BoolArray:
+    return np.ones(n, dtype=bool)
+
+
+def _all(values: Sequence[Any], kind: type, ok: Sequence[bool] | None) -> bool:
+    if ok is None:
+        return all(type(v) is kind for v in values)
+    return all(type(v) is kind for v, good in zip(values, ok, strict=True) if good)
+
+
+def from_values(values: list[Any], err: BoolArray | None = None) -> Col:
+    """A column from per-row runtime values (rows in ``err`` hold anything)."""
+    ok = None if err is None else (~err).tolist()
+    fill = values if ok is None else [v if g else None for v, g in zip(values, ok, strict=True)]
+    for kind, pytype, default in (("bool", bool, False), ("long", int, 0)):
+        if _all(values, pytype, ok):
+            clean = fill if ok is None else [v if v is not None else default for v in fill]
+            dtype = np.bool_ if kind == "bool" else np.int64
+            return Col(kind, np.array(clean, dtype=dtype), err)
+    if _all(values, str, ok):
+        return Col("str", _objects(fill), err)
+    if _all(values, Decimal, ok):
+        scaled = [v.v if v is not None else 0 for v in fill]
+        return Col("dec", np.array(scaled, dtype=np.int64), err)
+    if _all(values, CSet, ok):
+        return set_col([list(s.values) if s is not None else [] for s in fill], fill, err)
+    return Col("obj", _objects(fill), err)
+
+
+def _objects(values: list[Any]) -> Any:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def set_col(items: list[list[Any]], sets: list[Any], err: BoolArray | None) -> Col:
+    """A per-row set column; ``flat``/``row`` list the elements for vectorized contains."""
+    lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+    flat = _objects(list(chain.from_iterable(items)))
+    row = np.repeat(np.arange(len(items)), lengths)
+    return Col("set", _objects(sets), err, flat, row)
+
+
+def broadcast(col: Col, n: int) -> Col:
+    """A constant (0-d) column made full length."""
+    if getattr(col.v, "shape", None) == (n,):
+        return col
+    if col.kind in ("bool", "long", "dec"):
+        return Col(col.kind, np.full(n, col.v), col.err)
+    out = np.empty(n, dtype=object)
+    out[:] = [col.v] * n
+    return Col(col.kind, out, col.err)
+
+
+def gather(col: Col, codes: Any) -> Col:
+    """Rows picked by code from a per-unique column."""
+    err = None if col.err is None else col.err[codes]
+    kind = "obj" if col.kind == "set" else col.kind
+    return Col(kind, col.v[codes], err, fact=(codes, list(col.v)))
