@@ -83,9 +83,7 @@ def _fill(store: Store, clock: SimClock, batches: list[int]) -> list[bytes]:
     return [encode_envelope(make_envelope(i)) for i in range(n)]
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=25, deadline=None)
 @given(batches=st.lists(st.integers(1, 40), min_size=1, max_size=8), data=st.data())
 def test_roots_and_proofs_match_the_rfc_definitions(
     batches: list[int], data: st.DataObject
