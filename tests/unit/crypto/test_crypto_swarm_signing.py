@@ -1,0 +1,44 @@
+"""The demo swarm signs what must never be repudiated, and its registry verifies every one."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tradeswarm.crypto import NON_REPUDIABLE, SigningPolicy, verify_envelope
+from tradeswarm.crypto.keys import Algorithm
+from tradeswarm.model.envelope import decode_envelope
+from tradeswarm.store import Store
+from tradeswarm.system.config import SwarmConfig
+from tradeswarm.system.demo import run_demo
+from tradeswarm.system.identities import SwarmIdentities
+from tradeswarm.system.swarm import AGENT_NAMES
+
+
+def test_demo_log_signed_by_each_author_and_verified_by_the_swarm_registry(tmp_path: Path) -> None:
+    config = SwarmConfig()
+    db = tmp_path / "swarm.sqlite"
+    lines: list[str] = []
+    asyncio.run(run_demo(db, config, lines.append, until="11:00"))
+    registry = SwarmIdentities.for_swarm(
+        AGENT_NAMES, config.operator.approver, SigningPolicy()
+    ).registry
+    store = Store.open(db)
+    try:
+        envs = [decode_envelope(row.body) for row in store.iter_events()]
+    finally:
+        store.close()
+    signed = [e for e in envs if e.type in NON_REPUDIABLE]
+    assert {e.type for e in signed} >= {
+        "TradeIntent",
+        "RiskDecision",
+        "OrderUpdated",
+        "FillReceived",
+        "OversightRequested",
+        "OversightDecided",
+    }
+    for env in signed:
+        got = verify_envelope(env, registry, SigningPolicy())
+        assert got.principal == env.sender and got.algorithm is Algorithm.ED25519
+    assert all(e.signature is None for e in envs if e.type not in NON_REPUDIABLE)
+    assert not any("signature" in line.lower() for line in lines)
