@@ -17,6 +17,7 @@ from tradeswarm.cli.audit import audit_app
 from tradeswarm.cli.bench import bench_app
 from tradeswarm.cli.common import cli_errors, console, existing_store
 from tradeswarm.cli.oversight import killswitch_app, oversight_app
+from tradeswarm.cli.policy import policy_app
 from tradeswarm.core.clock import LiveClock
 from tradeswarm.system.config import load_config
 from tradeswarm.system.demo import demo as run_demo
@@ -34,6 +35,7 @@ app.add_typer(agents_app, name="agents")
 app.add_typer(killswitch_app, name="killswitch")
 app.add_typer(audit_app, name="audit")
 app.add_typer(bench_app, name="bench")
+app.add_typer(policy_app, name="policy")
 
 DbOption = Annotated[Path, typer.Option("--db", help="The swarm's SQLite store.")]
 

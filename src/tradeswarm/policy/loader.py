@@ -113,5 +113,6 @@ def validation_errors(text: str, schema: str | dict[str, Any]) -> list[str]:
         if error.policy_id.startswith("policy") and error.policy_id[6:].isdigit():
             line, column = line_column(text, _policy_start(text, int(error.policy_id[6:])))
             where = f"line {line}, column {column}: "
-        out.append(f"{where}{error}")
+        policy = f"policy {error.policy_id}: " if error.policy_id else ""
+        out.append(f"{where}{policy}{error.error}")
     return out
