@@ -1,5 +1,6 @@
-"""A PERMIT never breaches a configured limit: the breach checks are computed here,
-independently of the rule table, from the raw inputs."""
+"""A PERMIT from the Cedar gate never breaches a configured limit: the breach checks are
+computed here, independently of the policies, from the raw inputs; and the compiled
+engine's verdicts equal cedarpy's on every scenario."""
 
 from __future__ import annotations
 
@@ -15,11 +16,15 @@ from tradeswarm.core.clock import NS_PER_SECOND
 from tradeswarm.model.enums import MarketStatus, OrderType, Side, TimeInForce, Verdict
 from tradeswarm.model.messages import HumanApproval, TradeIntent
 from tradeswarm.model.portfolio import Position
-from tradeswarm.risk.context import MarketFacts, build_context
-from tradeswarm.risk.limits import RiskLimits, TierLimits
-from tradeswarm.risk.rules import evaluate
+from tradeswarm.risk.context import BookFacts, DeskFacts, MarketFacts, RiskContext, build_context
+from tradeswarm.risk.engines import make_engine
+from tradeswarm.risk.gate import GateVerdict, PolicyGate
+from tradeswarm.risk.limits import EngineKind, RiskLimits, TierLimits
+from tradeswarm.risk.policyset import load_bundle
 
 NOW = 1_704_205_800 * NS_PER_SECOND
+BUNDLE = load_bundle()
+ENGINES = {kind: make_engine(kind, BUNDLE) for kind in EngineKind}
 SYMBOLS = ["ES", "NQ"]
 
 
@@ -53,10 +58,10 @@ limits_st = st.builds(
     ),
     hard_cap=money(5_000, 400_000),
     position_limit=st.integers(1, 300).map(Decimal),
-    max_concentration=st.floats(0.01, 1.0),
+    max_concentration=st.integers(100, 10_000).map(lambda bps: bps / 10_000),
     max_daily_loss=money(1_000, 100_000),
     oversight_threshold=money(1_000, 300_000),
-    volatility_limit=st.floats(0.05, 1.0),
+    volatility_limit=st.integers(500, 10_000).map(lambda bps: bps / 10_000),
     excluded_asset_classes=st.sampled_from([["crypto"], [], ["crypto"], ["equity_index_future"]]),
     allowed_order_types=st.sampled_from(
         [
@@ -210,7 +215,7 @@ def _book_breaches(s: Scenario) -> list[str]:
         "position limit": abs(post) > lim.position_limit,
         "short": post < 0 and not lim.allow_short,
         "concentration": post != 0
-        and (equity <= 0 or exposure >= Decimal(lim.max_concentration) * equity),
+        and (equity <= 0 or exposure >= Decimal(repr(lim.max_concentration)) * equity),
         "daily loss": s.opened is not None and equity - s.opened <= -lim.max_daily_loss,
         "needs approval": notional > lim.oversight_threshold and not fresh,
     }
@@ -224,19 +229,40 @@ def breaches(s: Scenario) -> list[str]:
         return _switch_breaches(s) + _book_breaches(s)
 
 
-@settings(max_examples=1000, deadline=None)
+def decide(s: Scenario, kind: EngineKind) -> tuple[RiskContext, GateVerdict]:
+    market = MarketFacts(
+        marks=s.marks,
+        status=s.status,
+        volatility=s.vol,
+        halted_symbols=frozenset({s.i.symbol}) if s.halted else frozenset(),
+    )
+    book = BookFacts(cash=s.cash, positions=s.positions, equity_at_open=s.opened)
+    desk = DeskFacts(kill_switch=s.kill, approval=s.approval, now_ns=NOW)
+    ctx = build_context(s.i, book, market, desk)
+    engine, prepare = ENGINES[kind]
+    return ctx, PolicyGate(BUNDLE, engine, s.lim, prepare).decide(s.i, ctx)
+
+
+@settings(max_examples=600, deadline=None)
 @given(s=scenarios())
-def test_a_permit_never_breaches_a_limit(s: Scenario) -> None:
-    facts = MarketFacts(marks=s.marks, status=s.status, volatility=s.vol, halted=s.halted)
-    ctx = build_context(s.i, s.cash, s.positions, facts, s.opened, s.kill, s.approval, NOW)
-    verdict, reasons = evaluate(s.i, ctx, s.lim)
+def test_gate_never_permits_a_breach(s: Scenario) -> None:
+    _, decided = decide(s, EngineKind.COMPILED)
+    verdict, reasons = decided.verdict, decided.reasons
     found = breaches(s)
     event(f"verdict={verdict}")
     if verdict is Verdict.PERMIT:
         assert found == [], reasons
     else:
-        assert reasons and reasons != ["all rules passed"]
+        assert reasons and reasons != ["all policies passed"]
     if found == ["needs approval"]:
         assert verdict is Verdict.REVIEW, reasons
     if found and "needs approval" not in found:
         assert verdict is Verdict.DENY, (found, reasons)
+
+
+@settings(max_examples=300, deadline=None)
+@given(s=scenarios())
+def test_gate_compiled_engine_agrees_with_cedarpy(s: Scenario) -> None:
+    _, compiled = decide(s, EngineKind.COMPILED)
+    _, reference = decide(s, EngineKind.CEDARPY)
+    assert compiled == reference

@@ -18,6 +18,7 @@ from tradeswarm.core.errors import InvalidInput
 from tradeswarm.model.enums import Verdict
 from tradeswarm.model.messages import TradeIntent
 from tradeswarm.policy import Outcome, PolicyEngine, Response
+from tradeswarm.policy.decision import OVERSIGHT_ANNOTATION
 from tradeswarm.risk.context import RiskContext
 from tradeswarm.risk.engines import Prepare, make_engine
 from tradeswarm.risk.limits import RiskLimits
@@ -146,7 +147,11 @@ class PolicyGate:
             return GateVerdict(Verdict.PERMIT, messages)
         if not determining:
             return GateVerdict(Verdict.DENY, [DEFAULT_DENY])
-        reasons = [self._reason(p, values) for p in determining]
         if response.outcome is Outcome.REVIEW:
+            reasons = [self._reason(p, values) for p in determining]
             return GateVerdict(Verdict.REVIEW, reasons, response.review_reasons)
-        return GateVerdict(Verdict.DENY, reasons)
+        # a human cannot lift a hard forbid: leave the reviewable ones out of a DENY
+        hard = [
+            p for p in determining if OVERSIGHT_ANNOTATION not in self.bundle.annotations.get(p, {})
+        ]
+        return GateVerdict(Verdict.DENY, [self._reason(p, values) for p in hard or determining])

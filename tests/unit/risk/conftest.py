@@ -10,7 +10,7 @@ from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.core.clock import NS_PER_SECOND, SimClock
 from tradeswarm.data.view import MarketView
 from tradeswarm.model.market import Bar, Session
-from tradeswarm.risk.limits import RiskLimits
+from tradeswarm.risk.limits import EngineKind, RiskLimits
 from tradeswarm.risk.manager import RiskManager
 from tradeswarm.store import Store
 
@@ -45,14 +45,20 @@ def market() -> MarketView:
     return view
 
 
-@pytest.fixture
-def manager(bus: InProcessBus, clock: SimClock, store: Store, market: MarketView) -> RiskManager:
+@pytest.fixture(params=list(EngineKind))
+def manager(
+    bus: InProcessBus,
+    clock: SimClock,
+    store: Store,
+    market: MarketView,
+    request: pytest.FixtureRequest,
+) -> RiskManager:
     return RiskManager(
         "risk-manager-01",
         bus,
         clock,
         store=store,
         market=market,
-        limits=RiskLimits(),
+        limits=RiskLimits(engine=request.param),
         oversight_timeout_s=300,
     )

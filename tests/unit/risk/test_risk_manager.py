@@ -18,7 +18,9 @@ from tradeswarm.core.clock import NS_PER_SECOND, SimClock
 from tradeswarm.data.view import MarketView
 from tradeswarm.model.enums import OversightStatus, Verdict
 from tradeswarm.model.envelope import Envelope
+from tradeswarm.model.market import Bar
 from tradeswarm.model.messages import OversightDecided, OversightRequested, RiskDecision
+from tradeswarm.risk.limits import EngineKind, InsiderWindow, RiskLimits
 from tradeswarm.risk.manager import RiskManager
 from tradeswarm.store import Store
 
@@ -175,3 +177,50 @@ def test_session_open_equity_is_recorded_once(manager: RiskManager, store: Store
     store.set_initial_cash(Decimal(1))  # no-op: already set
     manager.mark_session_open("2024-01-02")
     assert store.get_meta("equity_at_open:2024-01-02") == "5000000"
+
+
+def test_manager_decides_through_the_configured_engine(manager: RiskManager) -> None:
+    from tradeswarm.policy import CompiledPolicySet
+    from tradeswarm.policy.reference import ReferenceEngine
+
+    expected = {
+        EngineKind.COMPILED: CompiledPolicySet,
+        EngineKind.CEDARPY: ReferenceEngine,
+    }[manager.limits.engine]
+    assert isinstance(manager.gate.engine, expected)
+
+
+def test_manager_denies_when_the_market_volatility_is_not_a_number(
+    manager: RiskManager, market: MarketView
+) -> None:
+    for close in ("1e-300", "1e300", "1"):  # the return overflows: volatility is nan
+        market.on_bar(_bar(close))
+    decision = manager.decide(intent(1, 100))
+    assert decision.verdict is Verdict.DENY
+    assert decision.reasons[0].startswith("context_error: ")
+
+
+def test_insider_window_from_config_denies_inside_it_only(
+    bus: InProcessBus, clock: SimClock, store: Store, market: MarketView
+) -> None:
+    window = InsiderWindow(symbol="ES", start="2024-01-02T14:00:00Z", end="2024-01-02T15:00:00Z")
+    manager = RiskManager(
+        "risk-manager-01",
+        bus,
+        clock,
+        store=store,
+        market=market,
+        limits=RiskLimits(insider_windows=[window], compliance_status={"rogue": "suspended"}),
+    )
+    inside = manager.decide(intent(1, 100))
+    assert inside.verdict is Verdict.DENY
+    assert inside.reasons == ["insider_window: compliance: ES is inside an insider trading window"]
+    clock.advance(3600 * NS_PER_SECOND)
+    assert manager.decide(intent(1, 100)).verdict is Verdict.PERMIT
+
+
+def _bar(close: str) -> Bar:
+    price = Decimal(close)
+    return Bar(
+        symbol="ES", ts_event=0, open=price, high=price, low=price, close=price, volume=Decimal(1)
+    )

@@ -3,25 +3,28 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from risk_kit import T0, approval, intent, judge, rule_ids
+from risk_kit import BUNDLE, approval, intent, judge, rule_ids
 
 from tradeswarm.model.enums import MarketStatus, OrderType, Side, Verdict
 from tradeswarm.model.portfolio import Position
-from tradeswarm.risk.context import MarketFacts, build_context
 from tradeswarm.risk.limits import RiskLimits, TierLimits
-from tradeswarm.risk.rules import RULES
 
 PERMIT, DENY, REVIEW = Verdict.PERMIT, Verdict.DENY, Verdict.REVIEW
 
 
 def test_a_plain_small_trade_is_permitted() -> None:
-    assert judge(intent(1, 100)) == (PERMIT, ["all rules passed"])
+    assert judge(intent(1, 100)) == (PERMIT, ["all policies passed"])
 
 
-def test_rule_table_ids_are_unique_and_all_covered_here() -> None:
-    ids = [r.rule_id for r in RULES]
+def test_policy_ids_are_unique_and_all_covered_here() -> None:
+    ids = [a["id"] for a in BUNDLE.annotations.values()]
     assert len(ids) == len(set(ids))
     assert set(ids) == {
+        "trading_agents_may_trade",
+        "agent_tier",
+        "value_at_risk",
+        "compliance_status",
+        "insider_window",
         "kill_switch",
         "asset_class",
         "trade_size",
@@ -77,15 +80,19 @@ def test_hard_cap_binds_below_the_tier_cap(price: str, expected: Verdict) -> Non
     assert ("trade_size" in rule_ids(reasons)) is (expected is DENY)
 
 
-def test_unknown_agent_has_no_tier_and_is_denied() -> None:
+def test_unknown_agent_has_no_tier_and_is_denied_by_name() -> None:
     verdict, reasons = judge(intent(1, 100, agent_id="rogue-agent"))
     assert verdict is DENY
-    assert rule_ids(reasons) == {"trade_size"}
+    assert reasons == [
+        "agent_tier: agent rogue-agent is not an enrolled trading agent with a configured tier"
+    ]
 
 
 def test_agent_mapped_to_a_missing_tier_is_denied() -> None:
     limits = RiskLimits(agent_tiers={"trading-agent-01": "platinum"})
-    assert judge(intent(1, 100), limits)[0] is DENY
+    verdict, reasons = judge(intent(1, 100), limits)
+    assert verdict is DENY
+    assert rule_ids(reasons) == {"agent_tier"}
 
 
 @pytest.mark.parametrize(("qty", "expected"), [(40, PERMIT), (41, DENY)])
@@ -157,9 +164,10 @@ def test_market_not_open_is_denied(status: MarketStatus) -> None:
 
 
 def test_halted_symbol_is_denied() -> None:
-    verdict, reasons = judge(intent(1, 100), halted=True)
+    verdict, reasons = judge(intent(1, 100), halted=frozenset({"ES", "NQ"}))
     assert verdict is DENY
-    assert rule_ids(reasons) == {"circuit_halted"}
+    assert reasons == ["circuit_halted: circuit breaker: ES is halted"]
+    assert judge(intent(1, 100), halted=frozenset({"NQ"}))[0] is PERMIT
 
 
 def test_restricted_symbol_is_denied() -> None:
@@ -182,13 +190,23 @@ def test_stop_order_type_is_denied_by_default() -> None:
 def test_deny_overrides_review_and_lists_only_deny_reasons() -> None:
     verdict, reasons = judge(intent(1, "100000.01"), kill_switch=True, volatility=0.5)
     assert verdict is DENY
+    assert reasons == [
+        "kill_switch: kill switch is active: no new trades until a human resumes",
+        "circuit_volatility: circuit breaker: volatility 0.50 > 0.30",
+    ]
+    verdict, reasons = judge(intent(1, "100000.01"), kill_switch=True, volatility=0.5)
+    assert verdict is DENY
     assert rule_ids(reasons) == {"kill_switch", "circuit_volatility"}
 
 
 def test_every_firing_deny_rule_is_reported() -> None:
     limits = RiskLimits(restricted_symbols=["ES"])
     verdict, reasons = judge(
-        intent(1, 100), limits, kill_switch=True, halted=True, status=MarketStatus.CLOSED
+        intent(1, 100),
+        limits,
+        kill_switch=True,
+        halted=frozenset({"ES"}),
+        status=MarketStatus.CLOSED,
     )
     assert verdict is DENY
     assert rule_ids(reasons) == {
@@ -218,34 +236,37 @@ def test_approval_clears_review_only_while_fresh(
 
 
 def test_approval_does_not_clear_a_deny() -> None:
-    verdict, reasons = judge(intent(1, "120000"), human=approval(1), halted=True)
+    verdict, reasons = judge(intent(1, "120000"), human=approval(1), halted=frozenset({"ES"}))
     assert verdict is DENY
     assert rule_ids(reasons) == {"circuit_halted"}
 
 
-def test_build_context_computes_equity_post_position_and_pnl() -> None:
-    held = {
-        "ES": Position(symbol="ES", quantity=Decimal(10), avg_cost=Decimal(90)),
-        "NQ": Position(symbol="NQ", quantity=Decimal(-2), avg_cost=Decimal(50)),
-    }
-    facts = MarketFacts(
-        marks={"ES": Decimal(100)}, status=MarketStatus.OPEN, volatility=0.1, halted=False
-    )
-    ctx = build_context(
-        intent(5, 100), Decimal(1000), held, facts, Decimal(2000), False, approval(30), T0
-    )
-    assert ctx.current_position == Decimal(10)
-    assert ctx.post_position == Decimal(15)
-    assert ctx.equity == Decimal(1000 + 10 * 100 - 2 * 50)
-    assert ctx.daily_pnl == ctx.equity - Decimal(2000)
-    assert ctx.concentration_after == pytest.approx(1500 / 1900)
-    assert ctx.approval_age_s == pytest.approx(30)
-    assert ctx.metrics()["notional"] == "500"
-
-
-def test_zero_or_negative_equity_counts_as_full_concentration() -> None:
-    facts = MarketFacts(marks={}, status=MarketStatus.OPEN, volatility=0.1, halted=False)
-    ctx = build_context(intent(1, 100), Decimal(0), {}, facts, None, False, None, T0)
-    assert ctx.concentration_after == 1.0
+def test_zero_or_negative_equity_is_a_concentration_breach() -> None:
     limits = RiskLimits(tiers={"professional": TierLimits(max_trade_size=Decimal(10**6))})
-    assert judge(intent(1, 100), limits, cash=0)[0] is DENY
+    verdict, reasons = judge(intent(1, 100), limits, cash=0)
+    assert verdict is DENY
+    assert rule_ids(reasons) == {"concentration"}
+
+
+@pytest.mark.parametrize("status", ["suspended", "pending"])
+def test_agent_not_compliance_approved_is_denied(status: str) -> None:
+    verdict, reasons = judge(intent(1, 100), compliance_status=status)
+    assert verdict is DENY
+    assert reasons == [
+        f"compliance_status: compliance: agent trading-agent-01 compliance status is {status}"
+    ]
+
+
+def test_insider_trading_window_denies() -> None:
+    verdict, reasons = judge(intent(1, 100), insider_window=True)
+    assert verdict is DENY
+    assert reasons == ["insider_window: compliance: ES is inside an insider trading window"]
+
+
+def test_review_reason_quotes_the_numbers() -> None:
+    verdict, reasons = judge(intent(2, "60000.5"))
+    assert verdict is REVIEW
+    assert reasons == [
+        "oversight_high_value: trade $120,001.00 > $100,000.00 needs a human approval "
+        "from the last 5 minutes"
+    ]
