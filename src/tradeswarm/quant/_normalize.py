@@ -29,13 +29,16 @@ def zscore_last(values: Any, lookback: int) -> float:
     return float((w[-1] - w.mean()) / std)
 
 
-def percentile_rank_last(values: Any, lookback: int) -> float:
+def percentile_rank_last(values: Any, lookback: int, *, rtol: float = 0.0) -> float:
     """Percentile rank (0-100) of the last value among the last ``lookback`` values.
 
-    Ties count half, as ``scipy.stats.percentileofscore(window, last, kind="mean")``.
+    Ties count half, as ``scipy.stats.percentileofscore(window, last, kind="mean")``; values
+    within ``rtol`` times the window's largest magnitude of the last one count as ties (so
+    rounding noise in a flat series does not rank it).
     """
     w = _window(values, lookback)
     last = w[-1]
-    below = np.count_nonzero(w < last)
-    equal = np.count_nonzero(w == last)
+    tol = float(rtol) * float(np.abs(w).max())
+    below = np.count_nonzero(w < last - tol)
+    equal = np.count_nonzero(np.abs(w - last) <= tol)
     return float(100.0 * (below + 0.5 * equal) / len(w))

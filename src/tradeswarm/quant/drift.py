@@ -54,7 +54,7 @@ def ks(expected: Any, actual: Any) -> tuple[float, float]:
     """Two-sample Kolmogorov-Smirnov statistic sup |F_p - F_q| and its asymptotic p-value.
 
     The p-value is Smirnov's (``kstwo.sf(D, round(m n / (m + n)))``), as scipy's
-    ``ks_2samp(..., method="asymp")``.
+    ``ks_2samp(..., method="asymp")`` (the effective size is at least 1; D = 0 gives p = 1).
     """
     a = np.sort(as_1d("expected", expected))
     b = np.sort(as_1d("actual", actual))
@@ -63,8 +63,10 @@ def ks(expected: Any, actual: Any) -> tuple[float, float]:
     cdf_b = np.searchsorted(b, pooled, side="right") / len(b)
     d = float(np.max(np.abs(cdf_a - cdf_b)))
     m, n = max(len(a), len(b)), min(len(a), len(b))
-    p = float(np.clip(kstwo.sf(d, np.round(m * n / (m + n))), 0.0, 1.0))
-    return d, p
+    if d == 0.0:
+        return 0.0, 1.0
+    effective_n = max(1.0, float(np.round(m * n / (m + n))))
+    return d, float(np.clip(kstwo.sf(d, effective_n), 0.0, 1.0))
 
 
 def crps_gaussian(mu: Any, sigma: Any, y: Any) -> FloatArray:
@@ -73,7 +75,7 @@ def crps_gaussian(mu: Any, sigma: Any, y: Any) -> FloatArray:
     s = np.atleast_1d(as_1d("sigma", np.atleast_1d(sigma)))
     obs = np.atleast_1d(as_1d("y", np.atleast_1d(y)))
     if (s <= 0).any():
-        raise ValueError(f"sigma: must be > 0, got {s[s <= 0][0]!r}")
+        raise ValueError(f"sigma: must be > 0, got {float(s[s <= 0][0])!r}")
     try:
         m, s, obs = np.broadcast_arrays(m, s, obs)
     except ValueError:
@@ -104,9 +106,9 @@ def brier(prob: Any, outcome: Any) -> float:
     if len(p) != len(y):
         raise ValueError(f"prob, outcome: lengths differ ({len(p)}, {len(y)})")
     if ((p < 0) | (p > 1)).any():
-        raise ValueError(f"prob: must lie in [0, 1], got {p[(p < 0) | (p > 1)][0]!r}")
+        raise ValueError(f"prob: must lie in [0, 1], got {float(p[(p < 0) | (p > 1)][0])!r}")
     if not np.isin(y, (0.0, 1.0)).all():
-        raise ValueError(f"outcome: must be 0 or 1, got {y[~np.isin(y, (0.0, 1.0))][0]!r}")
+        raise ValueError(f"outcome: must be 0 or 1, got {float(y[~np.isin(y, (0.0, 1.0))][0])!r}")
     return float(np.mean((p - y) ** 2))
 
 

@@ -101,6 +101,9 @@ class RegimeClassification:
     atr_percentile: float = float("nan")
 
 
+_ATR_TIE_RTOL = 1e-9
+
+
 def _beyond(value: float, threshold: float, extreme: float) -> float:
     """How far ``value`` lies past ``threshold`` towards ``extreme``, in [0, 1]."""
     return float(min(1.0, abs(value - threshold) / abs(extreme - threshold)))
@@ -112,9 +115,9 @@ def classify_regime(
     """Classify the latest bar: HIGH_VOL, LOW_VOL / RANGE_BOUND, BULL_TREND / BEAR_TREND.
 
     UNKNOWN (confidence 0, metrics NaN) while fewer than ``config.required_bars`` bars exist.
-    The ATR percentile ranks the current ATR among the last ``atr_lookback`` ATRs (ties count
-    half, so a flat market sits at the 50th percentile). Confidence is how far the deciding
-    metric lies past its threshold (0 at the threshold, 1 at the extreme).
+    The ATR percentile ranks the current ATR among the last ``atr_lookback`` ATRs (ties, up to
+    a relative 1e-9, count half, so a flat market sits at the 50th percentile). Confidence is
+    how far the deciding metric lies past its threshold (0 at the threshold, 1 at the extreme).
     """
     cfg = config or RuleConfig()
     h, lo, c = as_hlc(high, low, close)
@@ -133,7 +136,9 @@ def classify_regime(
         "ma_diff": diff,
         "ma_diff_pct": abs(diff) / price if price > 0 else 0.0,
         "current_atr": float(atrs[-1]),
-        "atr_percentile": percentile_rank_last(atrs, min(cfg.atr_lookback, len(atrs))),
+        "atr_percentile": percentile_rank_last(
+            atrs, min(cfg.atr_lookback, len(atrs)), rtol=_ATR_TIE_RTOL
+        ),
     }
     regime, confidence, why = _apply_rules(metrics, cfg)
     return RegimeClassification(regime, confidence, why, **metrics)
@@ -179,7 +184,7 @@ def regime_features(close: Any, window: int = 20) -> FloatArray:
         raise ValueError(f"window: must be an integer >= 2, got {window!r}")
     c = as_1d("close", close, min_len=window + 2)
     if (c <= 0).any():
-        raise ValueError(f"close: must be > 0, got {c[c <= 0][0]!r}")
+        raise ValueError(f"close: must be > 0, got {float(c[c <= 0][0])!r}")
     r = np.diff(np.log(c))
     vol = np.lib.stride_tricks.sliding_window_view(r, window).std(axis=1, ddof=1)
     return np.column_stack((r[window - 1 :], vol))
