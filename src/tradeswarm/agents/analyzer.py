@@ -1,4 +1,9 @@
-"""MarketAnalyzer: TA-Lib indicators on each bar -> MarketSignal with strength and confidence."""
+"""MarketAnalyzer: indicators and regime on each bar -> MarketSignal with strength and confidence.
+
+The numbers come from ``tradeswarm.quant``: the checked TA-Lib wrappers of
+``quant.indicators`` and the seed's rule-based classifier of ``quant.regime`` (SMA 20/50
+spread and ATR percentile), which labels each signal's regime.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ import collections
 from dataclasses import dataclass
 
 import numpy as np
-import talib
 
 from tradeswarm.bus.agent import Agent
 from tradeswarm.bus.inproc import InProcessBus
@@ -16,6 +20,8 @@ from tradeswarm.core.ids import derived_id
 from tradeswarm.model.enums import SignalDirection
 from tradeswarm.model.market import Bar
 from tradeswarm.model.messages import MarketSignal
+from tradeswarm.quant.indicators import atr, bollinger, ema, rsi
+from tradeswarm.quant.regime import RegimeClassification, classify_regime
 
 WINDOW = 120
 SIGNAL_TTL_NS = 60 * NS_PER_SECOND
@@ -31,6 +37,7 @@ class Snapshot:
     bb_lower: float
     atr: float
     spread_prev: float
+    regime: RegimeClassification
 
     @property
     def spread(self) -> float:
@@ -45,20 +52,19 @@ def snapshot(highs: np.ndarray, lows: np.ndarray, closes: np.ndarray) -> Snapsho
     """Indicators on the latest bar, or None while the window is too short."""
     if len(closes) < 40:
         return None
-    fast = talib.EMA(closes, timeperiod=12)
-    slow = talib.EMA(closes, timeperiod=26)
-    upper, _, lower = talib.BBANDS(closes, timeperiod=20, nbdevup=2.0, nbdevdn=2.0)
-    atr = talib.ATR(highs, lows, closes, timeperiod=14)
-    rsi = talib.RSI(closes, timeperiod=14)
+    fast = ema(closes, 12)
+    slow = ema(closes, 26)
+    upper, _, lower = bollinger(closes, 20, 2.0)
     return Snapshot(
         close=float(closes[-1]),
         ema_fast=float(fast[-1]),
         ema_slow=float(slow[-1]),
-        rsi=float(rsi[-1]),
+        rsi=float(rsi(closes, 14)[-1]),
         bb_upper=float(upper[-1]),
         bb_lower=float(lower[-1]),
-        atr=max(float(atr[-1]), 1e-9),
+        atr=max(float(atr(highs, lows, closes, 14)[-1]), 1e-9),
         spread_prev=float(fast[-2] - slow[-2]),
+        regime=classify_regime(highs, lows, closes),
     )
 
 
@@ -86,9 +92,8 @@ def reversion_setup(s: Snapshot) -> tuple[SignalDirection, float, float] | None:
 
 
 def regime_of(s: Snapshot) -> str:
-    if abs(s.spread) < 0.1 * s.atr:
-        return "RANGE_BOUND"
-    return "BULL_TREND" if s.spread > 0 else "BEAR_TREND"
+    """The rule-based regime of the window (UNKNOWN until 50 bars have been seen)."""
+    return s.regime.regime.value
 
 
 class MarketAnalyzer(Agent):

@@ -17,6 +17,7 @@ from tradeswarm.data.csv_bars import bundled_bars
 from tradeswarm.model.enums import Side, SignalDirection
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import FillReceived, MarketSignal, TradeIntent
+from tradeswarm.quant.regime import Regime, classify_regime
 
 S = NS_PER_SECOND
 T0 = 1_136_278_860 * S
@@ -27,6 +28,7 @@ def test_analyzer_indicators_equal_talib_on_the_same_window() -> None:
     clock = SimClock(0)
     analyzer = MarketAnalyzer("market-analyzer-01", InProcessBus(clock), clock)
     checked = 0
+    regimes = set()
     for index, bar in enumerate(bars):
         clock.set(bar.ts_event)
         for sig in analyzer.on_bar(bar, publish=False):
@@ -44,10 +46,13 @@ def test_analyzer_indicators_equal_talib_on_the_same_window() -> None:
                 "bb_lower": round(float(lower[-1]), 4),
             }
             assert sig.indicators == expected, (index, sig.setup)
+            assert sig.regime == classify_regime(h, lo, c).regime.value
+            regimes.add(sig.regime)
             assert sig.price == bar.close
             assert 0.0 <= sig.strength <= 1.0 and 0.0 <= sig.confidence <= 1.0
             checked += 1
     assert checked >= 3
+    assert len(regimes) >= 2 and Regime.UNKNOWN.value not in regimes
 
 
 def test_analyzer_is_silent_until_the_window_warms_up() -> None:
