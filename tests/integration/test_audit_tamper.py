@@ -39,7 +39,7 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def copy(day: Path, tmp_path: Path) -> Path:
     """A private copy of the finished day's store (and the broker's books beside it)."""
     db = tmp_path / "copy.sqlite"
-    for suffix in ("", ".broker"):
+    for suffix in ("", ".broker", ".witness.json"):
         Path(f"{db}{suffix}").write_bytes(Path(f"{day}{suffix}").read_bytes())
     return db
 

@@ -43,18 +43,35 @@ def _check_row(row: Any, prev: bytes, report: VerifyReport) -> Envelope | None:
     return env
 
 
-def verify_log(store: Store) -> tuple[VerifyReport, list[Envelope]]:
-    """Check every entry's hashes and columns; return the decoded envelopes in order."""
-    report = VerifyReport()
-    envelopes: list[Envelope] = []
+class LogScan(msgspec.Struct, kw_only=True):
+    """One pass over the log: the report, the decoded envelopes with their seqs, and every
+    entry's leaf hash recomputed from its body."""
+
+    report: VerifyReport
+    envelopes: list[Envelope]
+    seqs: list[int]
+    leaves: list[bytes]
+
+
+def scan_log(store: Store) -> LogScan:
+    """Check every entry's hashes and columns, keeping what later checks need."""
+    scan = LogScan(report=VerifyReport(), envelopes=[], seqs=[], leaves=[])
     prev = GENESIS
     for row in store.iter_events():
-        report.entries += 1
-        env = _check_row(row, prev, report)
+        scan.report.entries += 1
+        scan.leaves.append(hashlib.sha256(b"\x00" + row.body).digest())
+        env = _check_row(row, prev, scan.report)
         if env is not None:
-            envelopes.append(env)
+            scan.envelopes.append(env)
+            scan.seqs.append(row.seq)
         prev = row.chain_hash
-    return report, envelopes
+    return scan
+
+
+def verify_log(store: Store) -> tuple[VerifyReport, list[Envelope]]:
+    """Check every entry's hashes and columns; return the decoded envelopes in order."""
+    scan = scan_log(store)
+    return scan.report, scan.envelopes
 
 
 def _project(envelopes: list[Envelope]) -> tuple[dict[str, OrderUpdated], dict[str, FillReceived]]:
@@ -113,11 +130,16 @@ def _compare_positions(store: Store, fills: dict[str, FillReceived], report: Ver
         report.problems.append(f"cash {store.get_cash()} differs from the log's {initial - spent}")
 
 
-def verify_all(store: Store) -> tuple[VerifyReport, list[Envelope]]:
-    """The whole log, then the orders, trades and positions tables against it."""
-    report, envelopes = verify_log(store)
+def verify_books(store: Store, envelopes: list[Envelope], report: VerifyReport) -> None:
+    """The orders, trades and positions tables (and the cash) against the log."""
     orders, fills = _project(envelopes)
     _compare_orders(store, orders, report)
     _compare_fills(store, fills, report)
     _compare_positions(store, fills, report)
+
+
+def verify_all(store: Store) -> tuple[VerifyReport, list[Envelope]]:
+    """The whole log, then the orders, trades and positions tables against it."""
+    report, envelopes = verify_log(store)
+    verify_books(store, envelopes, report)
     return report, envelopes

@@ -1,44 +1,160 @@
-"""`tradeswarm audit verify`: the chain behind one order, or the whole log and books."""
+"""`tradeswarm audit`: verify an order or the whole log, export an offline bundle, report.
+
+Exit codes: 0 clean, 1 tampered or divergent, 2 cannot run (bad arguments, missing file).
+"""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tradeswarm.audit.chain import order_chain
-from tradeswarm.audit.verify import verify_all, verify_log
-from tradeswarm.cli.common import console, err_console, existing_store
+from tradeswarm.audit.order_check import (
+    FullCheck,
+    check_all,
+    check_order,
+    decision_text,
+    registry_of,
+    witness_text,
+)
+from tradeswarm.audit.trust import (
+    TrustError,
+    TrustState,
+    load_trust,
+    load_witness_state,
+    save_trust,
+)
+from tradeswarm.audit.witness import WitnessState
+from tradeswarm.cli.common import EXIT_CANNOT_RUN, cli_errors, console, err_console, existing_store
 from tradeswarm.core.clock import iso
+from tradeswarm.store import Store
 
-audit_app = typer.Typer(help="Verify the append-only log.", no_args_is_help=True)
+audit_app = typer.Typer(help="Verify, export and report on the audit log.", no_args_is_help=True)
+
+TrustOption = Annotated[
+    Path | None,
+    typer.Option("--trust-state", help="The verifier's memory: pinned keys, last checkpoint."),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(f"[red]error:[/] {message}")
+    return typer.Exit(EXIT_CANNOT_RUN)
+
+
+def _witness_state(db: Path, given: Path | None) -> WitnessState | None:
+    path = given or Path(f"{db}.witness.json")
+    if given is not None and not given.exists():
+        raise _fail(f"--witness-state {given}: no such file")
+    try:
+        return load_witness_state(path)
+    except TrustError as err:
+        raise _fail(str(err)) from err
+
+
+def _trust(path: Path | None) -> TrustState | None:
+    if path is None:
+        return None
+    try:
+        return load_trust(path)
+    except TrustError as err:
+        raise _fail(str(err)) from err
+
+
+def remember(path: Path | None, check: FullCheck, store: Store) -> str:
+    """After a clean check, pin the keys and move the trusted checkpoint forward."""
+    latest = check.facts.latest
+    if path is None or latest is None:
+        return ""
+    keys = store.audit.verifier_keys()
+    save_trust(
+        path,
+        TrustState(
+            origin=latest.note.split("\n", 1)[0],
+            log_keys=sorted(k.vkey for k in keys if k.role == "log"),
+            witness_keys=sorted(k.vkey for k in keys if k.role == "witness"),
+            size=latest.size,
+            root=base64.b64encode(latest.root).decode(),
+        ),
+    )
+    return f"trusted checkpoint now size {latest.size} ({path})"
+
+
+def _print_order(store: Store, check: FullCheck, order_id: str, registry_file: Path | None) -> bool:
+    registry = registry_of(store, registry_file)
+    entries = check_order(store, check, order_id, registry)
+    if entries is None:
+        raise _fail(f"ORDER_ID={order_id!r}: no such order in the log")
+    for e in entries:
+        env = e.env
+        console.print(f"{iso(env.ts_ns)}  {env.type:<18} {env.sender:<32} msg {env.msg_id}")
+        mark = "✓" if e.ok else "[red]✗[/]"
+        console.print(f"    {mark} signature     : {e.signature}")
+        decision = decision_text(env)
+        if decision is not None:
+            console.print(f"    ✓ authorization : {decision} at {iso(env.ts_ns)}")
+        console.print(f"    {mark} merkle proof  : {e.inclusion}")
+    return all(e.ok for e in entries)
+
+
+def _print_checkpoint(check: FullCheck) -> None:
+    latest = check.facts.latest
+    if latest is None:
+        console.print("checkpoint: none yet (every entry pending)")
+        return
+    algs = check.facts.verified.get(latest.size) or ["NOT VERIFIED"]
+    console.print(
+        f"checkpoint {latest.size}: signatures valid ({', '.join(algs)}) under keys from "
+        f"{check.facts.key_source}; {witness_text(check.facts, latest.size)}"
+    )
 
 
 @audit_app.command()
 def verify(
-    db: Annotated[Path, typer.Option("--db", help="The swarm's SQLite store.")],
+    db: Annotated[Path | None, typer.Option("--db", help="The swarm's SQLite store.")] = None,
     order_id: Annotated[
         str | None, typer.Argument(help="Order id or client order id (prefix).")
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Check the whole log and the books.")] = False,
+    bundle: Annotated[
+        Path | None, typer.Option("--bundle", help="Verify an exported bundle, no database.")
+    ] = None,
+    trust_state: TrustOption = None,
+    witness_state: Annotated[
+        Path | None, typer.Option("--witness-state", help="Default: DB.witness.json if present.")
+    ] = None,
+    registry: Annotated[
+        Path | None, typer.Option("--registry", help="Public-key registry JSON file.")
+    ] = None,
 ) -> None:
     """Exit 0 clean, 1 tampered or divergent, 2 cannot run."""
+    if bundle is not None:
+        if db is not None or order_id is not None or all_:
+            raise _fail("--bundle takes no --db, ORDER_ID or --all")
+        raise typer.Exit(_verify_bundle(bundle, trust_state))
+    if db is None:
+        raise _fail("give --db DB (or --bundle FILE)")
     if (order_id is None) == (not all_):
-        err_console.print("[red]error:[/] give ORDER_ID or --all (one of them)")
-        raise typer.Exit(2)
-    with existing_store(db) as store:
-        report, envelopes = verify_all(store) if all_ else verify_log(store)
-    if order_id:
-        chain = order_chain(envelopes, order_id)
-        if not chain:
-            err_console.print(f"[red]error:[/] ORDER_ID={order_id!r}: no such order in the log")
-            raise typer.Exit(2)
-        for env in chain:
-            console.print(f"{iso(env.ts_ns)}  {env.type:<18} {env.sender:<32} msg {env.msg_id}")
-    for problem in report.problems:
-        console.print(f"[red]✗[/] {problem}")
-    verdict = "clean" if report.ok else "TAMPERED OR DIVERGENT"
-    checked = "hash chain and books" if all_ else "hash chain"
-    console.print(f"log: {report.entries} entries, {checked}: {verdict}")
-    raise typer.Exit(0 if report.ok else 1)
+        raise _fail("give ORDER_ID or --all (one of them)")
+    trust = _trust(trust_state)
+    with existing_store(db) as store, cli_errors():
+        check = check_all(store, trust, _witness_state(db, witness_state), books=all_)
+        entries_ok = _print_order(store, check, order_id, registry) if order_id else True
+        for problem in check.problems:
+            console.print(f"[red]✗[/] {problem}")
+        _print_checkpoint(check)
+        ok = check.scan.report.ok and entries_ok
+        if ok:
+            note = remember(trust_state, check, store)
+            if note:
+                console.print(note)
+    verdict = "clean" if ok else "TAMPERED OR DIVERGENT"
+    checked = "hash chain, Merkle tree, checkpoints" + (" and books" if all_ else "")
+    console.print(f"log: {check.scan.report.entries} entries, {checked}: {verdict}")
+    raise typer.Exit(0 if ok else 1)
+
+
+def _verify_bundle(bundle: Path, trust_state: Path | None) -> int:
+    raise _fail("bundles are not implemented yet")

@@ -201,7 +201,7 @@ class AuditRepository:
             if found.first() is None:
                 conn.execute(audit_keys.insert().values(**msgspec.structs.asdict(key)))
 
-    def keys(self) -> list[KeyRow]:
+    def verifier_keys(self) -> list[KeyRow]:
         """Every recorded verifier key."""
         with self._read() as conn:
             rows = conn.execute(select(audit_keys).order_by(audit_keys.c.role, audit_keys.c.vkey))

@@ -12,7 +12,7 @@ from tradeswarm.data.csv_bars import BUNDLED_FILE, BUNDLED_SYMBOL, bundled_bars
 from tradeswarm.data.replay import pick_day, split_days
 from tradeswarm.model.messages import DailySummary
 from tradeswarm.system.config import SwarmConfig
-from tradeswarm.system.narrate import Narrator, hhmmss
+from tradeswarm.system.narrate import Narrator, audit_lines, hhmmss
 from tradeswarm.system.operator import ScriptedOperator
 from tradeswarm.system.replay import DayReplay
 from tradeswarm.system.status import swarm_status
@@ -81,6 +81,8 @@ async def run_demo(
             f"order ids {status['duplicate_client_order_ids']}, reconciled with broker: "
             f"{status['reconciled']}"
         )
+        for line in audit_lines(swarm.store, swarm.audit):
+            emit(line)
         return summary
     finally:
         swarm.close()

@@ -20,6 +20,7 @@ from tradeswarm.model.messages import OversightRequested
 from tradeswarm.oversight.desk import OversightDesk
 from tradeswarm.risk.manager import RiskManager
 from tradeswarm.store import Store
+from tradeswarm.system.audit_wiring import build_audit_log
 from tradeswarm.system.config import SwarmConfig
 from tradeswarm.system.identities import SwarmIdentities
 
@@ -64,9 +65,10 @@ class Swarm:
         self.registry = self.identities.registry
         self.store = Store.open(db)
         self.store.set_initial_cash(config.initial_cash)
+        self.audit = build_audit_log(self.store, clock, db, self.registry)
         self.broker = PaperBroker(clock, broker_config, broker_path_for(db))
         self.bus = InProcessBus(
-            clock, sink=self.store, group_log_writes=True, signing=self.identities.signing
+            clock, sink=self.audit, group_log_writes=True, signing=self.identities.signing
         )
         self.market = MarketView(spread=config.quote_spread)
         self._build_agents(notify, sleeper)

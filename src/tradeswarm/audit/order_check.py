@@ -1,0 +1,127 @@
+"""Verify the entries behind one order: who signed each, what the gate decided, and a Merkle
+inclusion proof of each entry against the latest signed checkpoint."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import msgspec
+
+from tradeswarm.audit.chain import order_chain
+from tradeswarm.audit.proofs import ProofError, verify_inclusion
+from tradeswarm.audit.tree import StoredTree
+from tradeswarm.audit.trust import TrustState
+from tradeswarm.audit.verify import LogScan, scan_log, verify_books
+from tradeswarm.audit.verify_tree import TreeFacts, verify_tree
+from tradeswarm.audit.witness import WitnessState
+from tradeswarm.core.errors import InvariantViolation
+from tradeswarm.crypto import KeyRegistry, SignatureInvalid, verify_envelope
+from tradeswarm.model.envelope import Envelope
+from tradeswarm.model.messages import RiskDecision
+from tradeswarm.store import Store
+
+REGISTRY_META_KEY = "audit.registry"
+
+
+class EntryCheck(msgspec.Struct, kw_only=True):
+    """One entry's verdicts; ok is False when something failed (not when pending)."""
+
+    seq: int
+    env: Envelope
+    signature: str
+    inclusion: str
+    ok: bool = True
+
+
+class FullCheck(msgspec.Struct, kw_only=True):
+    scan: LogScan
+    facts: TreeFacts
+
+    @property
+    def problems(self) -> list[str]:
+        return self.scan.report.problems
+
+
+def registry_of(store: Store, path: Path | None = None) -> KeyRegistry | None:
+    """The public-key registry: from a file if given, else as the swarm recorded it."""
+    if path is not None:
+        return KeyRegistry.load(path)
+    recorded = store.get_meta(REGISTRY_META_KEY)
+    return None if recorded is None else KeyRegistry.from_json(recorded, "the store's registry")
+
+
+def check_all(
+    store: Store,
+    trust: TrustState | None = None,
+    witness: WitnessState | None = None,
+    books: bool = True,
+) -> FullCheck:
+    """The log, the Merkle tree, checkpoints and cosignatures; the books if asked."""
+    scan = scan_log(store)
+    if books:
+        verify_books(store, scan.envelopes, scan.report)
+    facts = verify_tree(store, scan.leaves, scan.report.problems, trust, witness)
+    return FullCheck(scan=scan, facts=facts)
+
+
+def signature_verdict(env: Envelope, registry: KeyRegistry | None) -> tuple[str, bool]:
+    """('ed25519 key 1a2b… of risk:…', True), ('unsigned', True) or (reason, False)."""
+    if env.signature is None:
+        return "unsigned", True
+    if registry is None:
+        return "signed, but no registry to verify it with", False
+    try:
+        v = verify_envelope(env, registry)
+    except SignatureInvalid as err:
+        return f"INVALID ({err})", False
+    return f"valid {v.algorithm}, key {v.key_id[:12]}… of {v.principal}", True
+
+
+def decision_text(env: Envelope) -> str | None:
+    """The authorization decision an entry records, if it is one."""
+    p = env.payload
+    if not isinstance(p, RiskDecision):
+        return None
+    via = f", approved by {p.approval.approver}" if p.approval and p.approval.approved else ""
+    return f"{p.verdict}{via}: " + "; ".join(p.reasons)
+
+
+def _inclusion(check: FullCheck, tree: StoredTree, seq: int) -> tuple[str, bool]:
+    latest = check.facts.latest
+    index = seq - 1
+    if latest is None or index >= latest.size:
+        return "pending (after the latest checkpoint)", True
+    if not check.facts.verified.get(latest.size):
+        return f"checkpoint {latest.size} does not verify", False
+    try:
+        proof = tree.inclusion_proof(index, latest.size)
+        verify_inclusion(check.scan.leaves[index], index, latest.size, proof, latest.root)
+    except (ProofError, InvariantViolation, ValueError, IndexError) as err:
+        return f"INVALID against checkpoint {latest.size}: {err}", False
+    return f"valid ({len(proof)} hashes) in checkpoint {latest.size}", True
+
+
+def check_order(
+    store: Store, check: FullCheck, order_ref: str, registry: KeyRegistry | None
+) -> list[EntryCheck] | None:
+    """Each entry behind the order, verified; None if the log has no such order."""
+    chain = order_chain(check.scan.envelopes, order_ref)
+    if not chain:
+        return None
+    seq_of: dict[uuid.UUID, int] = {
+        e.msg_id: s for e, s in zip(check.scan.envelopes, check.scan.seqs, strict=True)
+    }
+    tree = StoredTree(store.audit)
+    out = []
+    for env in chain:
+        seq = seq_of[env.msg_id]
+        sig, sig_ok = signature_verdict(env, registry)
+        inc, inc_ok = _inclusion(check, tree, seq)
+        out.append(EntryCheck(seq=seq, env=env, signature=sig, inclusion=inc, ok=sig_ok and inc_ok))
+    return out
+
+
+def witness_text(facts: TreeFacts, size: int) -> str:
+    who = facts.witnessed.get(size)
+    return f"witnessed by {', '.join(who)}" if who else "witness: pending"
