@@ -30,3 +30,31 @@ def pipeline(
     with cli_errors():
         result = run_pipeline_bench(orders=orders, batch=batch, progress=not as_json, sign=sign)
     print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))
+
+
+@bench_app.command()
+def policy(
+    requests: Annotated[int, typer.Option(help="Sample trading requests to decide.")] = 20_000,
+    batch: Annotated[int, typer.Option(help="Requests per batch call.")] = 1_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+) -> None:
+    """The trading policies: compiled scalar and batch paths vs cedarpy, same requests."""
+    from tradeswarm.bench.policy import run_policy_bench
+
+    with cli_errors():
+        result = run_policy_bench(requests=requests, batch=batch)
+    print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))
+
+
+@bench_app.command()
+def audit(
+    entries: Annotated[int, typer.Option(help="Envelopes to append.")] = 50_000,
+    batch: Annotated[int, typer.Option(help="Envelopes per unit of work (one commit).")] = 5_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+) -> None:
+    """Durable audit-log appends, inclusion proofs and verification vs pymerkle, same entries."""
+    from tradeswarm.bench.audit import run_audit_bench
+
+    with cli_errors():
+        result = run_audit_bench(entries=entries, batch=batch)
+    print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))

@@ -114,10 +114,20 @@ class VectorCompiler:
         variables = sorted(free_vars(node))
         src = self.gen.expr(node).src
         fn = eval(f"lambda P, A, R, E: {src}", self.gen.namespace)  # our own generated source
-        return lambda b: _evaluate_per_entity(b, fn, variables)
+        return lambda b: _evaluate_per_entity(b, fn, variables, src)
 
 
-def _evaluate_per_entity(b: BatchInput, fn: Any, variables: list[str]) -> Col:
+def _evaluate_per_entity(b: BatchInput, fn: Any, variables: list[str], memo: str) -> Col:
+    """Evaluate an entity-only expression once per distinct entity tuple, then gather."""
+    cached: Col | None = b.memo.get(memo)
+    if cached is not None:
+        return cached
+    col = _per_unique(b, fn, variables)
+    b.memo[memo] = col
+    return col
+
+
+def _per_unique(b: BatchInput, fn: Any, variables: list[str]) -> Col:
     codes, uniques = b.entity_codes(variables)
     values: list[Any] = []
     errors = np.zeros(len(uniques), dtype=bool)
@@ -384,14 +394,16 @@ class BatchProgram:
             found = codegen.scope_atoms(self.gen, name, policy[var])
             atoms += found
             used += [var] if found else []
-        scope_fn = eval(f"lambda P, A, R, E: {' and '.join(atoms) or 'True'}", self.gen.namespace)
+        scope_src = " and ".join(atoms) or "True"
+        scope_fn = eval(f"lambda P, A, R, E: {scope_src}", self.gen.namespace)
         conditions = [
             (clause["kind"] == "unless", vc.compile(clause["body"]))
             for clause in policy.get("conditions") or ()
         ]
 
         def run(b: BatchInput) -> tuple[Any, Any]:
-            active = np.array(_evaluate_per_entity(b, scope_fn, used).v, dtype=bool)
+            scope = _evaluate_per_entity(b, scope_fn, used, "scope:" + scope_src)
+            active = np.array(scope.v, dtype=bool)
             err = np.zeros(b.n, dtype=bool)
             for negate, fn in conditions:
                 v, e = as_kind(fn(b), "bool", b.n)

@@ -18,7 +18,7 @@ from tradeswarm.core.errors import InvalidInput
 from tradeswarm.policy import runtime
 from tradeswarm.policy.columns import MISSING, Col, from_values, set_col
 from tradeswarm.policy.entities import EntityStore, from_json, to_uid
-from tradeswarm.policy.values import I64_MAX, I64_MIN, Decimal, Uid
+from tradeswarm.policy.values import I64_MAX, I64_MIN, Decimal, EvalError, Uid
 
 VAR_NAMES = ("principal", "action", "resource")
 
@@ -70,6 +70,7 @@ class BatchInput:
         self._paths: dict[tuple[str, ...], Col] = {}
         self._codes: dict[tuple[str, ...], tuple[Any, list[tuple[Any, Any, Any]]]] = {}
         self._rows: dict[int, dict[str, Any]] = {}
+        self.memo: dict[str, Any] = {}
 
     @staticmethod
     def from_requests(
@@ -94,7 +95,11 @@ class BatchInput:
         uids = {}
         for var in VAR_NAMES:
             value = entities[var]
-            if isinstance(value, Mapping | str | Uid):
+            if isinstance(value, Mapping) and not isinstance(value.get("id"), str):
+                ids, codes = np.unique(np.asarray(value["id"], dtype=object), return_inverse=True)
+                uniques = [Uid((value["type"], str(i))) for i in ids.tolist()]
+                uids[var] = (codes.reshape(-1).astype(np.int64), uniques)
+            elif isinstance(value, Mapping | str | Uid):
                 uids[var] = (np.zeros(n, dtype=np.int64), [to_uid(value, var)])
             else:
                 uids[var] = factorize([to_uid(v, var) for v in value])
@@ -116,11 +121,18 @@ class BatchInput:
             codes, uniques = self.uids[picked[0]]
             slot = VAR_NAMES.index(picked[0])
             return codes, [tuple(u if i == slot else None for i in range(3)) for u in uniques]  # type: ignore[misc]
-        stacked = np.stack([self.uids[v][0] for v in picked])
-        combos, codes = np.unique(stacked, axis=1, return_inverse=True)
+        combined = np.zeros(self.n, dtype=np.int64)
+        for v in picked:
+            combined = combined * len(self.uids[v][1]) + self.uids[v][0]
+        combos, codes = np.unique(combined, return_inverse=True)
         rows = []
-        for combo in combos.T:
-            chosen = dict(zip(picked, combo.tolist(), strict=True))
+        for combo in combos.tolist():
+            parts = []
+            rest = combo
+            for v in reversed(picked):
+                rest, part = divmod(rest, len(self.uids[v][1]))
+                parts.append(part)
+            chosen = dict(zip(picked, reversed(parts), strict=True))
             rows.append(
                 tuple(self.uids[v][1][chosen[v]] if v in chosen else None for v in VAR_NAMES)
             )
@@ -149,7 +161,9 @@ class BatchInput:
     def _walk(self, i: int, ctx: Any, path: tuple[str, ...]) -> Any:
         raw = ctx
         for name in path:
-            if type(raw) is dict and "__extn" not in raw and "__entity" not in raw and name in raw:
+            if type(raw) is dict and "__extn" not in raw and "__entity" not in raw:
+                if name not in raw:
+                    raise EvalError(f"record does not have the attribute `{name}`")
                 raw = raw[name]
             else:
                 return self._runtime_walk(i, path)
@@ -198,16 +212,23 @@ class BatchInput:
 
     def _has_column(self, path: tuple[str, ...], name: str) -> Col:
         column: Any = self.columns
-        present = np.ones(self.n, dtype=bool)
+        missing = np.zeros(self.n, dtype=bool)
         for step in path:
-            column = column.fields if isinstance(column, RecordColumn) else column
+            if isinstance(column, RecordColumn):
+                missing |= ~np.asarray(column.present, dtype=bool)
+                column = column.fields
             column = column.get(step) if isinstance(column, Mapping) else None
         if isinstance(column, RecordColumn):
-            present = np.asarray(column.present, dtype=bool) & (name in column.fields)
-            return Col("bool", present)
-        if isinstance(column, Mapping):
-            return Col("bool", np.full(self.n, name in column))
-        return Col("bool", np.zeros(self.n, dtype=bool), np.ones(self.n, dtype=bool))
+            missing |= ~np.asarray(column.present, dtype=bool)
+            column = column.fields
+        if not isinstance(column, Mapping):
+            return Col("bool", np.zeros(self.n, dtype=bool), np.ones(self.n, dtype=bool))
+        found = column.get(name)
+        if isinstance(found, RecordColumn):
+            present = np.asarray(found.present, dtype=bool).copy()
+        else:
+            present = np.full(self.n, found is not None)
+        return Col("bool", present, missing if missing.any() else None)
 
     def row_context(self, i: int) -> dict[str, Any]:
         """Row i's whole context as runtime values (for per-row fallbacks)."""
@@ -245,8 +266,11 @@ def column_of(column: Any, n: int, where: str) -> Col:
     values = list(column)
     if len(values) != n:
         raise InvalidInput(where, len(values), f"column length must be {n}")
+    if all(type(v) is str for v in values):
+        return Col("str", column if isinstance(column, np.ndarray) else _object_array(values))
     if values and all(type(v) is list for v in values):
-        return set_col(values, [from_json(v, where) for v in values], None)
+        plain = all(type(x) is str for v in values for x in v)
+        return set_col(values, values if plain else [from_json(v, where) for v in values], None)
     return from_values([_fast_value(v, where) for v in values])
 
 
@@ -260,3 +284,56 @@ def _row_from_columns(columns: Mapping[str, Any], i: int, n: int) -> dict[str, A
         value = column_of(column, n, name).values()[i]
         row[name] = value if value is not MISSING else None
     return row
+
+
+def _entity_column(values: list[Any], var: str) -> Any:
+    first = values[0]
+    if all(v == first for v in values):
+        return first
+    types = {v["type"] for v in values}
+    if len(types) == 1:
+        return {"type": types.pop(), "id": np.array([v["id"] for v in values], dtype=object)}
+    return values
+
+
+def _field_column(records: list[dict[str, Any]], present: list[bool], name: str) -> Any:
+    """A field of an optional record; rows without the record repeat a present value."""
+    values = [r.get(name, MISSING) if p else MISSING for r, p in zip(records, present, strict=True)]
+    filler = next((v for v in values if v is not MISSING), MISSING)
+    return _context_column([filler if v is MISSING else v for v in values], name)
+
+
+def _context_column(values: list[Any], where: str) -> Any:
+    present = [v is not MISSING for v in values]
+    if not all(present):
+        records = [v if type(v) is dict else {} for v in values]
+        if all(type(v) is dict for v, p in zip(values, present, strict=True) if p):
+            names = sorted({k for r in records for k in r})
+            fields = {k: _field_column(records, present, k) for k in names}
+            return RecordColumn(np.array(present, dtype=bool), fields)
+        raise InvalidInput(where, "missing in some requests", "only records may be optional")
+    if all(type(v) is bool for v in values):
+        return np.array(values, dtype=bool)
+    if all(type(v) is int for v in values):
+        return np.array(values, dtype=np.int64)
+    if all(type(v) is str for v in values):
+        return _object_array(values)
+    converted = [_fast_value(v, where) for v in values]
+    if all(type(v) is Decimal for v in converted):
+        return DecimalColumn(np.array([v.v for v in converted], dtype=np.int64))
+    return values
+
+
+def columns_from_requests(requests: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Cedar JSON requests in the columnar form ``is_authorized_batch`` also accepts."""
+    if not requests:
+        raise InvalidInput("requests", 0, "need at least one request")
+    out: dict[str, Any] = {"n": len(requests)}
+    for var in VAR_NAMES:
+        out[var] = _entity_column([r[var] for r in requests], var)
+    contexts = [r.get("context") or {} for r in requests]
+    names = sorted({k for c in contexts for k in c})
+    out["context"] = {
+        k: _context_column([c.get(k, MISSING) for c in contexts], f"context.{k}") for k in names
+    }
+    return out

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tradeswarm.policy.entities import from_json
 from tradeswarm.policy.values import CSet, Decimal
 
 BoolArray = npt.NDArray[np.bool_]
@@ -36,6 +37,8 @@ class Col:
             return [Decimal(int(x)) for x in self.v]
         if self.kind in ("bool", "long"):
             return list(self.v.tolist())
+        if self.kind == "set":
+            return [x if type(x) is not list else from_json(x, "context") for x in self.v]
         return list(self.v)
 
 
@@ -79,9 +82,7 @@ def from_values(values: list[Any], err: BoolArray | None = None) -> Col:
 
 
 def _objects(values: list[Any]) -> Any:
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def set_col(items: list[list[Any]], sets: list[Any], err: BoolArray | None) -> Col:

@@ -1,0 +1,134 @@
+"""Policy benchmark: the trading policy set on realistic requests, compiled vs cedarpy.
+
+Requests come from the RiskManager's sampler (``sample_requests``): the seed's load-test
+size mix, unknown agents, excluded assets, halts, stale approvals. Measured in one run on
+the same requests and entities:
+
+- scalar: one ``is_authorized`` per request, from Cedar JSON (``scalar_ns_*``) and from an
+  already prepared request (``scalar_prepared_ns_*``);
+- batch: ``is_authorized_batch`` on batches of ``batch`` requests in the columnar form
+  (``batch_ns_per_decision_*``, percentiles over batches), and from Cedar JSON requests
+  (``batch_json_ns_per_decision_p50``, which includes building the columns);
+- cedarpy: ``is_authorized`` per request with pre-parsed policies, schema and entities.
+
+``agreement`` is the fraction of requests on which scalar and batch both give cedarpy's
+decision and reasons.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import cedarpy
+import numpy as np
+
+from tradeswarm.core.errors import InvalidInput
+from tradeswarm.policy import compile_policies
+from tradeswarm.policy.batchinput import columns_from_requests
+from tradeswarm.policy.reference import ReferenceEngine
+from tradeswarm.risk.policyset import bundled_text, sample_entities, sample_requests
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    arr = np.asarray(samples, dtype=float)
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
+
+
+def _per_call(fn: Callable[[Any], Any], items: list[Any]) -> list[float]:
+    clock = time.perf_counter_ns
+    out = []
+    for item in items:
+        start = clock()
+        fn(item)
+        out.append(float(clock() - start))
+    return out
+
+
+def _per_batch(fn: Callable[[Any], Any], batches: list[Any], size: int) -> list[float]:
+    clock = time.perf_counter_ns
+    out = []
+    for batch in batches:
+        start = clock()
+        fn(batch)
+        out.append((clock() - start) / size)
+    return out
+
+
+def _key(response: Any) -> tuple[Any, ...]:
+    return (response.decision, response.reasons)
+
+
+def run_policy_bench(requests: int = 20_000, batch: int = 1_000, seed: int = 7) -> dict[str, Any]:
+    """Measure the compiled engine (scalar and batch) and cedarpy on the trading policies."""
+    if requests < batch or batch < 1:
+        raise InvalidInput("requests", requests, f"need at least one batch of {batch}")
+    policies, schema = bundled_text("trading.cedar"), bundled_text("trading.cedarschema")
+    engine = compile_policies(policies, schema)
+    entities = sample_entities()
+    store = engine.prepare_entities(entities)
+    sample = sample_requests(requests, seed)
+    prepared = [engine.prepare_request(r) for r in sample]
+    chunks = [sample[i : i + batch] for i in range(0, requests - batch + 1, batch)]
+    columnar = [columns_from_requests(c) for c in chunks]
+
+    def decide_scalar(r: Any) -> Any:
+        return engine.is_authorized(r, store)
+
+    def decide_prepared(r: Any) -> Any:
+        return engine.decide_prepared(r, store)
+
+    def decide_batch(b: Any) -> Any:
+        return engine.is_authorized_batch(b, store)
+
+    for _ in range(2):  # warm up caches and numpy
+        decide_batch(columnar[0])
+    scalar = _per_call(decide_scalar, sample)
+    scalar_prepared = _per_call(decide_prepared, prepared)
+    batched = _per_batch(decide_batch, columnar, batch)
+    batched_json = _per_batch(decide_batch, chunks, batch)
+
+    cedar_policies = cedarpy.PolicySet.from_str(policies)
+    cedar_schema = cedarpy.Schema.from_str(schema)
+    cedar_entities = cedarpy.Entities.from_json_str(json.dumps(entities), cedar_schema)
+    reference = ReferenceEngine(policies, schema)
+    cedar_reqs = [reference._cedar_request(r) for r in sample]
+
+    def decide_cedar(r: Any) -> Any:
+        return cedarpy.is_authorized(r, cedar_policies, cedar_entities, cedar_schema)
+
+    cedar_times = _per_call(decide_cedar, cedar_reqs[: min(requests, 5_000)])
+    truth = [_key(r) for r in reference.is_authorized_batch(sample, entities)]
+    scalar_answers = [_key(decide_prepared(p)) for p in prepared]
+    batch_answers = [_key(r) for c in columnar for r in decide_batch(c)]
+    agree = sum(
+        1
+        for i, t in enumerate(truth)
+        if scalar_answers[i] == t and (i >= len(batch_answers) or batch_answers[i] == t)
+    )
+    s50, s99 = _percentiles(scalar)
+    p50, p99 = _percentiles(scalar_prepared)
+    b50, b99 = _percentiles(batched)
+    j50, _ = _percentiles(batched_json)
+    c50, c99 = _percentiles(cedar_times)
+    return {
+        "bench": "policy",
+        "policies": len(engine.policy_ids),
+        "vectorized": sum(1 for v in engine.batch_plan().values() if v == "vectorized"),
+        "requests": requests,
+        "batch": batch,
+        "scalar_ns_p50": round(s50),
+        "scalar_ns_p99": round(s99),
+        "scalar_prepared_ns_p50": round(p50),
+        "scalar_prepared_ns_p99": round(p99),
+        "batch_ns_per_decision_p50": round(b50, 1),
+        "batch_ns_per_decision_p99": round(b99, 1),
+        "batch_json_ns_per_decision_p50": round(j50, 1),
+        "cedarpy_ns_p50": round(c50),
+        "cedarpy_ns_p99": round(c99),
+        "speedup_vs_cedarpy": round(c50 / b50, 1),
+        "speedup_scalar_vs_cedarpy": round(c50 / s50, 1),
+        "agreement": agree / len(truth),
+    }
