@@ -2,8 +2,9 @@
 
 Pure functions, no storage. A *node* is a perfect subtree, named by `(level, index)`: it
 covers the leaves `[index * 2**level, (index + 1) * 2**level)`; level 0 is a leaf. The
-log stores every perfect node of level >= 1 as it completes, so any root, inclusion
-proof or consistency proof is O(log n) node reads (see `nodes_of_range`).
+log stores the perfect nodes of even level >= 2 as they complete (a third as many rows
+as entries); an odd-level node is one hash of its two stored children (`stored_ids`).
+So any root, inclusion proof or consistency proof is O(log n) node reads.
 """
 
 from __future__ import annotations
@@ -107,6 +108,31 @@ def consistency_ranges(size1: int, size2: int) -> list[Range]:
     if not whole:
         out.append((lo, hi))
     out.reverse()
+    return out
+
+
+def is_stored(level: int) -> bool:
+    """Whether the log stores nodes of this level (leaves live in the events table)."""
+    return level % 2 == 0
+
+
+def stored_ids(node: NodeId) -> list[NodeId]:
+    """The stored nodes node is read from: itself, or its two children (odd level)."""
+    level, index = node
+    if is_stored(level):
+        return [node]
+    return [(level - 1, 2 * index), (level - 1, 2 * index + 1)]
+
+
+def combine(needed: Iterable[NodeId], stored: Mapping[NodeId, bytes]) -> dict[NodeId, bytes]:
+    """The hashes of needed nodes from the stored ones (KeyError names one missing)."""
+    out: dict[NodeId, bytes] = {}
+    for node in needed:
+        parts = stored_ids(node)
+        if len(parts) == 1:
+            out[node] = stored[node]
+        else:
+            out[node] = hash_node(stored[parts[0]], stored[parts[1]])
     return out
 
 

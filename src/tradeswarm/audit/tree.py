@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from tradeswarm.audit.merkle import (
     CompactRange,
+    NodeId,
     Range,
+    combine,
     consistency_ranges,
     inclusion_ranges,
     nodes_for,
     nodes_of_range,
     range_hash,
+    stored_ids,
 )
 from tradeswarm.core.errors import InvariantViolation
 from tradeswarm.store.audit_repo import AuditRepository
@@ -30,9 +33,13 @@ class StoredTree:
         if not 0 <= size <= have:
             raise ValueError(f"tree size {size} is outside the stored tree (size {have})")
 
+    def _read(self, needed: set[NodeId] | list[NodeId]) -> dict[NodeId, bytes]:
+        stored = self._repo.nodes({s for n in needed for s in stored_ids(n)})
+        return combine(needed, stored)
+
     def _hashes(self, size: int, ranges: list[Range]) -> list[bytes]:
-        nodes = self._repo.nodes(nodes_for(ranges))
         try:
+            nodes = self._read(nodes_for(ranges))
             return [range_hash(a, b, nodes) for a, b in ranges]
         except KeyError as err:
             self._check(size)
@@ -49,10 +56,13 @@ class StoredTree:
     def frontier(self, size: int) -> CompactRange:
         """The compact range [0, size), to go on appending from."""
         ids = nodes_of_range(0, size)
-        nodes = self._repo.nodes(ids)
-        if len(nodes) != len(ids):
+        try:
+            nodes = self._read(ids)
+        except KeyError as err:
             self._check(size)
-            raise InvariantViolation(f"merkle nodes of the size-{size} frontier are missing")
+            raise InvariantViolation(
+                f"merkle node {err.args[0]} is missing from the store"
+            ) from err
         return CompactRange(size, [nodes[n] for n in ids])
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:

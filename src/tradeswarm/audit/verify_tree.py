@@ -15,7 +15,7 @@ import msgspec
 
 from tradeswarm.audit.keys import VerifierKey
 from tradeswarm.audit.log import LOG_ROLE, WITNESS_ROLE
-from tradeswarm.audit.merkle import CompactRange
+from tradeswarm.audit.merkle import CompactRange, is_stored
 from tradeswarm.audit.note import NoteError, split_note, verify_cosignature, verify_note
 from tradeswarm.audit.proofs import ProofError, verify_consistency
 from tradeswarm.audit.tree import StoredTree
@@ -44,14 +44,14 @@ class TreeFacts(msgspec.Struct, kw_only=True):
 def recompute(
     leaves: Sequence[bytes], sizes: set[int]
 ) -> tuple[dict[int, bytes], set[tuple[int, int, bytes]]]:
-    """Roots at the given sizes and every perfect node, from the leaf hashes."""
+    """Roots at the given sizes and every node the log stores, from the leaf hashes."""
     frontier, roots = CompactRange(), {0: CompactRange().root()}
     nodes: set[tuple[int, int, bytes]] = set()
     for size in sorted(s for s in sizes if 0 < s <= len(leaves)):
         nodes.update(frontier.extend(leaves[frontier.size : size]))
         roots[size] = frontier.root()
     nodes.update(frontier.extend(leaves[frontier.size :]))
-    return roots, nodes
+    return roots, {n for n in nodes if is_stored(n[0])}
 
 
 def _keys(store: Store, role: str) -> list[VerifierKey]:

@@ -192,8 +192,8 @@ merkle_nodes = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary, nullable=False),
 )
-"""Every perfect subtree of level >= 1; id = level << 56 | index (leaves are the events'
-leaf hashes, index = seq - 1)."""
+"""Perfect subtrees of even level >= 2; id = level << 56 | index (leaves are the events'
+leaf hashes, index = seq - 1; odd levels are one hash of two stored children)."""
 
 checkpoints = Table(
     "checkpoints",
