@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import sqlite3
@@ -14,9 +15,14 @@ import msgspec
 import pytest
 from typer.testing import CliRunner
 
+from tradeswarm.audit.keys import VerifierKey, derived_signer
+from tradeswarm.audit.merkle import CompactRange, is_stored
+from tradeswarm.audit.note import Checkpoint, sign_note
 from tradeswarm.cli.main import app
+from tradeswarm.crypto import Algorithm
 from tradeswarm.model.envelope import decode_envelope, encode_envelope
 from tradeswarm.model.messages import FillReceived
+from tradeswarm.system.audit_wiring import DEMO_ORIGIN, demo_log_signers
 
 pytestmark = pytest.mark.slow
 
@@ -267,3 +273,160 @@ def test_verify_on_a_missing_store_exits_2(tmp_path: Path) -> None:
         assert result.exit_code == 2
         assert str(missing) in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# -- the Merkle tree, checkpoints and witness (issue 5) -----------------------------------
+
+
+def change_a_merkle_node(conn: sqlite3.Connection) -> None:
+    (node_id,) = _one(conn, "SELECT id FROM merkle_nodes ORDER BY id LIMIT 1 OFFSET 3")
+    conn.execute("UPDATE merkle_nodes SET hash = ? WHERE id = ?", (bytes(32), node_id))
+
+
+def delete_a_merkle_node(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM merkle_nodes WHERE id = (SELECT MAX(id) FROM merkle_nodes)")
+
+
+def insert_a_merkle_node(conn: sqlite3.Connection) -> None:
+    conn.execute("INSERT INTO merkle_nodes VALUES (?, ?)", ((2 << 56) | 999_999, bytes(32)))
+
+
+def change_a_checkpoint_root(conn: sqlite3.Connection) -> None:
+    size, note = _one(conn, "SELECT size, note FROM checkpoints ORDER BY size LIMIT 1")
+    lines = note.split("\n")
+    lines[2] = base64.b64encode(bytes(32)).decode()
+    conn.execute("UPDATE checkpoints SET note = ? WHERE size = ?", ("\n".join(lines), size))
+
+
+def swap_two_checkpoints(conn: sqlite3.Connection) -> None:
+    (a, na), (b, nb) = conn.execute("SELECT size, note FROM checkpoints LIMIT 2").fetchall()
+    conn.execute("UPDATE checkpoints SET note = ? WHERE size = ?", (nb, a))
+    conn.execute("UPDATE checkpoints SET note = ? WHERE size = ?", (na, b))
+
+
+def delete_a_cosigned_checkpoint(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM checkpoints WHERE size = (SELECT MIN(size) FROM cosignatures)")
+
+
+def change_a_cosignature(conn: sqlite3.Connection) -> None:
+    size, line = _one(conn, "SELECT size, line FROM cosignatures LIMIT 1")
+    name, blob = line.rstrip("\n").split(" ")[1:]
+    raw = bytearray(base64.b64decode(blob))
+    raw[-1] ^= 1
+    forged = f"— {name} {base64.b64encode(bytes(raw)).decode()}\n"
+    conn.execute("UPDATE cosignatures SET line = ? WHERE size = ?", (forged, size))
+
+
+def _leaves(conn: sqlite3.Connection) -> list[bytes]:
+    return [bytes(r[0]) for r in conn.execute("SELECT leaf_hash FROM events ORDER BY seq")]
+
+
+def _recut(conn: sqlite3.Connection, signers: list[Any]) -> None:
+    """What an operator rewriting history does: rebuild the tree, re-sign checkpoints."""
+    leaves = _leaves(conn)
+    frontier = CompactRange()
+    nodes = [n for n in frontier.extend(leaves) if is_stored(n[0])]
+    conn.execute("DELETE FROM merkle_nodes")
+    conn.executemany(
+        "INSERT INTO merkle_nodes VALUES (?, ?)", [((lv << 56) | i, h) for lv, i, h in nodes]
+    )
+    conn.execute("DELETE FROM checkpoints")
+    conn.execute("DELETE FROM cosignatures")
+    keys = [(VerifierKey.for_signer(DEMO_ORIGIN, s), s) for s in signers]
+    note = sign_note(Checkpoint(DEMO_ORIGIN, len(leaves), frontier.root()).text(), keys)
+    conn.execute(
+        "INSERT INTO checkpoints VALUES (?, ?, ?, 0)", (len(leaves), frontier.root(), note)
+    )
+    conn.execute("DELETE FROM audit_keys WHERE role = 'log'")
+    conn.executemany(
+        "INSERT INTO audit_keys VALUES (?, 'log', ?, ?)",
+        [(k.vkey(), k.name, k.algorithm) for k, _ in keys],
+    )
+
+
+def fork_the_log(conn: sqlite3.Connection) -> None:
+    """Rewrite an unsigned entry (a market signal), re-chain, rebuild, re-sign with the log's
+    own keys: every row is self-consistent, the books are untouched."""
+    seq, body = _one(conn, "SELECT seq, body FROM events WHERE type = 'MarketSignal' LIMIT 1")
+    changed = body.replace(b'"strength":', b'"strength": ', 1)
+    assert changed != body
+    conn.execute(
+        "UPDATE events SET body = ?, leaf_hash = ? WHERE seq = ?",
+        (changed, hashlib.sha256(b"\x00" + changed).digest(), seq),
+    )
+    prev = bytes(32)
+    for s, leaf in conn.execute("SELECT seq, leaf_hash FROM events ORDER BY seq").fetchall():
+        prev = hashlib.sha256(prev + leaf).digest()
+        conn.execute("UPDATE events SET chain_hash = ? WHERE seq = ?", (prev, s))
+    _recut(conn, demo_log_signers())
+
+
+def resign_with_a_foreign_key(conn: sqlite3.Connection) -> None:
+    foreign = [derived_signer(a, "mallory") for a in (Algorithm.ED25519, Algorithm.MLDSA87)]
+    _recut(conn, foreign)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "says"),
+    [
+        (change_a_merkle_node, "merkle node"),
+        (delete_a_merkle_node, "merkle node"),
+        (insert_a_merkle_node, "merkle node"),
+        (change_a_checkpoint_root, "invalid"),
+        (swap_two_checkpoints, "checkpoint"),
+        (delete_a_cosigned_checkpoint, "unknown checkpoint"),
+        (change_a_cosignature, "invalid cosignature"),
+        (fork_the_log, "fork"),
+        (resign_with_a_foreign_key, "no signature by trusted key"),
+    ],
+    ids=lambda v: v.__name__ if callable(v) else None,
+)
+def test_tampering_with_the_merkle_log_is_detected(copy: Path, tamper: Tamper, says: str) -> None:
+    assert cli("audit", "verify", "--all", "--db", copy).exit_code == 0
+    with contextlib.closing(sqlite3.connect(copy)) as conn, conn:
+        tamper(conn)
+    result = cli("audit", "verify", "--all", "--db", copy)
+    assert result.exit_code == 1, result.stdout
+    assert says in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("tamper", [fork_the_log, resign_with_a_foreign_key])
+def test_a_trusted_checkpoint_catches_a_fork_without_the_witness(
+    copy: Path, tmp_path: Path, tamper: Tamper
+) -> None:
+    trust = tmp_path / "trust.json"
+    first = cli("audit", "verify", "--all", "--db", copy, "--trust-state", trust)
+    assert first.exit_code == 0 and trust.exists(), first.stdout
+    Path(f"{copy}.witness.json").unlink()  # the operator also hides the witness
+    with contextlib.closing(sqlite3.connect(copy)) as conn, conn:
+        tamper(conn)
+    result = cli("audit", "verify", "--all", "--db", copy, "--trust-state", trust)
+    assert result.exit_code == 1, result.stdout
+    assert "trust state" in result.stdout or "trusted at size" in result.stdout
+
+
+def test_every_order_verifies_with_signatures_and_proofs(day: Path) -> None:
+    for order_id, _ in _orders(day):
+        result = cli("audit", "verify", order_id, "--db", day)
+        assert result.exit_code == 0, result.stdout
+        assert "✓ signature     : valid ed25519" in result.stdout
+        assert "✓ merkle proof  : valid" in result.stdout
+        assert "witnessed by witness.tradeswarm.local/w1" in result.stdout
+
+
+def test_a_signed_entry_altered_in_place_fails_its_signature(copy: Path) -> None:
+    with contextlib.closing(sqlite3.connect(copy)) as conn, conn:
+        seq, body = _one(conn, "SELECT seq, body FROM events WHERE type = 'RiskDecision' LIMIT 1")
+        changed = body.replace(b'"reasons":[', b'"reasons":["forged",', 1)
+        conn.execute("UPDATE events SET body = ? WHERE seq = ?", (changed, seq))
+    result = cli("audit", "verify", "--all", "--db", copy)
+    assert result.exit_code == 1
+    assert "signature INVALID" in result.stdout
+
+
+def test_an_unreadable_trust_state_exits_2(copy: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "trust.json"
+    bad.write_text("{not json")
+    result = cli("audit", "verify", "--all", "--db", copy, "--trust-state", bad)
+    assert result.exit_code == 2
+    assert str(bad) in result.stderr

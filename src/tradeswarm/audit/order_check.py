@@ -61,8 +61,17 @@ def check_all(
     scan = scan_log(store)
     if books:
         verify_books(store, scan.envelopes, scan.report)
+        _verify_signatures(scan, registry_of(store))
     facts = verify_tree(store, scan.leaves, scan.report.problems, trust, witness)
     return FullCheck(scan=scan, facts=facts)
+
+
+def _verify_signatures(scan: LogScan, registry: KeyRegistry | None) -> None:
+    for env, seq in zip(scan.envelopes, scan.seqs, strict=True):
+        if env.signature is not None:
+            verdict, ok = signature_verdict(env, registry)
+            if not ok:
+                scan.report.problems.append(f"event #{seq} ({env.type}): signature {verdict}")
 
 
 def signature_verdict(env: Envelope, registry: KeyRegistry | None) -> tuple[str, bool]:
