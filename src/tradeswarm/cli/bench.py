@@ -58,3 +58,16 @@ def audit(
     with cli_errors():
         result = run_audit_bench(entries=entries, batch=batch)
     print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))
+
+
+@bench_app.command()
+def signing(
+    rounds: Annotated[int, typer.Option(help="Timed calls per operation.")] = 2_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+) -> None:
+    """Ed25519 and ML-DSA-87 sign/verify per envelope, against the log's leaf hash."""
+    from tradeswarm.bench.signing import run_signing_bench
+
+    with cli_errors():
+        result = run_signing_bench(rounds=rounds)
+    print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))
