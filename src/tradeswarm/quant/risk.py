@@ -7,7 +7,12 @@ Conventions (seed 001, section 16.2): the loss is ``L = -r`` and ``alpha`` is th
 - ``VaR_alpha = inf{m : P(L <= m) >= alpha}``: the empirical alpha-quantile of the losses
   with the inverted-CDF rule (``np.quantile(-r, alpha, method="inverted_cdf")``), so the
   VaR is always one of the observed losses.
-- ``ES_alpha = E[L | L >= VaR_alpha]``: the mean of the observed losses at or beyond the VaR.
+- ``ES_alpha = VaR_alpha + E[(L - VaR_alpha)^+] / (1 - alpha)`` (Rockafellar-Uryasev),
+  i.e. the mean of the worst ``(1 - alpha)`` share of the losses, the boundary loss counted
+  fractionally (Acerbi-Tasche). For a continuous distribution this is the seed's
+  ``E[L | L >= VaR_alpha]``; on an empirical sample with ties at the VaR the seed's
+  conditional mean would also average in losses below the tail (e.g. ten equal gains
+  around one crash), so the coherent tail mean is used.
 
 Both are reported as loss numbers: positive when the tail loses money. A history that
 never loses gives a negative VaR (the alpha-quantile is a gain); that is the honest number,
@@ -33,11 +38,11 @@ def var_historical(returns: Any, alpha: float = 0.95) -> float:
 
 
 def es_historical(returns: Any, alpha: float = 0.95) -> float:
-    """Historical expected shortfall: the mean loss at or beyond the historical VaR."""
+    """Historical expected shortfall: the mean of the worst ``1 - alpha`` share of losses."""
     losses = -as_1d("returns", returns)
     a = probability("alpha", alpha)
-    var = np.quantile(losses, a, method="inverted_cdf")
-    return float(losses[losses >= var].mean())
+    var = float(np.quantile(losses, a, method="inverted_cdf"))
+    return var + float(np.maximum(losses - var, 0.0).mean()) / (1.0 - a)
 
 
 def _moments(returns: Any) -> tuple[float, float]:

@@ -37,7 +37,12 @@ def _tail_oracle(r: np.ndarray, alpha: float) -> tuple[float, float]:
     # the seed's definition: VaR is the smallest m with P(L <= m) >= alpha
     k = int(np.ceil(alpha * losses.size)) - 1
     assert var == losses[k]
-    return float(var), float(losses[k:][losses[k:] >= var].mean())
+    # Acerbi-Tasche: the worst (1 - alpha) n losses, the boundary one counted fractionally
+    tail = (1 - alpha) * losses.size
+    whole = int(np.floor(tail + 1e-9))
+    worst = losses[::-1]
+    es = (worst[:whole].sum() + (tail - whole) * worst[whole]) / tail
+    return float(var), float(es)
 
 
 @pytest.mark.parametrize("alpha", ALPHAS)
@@ -47,6 +52,13 @@ def test_historical_var_and_es_equal_the_empirical_tail_on_spy(alpha: float) -> 
     assert risk.var_historical(r, alpha) == pytest.approx(var, rel=1e-12)
     assert risk.es_historical(r, alpha) == pytest.approx(es, rel=1e-12)
     assert 0 < risk.var_historical(r, alpha) <= risk.es_historical(r, alpha)
+
+
+def test_es_is_the_mean_of_the_worst_tail_even_with_ties_at_the_var() -> None:
+    r = np.array([0.12] * 180 + [-0.88] * 20)
+    assert risk.var_historical(r, 0.9) == pytest.approx(-0.12)
+    assert risk.es_historical(r, 0.9) == pytest.approx(0.88)
+    assert risk.es_historical(r, 0.95) == pytest.approx(0.88)
 
 
 def test_higher_confidence_never_lowers_var_or_es() -> None:
