@@ -41,7 +41,8 @@ def risk_adjusted_reward(
     r = float(as_1d("pnl", [pnl])[0])
     lam = positive("loss_lambda", loss_lambda, allow_zero=True)
     p = positive("power", power)
-    return r - lam * max(0.0, -r) ** p - positive("psi", psi, allow_zero=True) * drawdown_breach
+    penalty = positive("psi", psi, allow_zero=True) if drawdown_breach else 0.0
+    return float(r - lam * max(0.0, -r) ** p - penalty)
 
 
 def _validate(n_arms: int, n_features: int, cfg: LinUCBConfig) -> None:

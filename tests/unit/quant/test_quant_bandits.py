@@ -94,7 +94,7 @@ def test_cvar_penalty_steers_away_from_a_fat_left_tail() -> None:
 
 def test_allocation_respects_caps_and_is_deterministic_given_a_seed() -> None:
     def run(seed: int) -> list[int]:
-        rng, theta = _problem(9)
+        rng, _ = _problem(9)
         b = LinUCBAllocator(ARMS, FEATURES, LinUCBConfig(max_alloc=0.4), seed=seed)
         picks = []
         for _ in range(100):
