@@ -71,3 +71,19 @@ def signing(
     with cli_errors():
         result = run_signing_bench(rounds=rounds)
     print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))
+
+
+@bench_app.command()
+def quant(
+    assets: Annotated[int, typer.Option(help="Assets for covariance and HRP.")] = 500,
+    days: Annotated[int, typer.Option(help="Days of returns.")] = 2_520,
+    mv_assets: Annotated[int, typer.Option(help="Assets for mean-variance.")] = 100,
+    repeat: Annotated[int, typer.Option(help="Timed repeats; the best counts.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+) -> None:
+    """tradeswarm.quant next to its oracles (sklearn, PyPortfolioOpt, cvxpy, TA-Lib)."""
+    from tradeswarm.bench.quant import run_quant_bench
+
+    with cli_errors():
+        result = run_quant_bench(assets, days, mv_assets, repeat, progress=not as_json)
+    print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))
