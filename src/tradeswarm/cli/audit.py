@@ -11,6 +11,13 @@ from typing import Annotated
 
 import typer
 
+from tradeswarm.audit.bundle import (
+    export_bundle,
+    read_bundle,
+    trust_after,
+    verify_bundle,
+    write_bundle,
+)
 from tradeswarm.audit.order_check import (
     FullCheck,
     check_all,
@@ -22,6 +29,7 @@ from tradeswarm.audit.order_check import (
 from tradeswarm.audit.trust import (
     TrustError,
     TrustState,
+    default_trust_path,
     load_trust,
     load_witness_state,
     save_trust,
@@ -156,5 +164,41 @@ def verify(
     raise typer.Exit(0 if ok else 1)
 
 
-def _verify_bundle(bundle: Path, trust_state: Path | None) -> int:
-    raise _fail("bundles are not implemented yet")
+def _verify_bundle(path: Path, trust_state: Path | None) -> int:
+    if not path.exists():
+        raise _fail(f"--bundle {path}: no such file")
+    try:
+        b = read_bundle(path)
+    except ValueError as err:
+        raise _fail(str(err)) from err
+    trust_path = trust_state or default_trust_path(b.origin)
+    result = verify_bundle(b, _trust(trust_path))
+    for problem in result.problems:
+        console.print(f"[red]✗[/] {problem}")
+    witnessed = ", ".join(result.witnessed) or "pending"
+    console.print(
+        f"bundle: {result.entries} entries, latest checkpoint {result.latest_size} "
+        f"(keys from {result.key_source}; witnessed: {witnessed})"
+    )
+    if result.problems:
+        console.print("bundle: TAMPERED OR DIVERGENT")
+        return 1
+    save_trust(trust_path, trust_after(b, result))
+    console.print(f"bundle: clean; trusted checkpoint now size {result.latest_size} ({trust_path})")
+    return 0
+
+
+@audit_app.command()
+def export(
+    db: Annotated[Path, typer.Option("--db", help="The swarm's SQLite store.")],
+    out: Annotated[Path, typer.Option("--out", help="Bundle file to write (JSON).")],
+) -> None:
+    """Write a self-contained bundle: entries, proofs, checkpoints, public keys."""
+    with existing_store(db) as store, cli_errors():
+        bundle = export_bundle(store)
+    if not bundle.checkpoints:
+        raise _fail(f"--db {db}: the log has no checkpoint yet; nothing to prove")
+    write_bundle(bundle, out)
+    console.print(
+        f"wrote {out}: {len(bundle.entries)} entries, {len(bundle.checkpoints)} checkpoints"
+    )
