@@ -6,6 +6,7 @@ from decimal import ROUND_DOWN, Decimal
 
 import msgspec
 
+from tradeswarm.agents.portfolio import kelly_notional
 from tradeswarm.bus.agent import Agent
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.topics import FILLS, INTENTS, SIGNALS, Role
@@ -28,6 +29,10 @@ class TraderConfig(ConfigBase, frozen=True):
     cooldown_s: int = 600
     stop_loss_atr: float = 3.0
     take_profit_atr: float = 4.0
+    # opt-in: size by fractional Kelly on the bracket's odds, capped by the notionals above
+    kelly_sizing: bool = False
+    kelly_fraction: float = 0.25
+    kelly_equity: Decimal = Decimal(1_000_000)
 
 
 class TradingAgent(Agent):
@@ -87,9 +92,21 @@ class TradingAgent(Agent):
         return last is not None and sig.ts_event - last < self.config.cooldown_s * NS_PER_SECOND
 
     def _notional(self, sig: MarketSignal) -> Decimal:
-        if sig.confidence >= self.config.conviction_confidence:
-            return self.config.conviction_notional
-        return self.config.normal_notional
+        c = self.config
+        cap = c.conviction_notional if sig.confidence >= c.conviction_confidence else None
+        cap = c.normal_notional if cap is None else cap
+        if not c.kelly_sizing:
+            return cap
+        kelly = kelly_notional(
+            price=sig.price,
+            atr=float(sig.indicators.get("atr_14", 0.0)),
+            confidence=sig.confidence,
+            stop_atr=c.stop_loss_atr,
+            target_atr=c.take_profit_atr,
+            equity=c.kelly_equity,
+            fraction=c.kelly_fraction,
+        )
+        return min(cap, kelly)
 
     def _intent(self, sig: MarketSignal, strategy: str, side: Side, qty: Decimal) -> TradeIntent:
         atr = Decimal(str(sig.indicators.get("atr_14", 0.0)))
