@@ -90,7 +90,8 @@ def test_ledoit_wolf_equals_sklearn_on_twenty_stocks() -> None:
     arrays(
         np.float64,
         st.tuples(st.integers(2, 30), st.integers(1, 8)),
-        elements=st.floats(-0.2, 0.2, allow_subnormal=False),
+        # sklearn itself overflows on returns near 1e-159; real returns are 0 or >= 1e-6
+        elements=st.one_of(st.just(0.0), st.floats(1e-6, 0.2), st.floats(-0.2, -1e-6)),
     )
 )
 def test_ledoit_wolf_equals_sklearn_on_any_returns(x: np.ndarray) -> None:
