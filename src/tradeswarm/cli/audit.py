@@ -26,6 +26,7 @@ from tradeswarm.audit.order_check import (
     registry_of,
     witness_text,
 )
+from tradeswarm.audit.report import build_report, render_html, write_pdf
 from tradeswarm.audit.trust import (
     TrustError,
     TrustState,
@@ -202,3 +203,29 @@ def export(
     console.print(
         f"wrote {out}: {len(bundle.entries)} entries, {len(bundle.checkpoints)} checkpoints"
     )
+
+
+@audit_app.command()
+def report(
+    db: Annotated[Path, typer.Option("--db", help="The swarm's SQLite store.")],
+    date: Annotated[str, typer.Option("--date", help="The trading day, YYYY-MM-DD (UTC).")],
+    out: Annotated[Path, typer.Option("--out", help="Report file to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="html or pdf.")] = "html",
+) -> None:
+    """The daily compliance summary, every integrity claim re-verified. Exit 1 if the audit
+    trail does not verify (the report is still written, saying so)."""
+    if fmt not in ("html", "pdf"):
+        raise _fail(f"--format {fmt!r}: use html or pdf")
+    with existing_store(db) as store, cli_errors():
+        summary = build_report(store, date, _witness_state(db, None))
+    if fmt == "html":
+        out.write_text(render_html(summary), encoding="utf-8")
+    else:
+        write_pdf(summary, out)
+    verdict = "audit trail intact" if summary.clean else "AUDIT TRAIL FAILED VERIFICATION"
+    console.print(
+        f"wrote {out}: {summary.trades} trades, ${summary.volume:,.2f} volume, "
+        f"{summary.signatures_valid}/{summary.signed_entries} signatures verified, "
+        f"{summary.checkpoints} checkpoints; {verdict}"
+    )
+    raise typer.Exit(0 if summary.clean else 1)
