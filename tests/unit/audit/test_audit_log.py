@@ -176,3 +176,18 @@ def test_the_log_needs_a_post_quantum_key(store: Store, clock: SimClock) -> None
 
     with pytest.raises(ConfigurationError, match="ML-DSA-87"):
         make_log(store, clock, signers=log_signers()[:1])
+
+
+@settings(max_examples=20, deadline=None)
+@given(batches=st.lists(st.integers(1, 60), min_size=1, max_size=5))
+def test_roots_agree_with_pymerkle(batches: list[int]) -> None:
+    from pymerkle import InmemoryTree
+
+    clock = SimClock(1_700_000_000 * 10**9)
+    with Store.open(":memory:") as store:
+        entries = _fill(store, clock, batches)
+        tree = make_log(store, clock).tree
+        peer = InmemoryTree()
+        for n, entry in enumerate(entries, start=1):
+            peer.append_entry(entry)
+            assert tree.root(n) == peer.get_root(n)
