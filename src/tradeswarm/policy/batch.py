@@ -1,29 +1,28 @@
-"""The batch path: one vectorized call decides N requests.
+"""The batch path's closure vectorizer: a policy as a tree of numpy-running closures.
 
+``batchprogram`` runs most policies as generated numpy code (``vectorgen``); this is the
+general fallback it uses for any policy (or input kind) the generator does not emit.
 Each policy compiles to a tree of numpy operations over columns (``columns.Col``): context
 attributes become columns, and any subexpression that reads only principal, action and
 resource (entity attributes, scope tests, ``principal.desk.limit``) is evaluated once per
 distinct entity with the scalar code and gathered to rows. Errors are per-row masks that
 follow Cedar's short-circuits. A policy using a construct outside the vectorized set is
-evaluated row by row with its scalar function; ``batch_plan()`` says which.
+evaluated row by row with its scalar function (``batchprogram``); ``batch_plan()`` says which.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from tradeswarm.policy import codegen, runtime
 from tradeswarm.policy.batchinput import BatchInput
 from tradeswarm.policy.columns import Col, broadcast, err_or, from_values, full_err, gather
-from tradeswarm.policy.decision import PolicyError, Response
-from tradeswarm.policy.entities import EntityStore, from_json
+from tradeswarm.policy.entities import from_json
 from tradeswarm.policy.values import I64_MAX, I64_MIN, CSet, Decimal, ceq
-
-if TYPE_CHECKING:
-    from tradeswarm.policy.compiled import CompiledPolicySet
+from tradeswarm.policy.vectorgen import free_vars
 
 VecFn = Callable[[BatchInput], Col]
 _ORDER = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
@@ -38,16 +37,6 @@ _TYPED = ("bool", "long", "dec", "str")
 
 class Unsupported(Exception):
     """A construct the vectorizer does not handle; the policy runs per row."""
-
-
-def free_vars(node: Any) -> set[str]:
-    if isinstance(node, dict):
-        if "Var" in node and isinstance(node["Var"], str):
-            return {node["Var"]}
-        return set().union(*(free_vars(v) for v in node.values())) if node else set()
-    if isinstance(node, list):
-        return set().union(*(free_vars(v) for v in node)) if node else set()
-    return set()
 
 
 def const_col(value: Any) -> Col:
@@ -364,104 +353,3 @@ _OPS: dict[str, Callable[[VectorCompiler, Any], VecFn]] = {
     **{op: _arith(op) for op in ("+", "-", "*")},
     **{name: _decimal_compare(name) for name in _DEC_ORDER},
 }
-
-
-PolicyRun = Callable[[BatchInput], tuple[Any, Any]]
-BATCH_ERROR = "error while evaluating the policy (batch path)"
-
-
-class BatchProgram:
-    """The vectorized evaluator of one compiled policy set."""
-
-    def __init__(self, compiled: CompiledPolicySet) -> None:
-        self.compiled = compiled
-        self.gen = codegen.Generator()
-        vc = VectorCompiler(self.gen)
-        self.runs: list[PolicyRun] = []
-        self.plan: dict[str, str] = {}
-        for i, (pid, policy) in enumerate(compiled.loaded.policies.items()):
-            try:
-                self.runs.append(self._vectorize(vc, policy))
-                self.plan[pid] = "vectorized"
-            except Unsupported as exc:
-                self.runs.append(self._per_row(i))
-                self.plan[pid] = f"per-row ({exc})"
-
-    def _vectorize(self, vc: VectorCompiler, policy: dict[str, Any]) -> PolicyRun:
-        atoms: list[str] = []
-        used = []
-        for var, name in (("principal", "P"), ("action", "A"), ("resource", "R")):
-            found = codegen.scope_atoms(self.gen, name, policy[var])
-            atoms += found
-            used += [var] if found else []
-        scope_src = " and ".join(atoms) or "True"
-        scope_fn = eval(f"lambda P, A, R, E: {scope_src}", self.gen.namespace)
-        conditions = [
-            (clause["kind"] == "unless", vc.compile(clause["body"]))
-            for clause in policy.get("conditions") or ()
-        ]
-
-        def run(b: BatchInput) -> tuple[Any, Any]:
-            scope = _evaluate_per_entity(b, scope_fn, used, "scope:" + scope_src)
-            active = np.array(scope.v, dtype=bool)
-            err = np.zeros(b.n, dtype=bool)
-            for negate, fn in conditions:
-                v, e = as_kind(fn(b), "bool", b.n)
-                if e is not None:
-                    err |= active & e
-                    active = active & ~e
-                active = active & (~v if negate else v)
-            return active, err
-
-        return run
-
-    def _per_row(self, index: int) -> PolicyRun:
-        fn = self.compiled.program.policy_functions[index]
-
-        def run(b: BatchInput) -> tuple[Any, Any]:
-            sat = np.zeros(b.n, dtype=bool)
-            err = np.zeros(b.n, dtype=bool)
-            for i in range(b.n):
-                p, a, r = (b.uid(var, i) for var in ("principal", "action", "resource"))
-                try:
-                    sat[i] = fn(p, a, r, b.row_context(i), b.store)
-                except Exception:
-                    err[i] = True
-            return sat, err
-
-        return run
-
-    def decide(
-        self, requests: Sequence[Mapping[str, Any]] | Mapping[str, Any], store: EntityStore
-    ) -> list[Response]:
-        if isinstance(requests, Mapping):
-            batch = BatchInput.from_columns(
-                int(requests["n"]), store, requests, requests.get("context") or {}
-            )
-        else:
-            batch = BatchInput.from_requests(requests, store, self.compiled.context_parser.parse)
-        return self.decide_input(batch)
-
-    def decide_input(self, batch: BatchInput) -> list[Response]:
-        if batch.n == 0:
-            return []
-        results = [run(batch) for run in self.runs]
-        sat = np.stack([s for s, _ in results])
-        err = np.stack([e for _, e in results])
-        if len(self.runs) <= 31:
-            weights = np.left_shift(np.int64(1), np.arange(len(self.runs), dtype=np.int64))
-            combined = (weights @ sat) | ((weights @ err) << 31)
-            uniques, inverse = np.unique(combined, return_inverse=True)
-            answers = [self._response(int(u) & 0x7FFFFFFF, int(u) >> 31) for u in uniques]
-            return list(map(answers.__getitem__, inverse.reshape(-1).tolist()))
-        weights_obj = np.array([1 << i for i in range(len(self.runs))], dtype=object)
-        masks = (weights_obj @ sat.astype(object)).tolist()
-        errs = (weights_obj @ err.astype(object)).tolist()
-        return [self._response(int(m), int(e)) for m, e in zip(masks, errs, strict=True)]
-
-    def _response(self, mask: int, err_mask: int) -> Response:
-        errs = [(i, BATCH_ERROR) for i in range(len(self.runs)) if err_mask >> i & 1]
-        return self.compiled.response(mask, errs or None)
-
-
-__all__ = ["BatchProgram", "PolicyError"]

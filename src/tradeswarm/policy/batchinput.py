@@ -31,6 +31,21 @@ class DecimalColumn:
 
 
 @dataclass(frozen=True, slots=True)
+class SetColumn:
+    """A set attribute per row: ``rows`` (object array of lists of runtime-ready JSON
+    values), every element in ``flat`` and the row each belongs to in ``row``."""
+
+    rows: Any
+    flat: Any
+    row: Any
+
+    @staticmethod
+    def of(values: list[list[Any]]) -> SetColumn:
+        col = set_col(values, values, None)
+        return SetColumn(col.v, col.flat, col.row)
+
+
+@dataclass(frozen=True, slots=True)
 class RecordColumn:
     """An optional record attribute: which rows have it, and its fields as columns."""
 
@@ -51,8 +66,9 @@ def _fast_value(raw: Any, where: str) -> Any:
     return from_json(raw, where)
 
 
-def factorize(keys: Sequence[Uid]) -> tuple[Any, list[Uid]]:
-    index: dict[Uid, int] = {}
+def factorize(keys: Sequence[Any]) -> tuple[Any, list[Any]]:
+    """Codes (int64, one per key) and the distinct keys in order of first appearance."""
+    index: dict[Any, int] = {}
     codes = [index.setdefault(k, len(index)) for k in keys]
     return np.array(codes, dtype=np.int64), list(index)
 
@@ -95,7 +111,10 @@ class BatchInput:
         uids = {}
         for var in VAR_NAMES:
             value = entities[var]
-            if isinstance(value, Mapping) and not isinstance(value.get("id"), str):
+            if isinstance(value, Mapping) and "codes" in value:
+                uniques = [Uid((value["type"], str(i))) for i in value["ids"]]
+                uids[var] = (np.asarray(value["codes"], dtype=np.int64), uniques)
+            elif isinstance(value, Mapping) and not isinstance(value.get("id"), str):
                 ids, codes = np.unique(np.asarray(value["id"], dtype=object), return_inverse=True)
                 uniques = [Uid((value["type"], str(i))) for i in ids.tolist()]
                 uids[var] = (codes.reshape(-1).astype(np.int64), uniques)
@@ -177,6 +196,8 @@ class BatchInput:
 
     def _from_column(self, path: tuple[str, ...]) -> Col:
         column: Any = self.columns
+        if len(path) == 1 and type(column.get(path[0])) in (np.ndarray, DecimalColumn, SetColumn):
+            return column_of(column[path[0]], self.n, path[0])
         present = np.ones(self.n, dtype=bool)
         for name in path:
             if isinstance(column, RecordColumn):
@@ -263,6 +284,10 @@ def column_of(column: Any, n: int, where: str) -> Col:
         return Col("bool", column)
     if isinstance(column, np.ndarray) and column.dtype.kind == "i":
         return Col("long", column.astype(np.int64, copy=False))
+    if isinstance(column, np.ndarray) and column.dtype.kind == "U":
+        return Col("str", column)
+    if isinstance(column, SetColumn):
+        return Col("set", column.rows, None, column.flat, column.row)
     values = list(column)
     if len(values) != n:
         raise InvalidInput(where, len(values), f"column length must be {n}")
@@ -281,9 +306,19 @@ def _row_from_columns(columns: Mapping[str, Any], i: int, n: int) -> dict[str, A
             if bool(np.asarray(column.present)[i]):
                 row[name] = _row_from_columns(column.fields, i, n)
             continue
-        value = column_of(column, n, name).values()[i]
-        row[name] = value if value is not MISSING else None
+        row[name] = _value_at(column, i, name)
     return row
+
+
+def _value_at(column: Any, i: int, where: str) -> Any:
+    """Row i of a context column as a runtime value."""
+    if isinstance(column, DecimalColumn):
+        return Decimal(int(np.asarray(column.scaled)[i]))
+    if isinstance(column, SetColumn):
+        return from_json(column.rows[i], where)
+    if isinstance(column, np.ndarray) and column.dtype.kind in "biU":
+        return column[i].item()
+    return _fast_value(column[i], where)
 
 
 def _entity_column(values: list[Any], var: str) -> Any:
@@ -292,7 +327,8 @@ def _entity_column(values: list[Any], var: str) -> Any:
         return first
     types = {v["type"] for v in values}
     if len(types) == 1:
-        return {"type": types.pop(), "id": np.array([v["id"] for v in values], dtype=object)}
+        codes, uniques = factorize([v["id"] for v in values])
+        return {"type": types.pop(), "codes": codes, "ids": uniques}
     return values
 
 
@@ -317,7 +353,11 @@ def _context_column(values: list[Any], where: str) -> Any:
     if all(type(v) is int for v in values):
         return np.array(values, dtype=np.int64)
     if all(type(v) is str for v in values):
-        return _object_array(values)
+        if any(v.endswith("\x00") for v in values):  # numpy's str dtype drops trailing NULs
+            return _object_array(values)
+        return np.array(values, dtype=str)
+    if all(type(v) is list and all(type(x) is str for x in v) for v in values):
+        return SetColumn.of(values)
     converted = [_fast_value(v, where) for v in values]
     if all(type(v) is Decimal for v in converted):
         return DecimalColumn(np.array([v.v for v in converted], dtype=np.int64))

@@ -35,8 +35,8 @@ class Col:
         """Per-row runtime values (errored rows hold None)."""
         if self.kind == "dec":
             return [Decimal(int(x)) for x in self.v]
-        if self.kind in ("bool", "long"):
-            return list(self.v.tolist())
+        if self.kind in ("bool", "long", "str"):
+            return list(self.v.tolist()) if hasattr(self.v, "tolist") else [self.v]
         if self.kind == "set":
             return [x if type(x) is not list else from_json(x, "context") for x in self.v]
         return list(self.v)

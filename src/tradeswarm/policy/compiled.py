@@ -9,7 +9,7 @@ errors is then a dictionary lookup from mask to a prebuilt ``Response``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.policy import codegen
@@ -18,6 +18,9 @@ from tradeswarm.policy.entities import EntityStore, prepare_entities, to_uid
 from tradeswarm.policy.loader import LoadedPolicies, load_policies, validation_errors
 from tradeswarm.policy.requests import ContextParser, PreparedRequest
 from tradeswarm.policy.values import EvalError
+
+if TYPE_CHECKING:
+    from tradeswarm.policy.batchresult import BatchResult
 
 
 def error_message(exc: BaseException) -> str:
@@ -88,8 +91,8 @@ class CompiledPolicySet:
         self.effects = tuple(p["effect"] for p in loaded.policies.values())
         self.program = ScalarProgram(loaded)
         self.context_parser = ContextParser(schema)
-        self._forbid_mask = sum(1 << i for i, e in enumerate(self.effects) if e == "forbid")
-        self._permit_mask = sum(1 << i for i, e in enumerate(self.effects) if e == "permit")
+        self.forbid_mask = sum(1 << i for i, e in enumerate(self.effects) if e == "forbid")
+        self.permit_mask = sum(1 << i for i, e in enumerate(self.effects) if e == "permit")
         self._responses: dict[int, Response] = {}
         self._entities: dict[int, tuple[Any, EntityStore]] = {}
         self._batch: Any = None
@@ -123,8 +126,8 @@ class CompiledPolicySet:
             cached = self._responses.get(mask)
             if cached is not None:
                 return cached
-        forbids = mask & self._forbid_mask
-        chosen = forbids or (mask & self._permit_mask)
+        forbids = mask & self.forbid_mask
+        chosen = forbids or (mask & self.permit_mask)
         decision = Decision.ALLOW if chosen and not forbids else Decision.DENY
         ids = self.policy_ids
         reasons = tuple(sorted(ids[i] for i in range(len(ids)) if chosen >> i & 1))
@@ -150,9 +153,13 @@ class CompiledPolicySet:
 
     def is_authorized_batch(
         self, requests: Sequence[Mapping[str, Any]] | Mapping[str, Any], entities: Any = None
-    ) -> list[Response]:
-        """Decide many requests in one vectorized call (see ``batch_plan``)."""
-        answers: list[Response] = self.batch.decide(requests, self.prepare_entities(entities))
+    ) -> BatchResult:
+        """Decide many requests in one vectorized call (see ``batch_plan``).
+
+        ``requests`` is a list of Cedar JSON requests or the columnar form (see
+        ``batchinput``); the answer is columnar (``BatchResult``) and a sequence of
+        Responses."""
+        answers: BatchResult = self.batch.decide(requests, self.prepare_entities(entities))
         return answers
 
     def is_authorized_scalar_batch(
@@ -164,7 +171,7 @@ class CompiledPolicySet:
     @property
     def batch(self) -> Any:
         if self._batch is None:
-            from tradeswarm.policy.batch import BatchProgram
+            from tradeswarm.policy.batchprogram import BatchProgram
 
             self._batch = BatchProgram(self)
         return self._batch
