@@ -1,8 +1,6 @@
 """Load Cedar policy text through cedarpy: syntax tree, validation, error positions.
 
-cedarpy's messages carry no source position, so the position is found with cedarpy too:
-the shortest prefix of the text that already fails with the same message ends at the
-offending token (a prefix that merely stops early fails with "unexpected end of input").
+cedarpy's messages carry no source position; ``sourcemap`` finds it (with cedarpy too).
 """
 
 from __future__ import annotations
@@ -14,8 +12,7 @@ from typing import Any
 import cedarpy
 
 from tradeswarm.core.errors import ConfigurationError
-
-_EOF = "unexpected end of input"
+from tradeswarm.policy.sourcemap import locate_parse_error, policy_location
 
 
 class PolicyLoadError(ConfigurationError):
@@ -39,52 +36,6 @@ class LoadedPolicies:
         return {pid: dict(p.get("annotations") or {}) for pid, p in self.policies.items()}
 
 
-def _parse_error(text: str) -> str | None:
-    try:
-        cedarpy.policies_to_json_str(text)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
-def line_column(text: str, offset: int) -> tuple[int, int]:
-    before = text[:offset]
-    line = before.count("\n") + 1
-    return line, offset - (before.rfind("\n") + 1) + 1
-
-
-def locate_parse_error(text: str, message: str) -> tuple[int, int]:
-    """Line and column (1-based) of the token at which cedarpy's parse fails."""
-    lo, hi = 0, len(text)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        found = _parse_error(text[:mid])
-        if found == message and found != _EOF:
-            hi = mid
-        else:
-            lo = mid + 1
-    return line_column(text, max(lo - 1, 0))
-
-
-def _policy_start(text: str, index: int) -> int:
-    """Offset where policy number ``index`` starts (the end of the previous one)."""
-    if index == 0:
-        return len(text) - len(text.lstrip())
-    lo, hi = 0, len(text)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        try:
-            count = len(json.loads(cedarpy.policies_to_json_str(text[:mid]))["staticPolicies"])
-        except ValueError:
-            count = -1
-        if count >= index:
-            hi = mid
-        else:
-            lo = mid + 1
-    rest = text[lo:]
-    return lo + len(rest) - len(rest.lstrip())
-
-
 def load_policies(text: str) -> LoadedPolicies:
     """Parse Cedar policy text with cedarpy; a PolicyLoadError says where it fails."""
     if not isinstance(text, str):
@@ -93,7 +44,7 @@ def load_policies(text: str) -> LoadedPolicies:
         est = json.loads(cedarpy.policies_to_json_str(text))
     except ValueError as exc:
         message = str(exc)
-        line, column = locate_parse_error(text, message)
+        line, column = locate_parse_error(text)
         raise PolicyLoadError("policies", line, column, message) from exc
     policies = dict(est.get("staticPolicies") or {})
     order = sorted(policies, key=lambda pid: (len(pid), pid))
@@ -111,7 +62,7 @@ def validation_errors(text: str, schema: str | dict[str, Any]) -> list[str]:
     for error in result.errors:
         where = ""
         if error.policy_id.startswith("policy") and error.policy_id[6:].isdigit():
-            line, column = line_column(text, _policy_start(text, int(error.policy_id[6:])))
+            line, column = policy_location(text, error.policy_id)
             where = f"line {line}, column {column}: "
         policy = f"policy {error.policy_id}: " if error.policy_id else ""
         out.append(f"{where}{policy}{error.error}")

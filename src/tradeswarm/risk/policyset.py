@@ -24,7 +24,7 @@ from tradeswarm.risk.cedar_values import Rounding, cedar_decimal, cedar_long
 from tradeswarm.risk.context import RiskContext
 from tradeswarm.risk.limits import RiskLimits
 from tradeswarm.risk.samples import SampleDraw
-from tradeswarm.risk.sourcemap import locate_parse_error, policy_location
+from tradeswarm.policy.sourcemap import locate_parse_error, policy_location
 
 ACTION = {"type": "Action", "id": "SubmitTrade"}
 TRADING_AGENTS = {"type": "AgentType", "id": "TradingAgent"}

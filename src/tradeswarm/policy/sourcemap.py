@@ -1,5 +1,6 @@
 """Line and column for Cedar errors: cedarpy reports parse and validation errors without
-a source location, so find it here with cedarpy itself, not a second Cedar parser.
+a source location, so find it here with cedarpy itself, not a second Cedar parser. The one
+implementation, used by ``tradeswarm policy`` (``loader``) and the risk gate's policy files.
 
 Parse error: the parser recovers at ``;`` and reports only one of its errors, so first find
 the statement that fails on its own, then the shortest prefix of it that already fails
