@@ -20,11 +20,11 @@ import cedarpy
 
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.model.messages import TradeIntent
+from tradeswarm.policy.sourcemap import locate_parse_error, policy_location
 from tradeswarm.risk.cedar_values import Rounding, cedar_decimal, cedar_long
 from tradeswarm.risk.context import RiskContext
 from tradeswarm.risk.limits import RiskLimits
 from tradeswarm.risk.samples import SampleDraw
-from tradeswarm.policy.sourcemap import locate_parse_error, policy_location
 
 ACTION = {"type": "Action", "id": "SubmitTrade"}
 TRADING_AGENTS = {"type": "AgentType", "id": "TradingAgent"}

@@ -10,10 +10,10 @@ from risk_kit import context, intent
 
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.model.enums import Side, Verdict
+from tradeswarm.policy.sourcemap import locate_parse_error, policy_location
 from tradeswarm.risk.gate import PolicyGate
 from tradeswarm.risk.limits import EngineKind, RiskLimits
 from tradeswarm.risk.policyset import bundled_text, load_bundle
-from tradeswarm.policy.sourcemap import locate_parse_error, policy_location
 
 BUNDLED = bundled_text("trading.cedar")
 
