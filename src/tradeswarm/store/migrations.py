@@ -32,9 +32,14 @@ def _v2_audit_log(conn: Connection) -> None:
         table.create(conn)
 
 
+def _v3_oversight_signatures(conn: Connection) -> None:
+    schema.oversight_signatures.create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "merkle nodes, checkpoints, cosignatures, audit keys", _v2_audit_log),
+    Migration(3, "human signatures on oversight decisions", _v3_oversight_signatures),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

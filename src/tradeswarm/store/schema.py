@@ -227,3 +227,14 @@ audit_keys = Table(
 """The log's and its witnesses' verifier keys (signed-note vkeys), as the operator says."""
 
 AUDIT_TABLES = (merkle_nodes, checkpoints, cosignatures, audit_keys)
+
+# -- human signatures on oversight decisions (migration 3) ------------------------------
+
+oversight_signatures = Table(
+    "oversight_signatures",
+    metadata,
+    Column("request_id", Text, primary_key=True),
+    Column("signature", LargeBinary, nullable=False),
+)
+"""The deciding human's detached signature block over the decision (crypto.sign_bytes
+under model.messages.HUMAN_DECISION_CONTEXT), written with the decision itself."""
