@@ -92,12 +92,24 @@ class TradeIntent(Message, frozen=True, kw_only=True):
         return self.quantity * price
 
 
+#: The signing context of a human's oversight decision (crypto.sign_bytes type name).
+HUMAN_DECISION_CONTEXT = "HumanApproval"
+
+_canonical = msgspec.json.Encoder(order="sorted")
+
+
 class HumanApproval(msgspec.Struct, frozen=True, kw_only=True):
+    """A human's answer to an oversight request: what the human signs (approve or deny)."""
+
     request_id: uuid.UUID
     approver: str
     approved: bool
     decided_ns: int
     notes: str = ""
+
+    def signing_bytes(self) -> bytes:
+        """The canonical bytes the human's detached signature covers (sorted-key JSON)."""
+        return _canonical.encode(self)
 
 
 class RiskDecision(Message, frozen=True, kw_only=True):
@@ -123,13 +135,34 @@ class OversightRequested(Message, frozen=True, kw_only=True):
     timeout_ns: int
 
 
-class OversightDecided(Message, frozen=True, kw_only=True):
+class OversightDecided(Message, frozen=True, kw_only=True, omit_defaults=True):
+    """A decided oversight request, relayed by the desk.
+
+    human_signature is the human's own detached signature block (crypto.sign_bytes
+    under HUMAN_DECISION_CONTEXT) over `self.answer().signing_bytes()`; None for an
+    auto-denial. It is left out of the encoding when None, so older logs re-encode
+    to the same bytes.
+    """
+
     request_id: uuid.UUID
     intent_id: uuid.UUID
     status: OversightStatus
     approver: str
     notes: str
     decided_ns: int
+    human_signature: bytes | None = None
+
+    def answer(self) -> HumanApproval | None:
+        """The human's answer this relays (what was signed); None for an auto-denial."""
+        if self.status not in (OversightStatus.APPROVED, OversightStatus.DENIED):
+            return None
+        return HumanApproval(
+            request_id=self.request_id,
+            approver=self.approver,
+            approved=self.status is OversightStatus.APPROVED,
+            decided_ns=self.decided_ns,
+            notes=self.notes,
+        )
 
 
 class OrderUpdated(Message, frozen=True, kw_only=True):

@@ -6,12 +6,12 @@ import uuid
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Row, func, select, text, update
+from sqlalchemy import Connection, Row, Select, func, select, text, update
 from sqlalchemy.dialects.sqlite import insert
 
 from tradeswarm.model.enums import OversightStatus
 from tradeswarm.model.messages import OversightRequested, RiskDecision
-from tradeswarm.store.schema import meta, oversight_requests, risk_events
+from tradeswarm.store.schema import meta, oversight_requests, oversight_signatures, risk_events
 
 _decision_decoder = msgspec.json.Decoder(RiskDecision)
 _request_decoder = msgspec.json.Decoder(OversightRequested)
@@ -26,6 +26,7 @@ class OversightRecord(msgspec.Struct, frozen=True, kw_only=True):
     approver: str | None = None
     notes: str | None = None
     decision_ns: int | None = None
+    signature: bytes | None = None  # the deciding human's detached signature block
 
 
 def record_decision(
@@ -104,8 +105,12 @@ def decide_oversight(
     approver: str,
     notes: str,
     ts_ns: int,
+    signature: bytes | None = None,
 ) -> bool:
-    """Compare-and-set: only a PENDING request moves; return whether this call moved it."""
+    """Compare-and-set: only a PENDING request moves; return whether this call moved it.
+
+    signature (the human's, over the decision) is stored with it, in the same transaction.
+    """
     if status is OversightStatus.PENDING:
         raise ValueError("a decision must move a request out of PENDING")
     stmt = (
@@ -116,7 +121,19 @@ def decide_oversight(
         )
         .values(status=status.value, approver_id=approver, decision_notes=notes, decision_ns=ts_ns)
     )
-    return conn.execute(stmt).rowcount == 1
+    moved = conn.execute(stmt).rowcount == 1
+    if moved and signature is not None:
+        conn.execute(
+            insert(oversight_signatures).values(request_id=str(request_id), signature=signature)
+        )
+    return moved
+
+
+def _select_records() -> Select[Any]:
+    return select(oversight_requests, oversight_signatures.c.signature).outerjoin(
+        oversight_signatures,
+        oversight_signatures.c.request_id == oversight_requests.c.request_id,
+    )
 
 
 def _record_from(r: Row[Any]) -> OversightRecord:
@@ -126,11 +143,12 @@ def _record_from(r: Row[Any]) -> OversightRecord:
         approver=r.approver_id,
         notes=r.decision_notes,
         decision_ns=r.decision_ns,
+        signature=r.signature,
     )
 
 
 def get_oversight(conn: Connection, request_id: uuid.UUID) -> OversightRecord | None:
-    stmt = select(oversight_requests).where(oversight_requests.c.request_id == str(request_id))
+    stmt = _select_records().where(oversight_requests.c.request_id == str(request_id))
     row = conn.execute(stmt).first()
     return None if row is None else _record_from(row)
 
@@ -141,7 +159,7 @@ def find_oversight(conn: Connection, prefix: str) -> OversightRecord | None:
     if not cleaned or any(c in cleaned for c in "%_\\"):
         raise ValueError(f"invalid request id prefix {prefix!r}")
     stmt = (
-        select(oversight_requests)
+        _select_records()
         .where(oversight_requests.c.request_id.like(cleaned + "%"))
         .order_by(oversight_requests.c.created_ns)
         .limit(2)
@@ -153,7 +171,7 @@ def find_oversight(conn: Connection, prefix: str) -> OversightRecord | None:
 
 
 def list_oversight(conn: Connection, status: OversightStatus | None) -> list[OversightRecord]:
-    stmt = select(oversight_requests).order_by(
+    stmt = _select_records().order_by(
         oversight_requests.c.created_ns, oversight_requests.c.request_id
     )
     if status is not None:

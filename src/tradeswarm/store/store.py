@@ -278,11 +278,20 @@ class Store:
         approver: str,
         notes: str,
         ts_ns: int,
+        signature: bytes | None = None,
     ) -> bool:
-        """Move a PENDING request to status; False if it is not PENDING (or unknown)."""
+        """Move a PENDING request to status; False if it is not PENDING (or unknown).
+
+        signature: the deciding human's detached signature, stored with the decision."""
         with self._tx() as conn:
             return governance.decide_oversight(
-                conn, request_id, status, approver=approver, notes=notes, ts_ns=ts_ns
+                conn,
+                request_id,
+                status,
+                approver=approver,
+                notes=notes,
+                ts_ns=ts_ns,
+                signature=signature,
             )
 
     def get_oversight(self, request_id: uuid.UUID) -> OversightRecord | None:
