@@ -19,7 +19,9 @@ Notifier = Callable[[OversightRequested], None]
 
 class OversightDesk(Agent):
     """Watches pending requests. Humans decide in the store (CLI or in-process);
-    the desk publishes their decision, and denies what is still pending at the timeout."""
+    the desk publishes their decision with the human's own signature over it (the desk's
+    envelope signature says only who relayed it), and denies what is still pending at
+    the timeout."""
 
     role = Role.OVERSIGHT
 
@@ -73,6 +75,7 @@ class OversightDesk(Agent):
             approver=record.approver or AUTO_DENY,
             notes=record.notes or "",
             decided_ns=record.decision_ns or self.clock.now_ns(),
+            human_signature=record.signature,
         )
         self.out.publish(OVERSIGHT_DECISIONS, decided, key=key)
         self.store.set_meta(f"oversight.relayed:{key}", "1")

@@ -20,10 +20,12 @@ from tradeswarm.bus.topics import (
 )
 from tradeswarm.core.clock import NS_PER_SECOND, Clock
 from tradeswarm.core.ids import derived_id
+from tradeswarm.crypto import KeyRegistry, SignatureInvalid, verify_bytes
 from tradeswarm.data.view import MarketView
 from tradeswarm.model.enums import OversightStatus, Verdict
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import (
+    HUMAN_DECISION_CONTEXT,
     HumanApproval,
     OversightDecided,
     OversightRequested,
@@ -61,8 +63,12 @@ class RiskManager(Agent):
         limits: RiskLimits,
         oversight_timeout_s: int = 300,
         gate: PolicyGate | None = None,
+        registry: KeyRegistry | None = None,
     ) -> None:
+        """registry: the swarm's public keys; with it, a human approval whose own
+        signature does not verify against it is refused (DENY)."""
         self.store = store
+        self.registry = registry
         self.market = market
         self.limits = limits
         self.gate = gate or PolicyGate.from_limits(limits)
@@ -177,18 +183,40 @@ class RiskManager(Agent):
             notes=answer.notes,
         )
         decision = self.decide(intent, approval)
-        if not approval.approved:
-            decision = _denied_by_oversight(decision, answer)
+        refused = self._unverified(answer) if approval.approved else None
+        if not approval.approved or refused is not None:
+            decision = _denied_by_oversight(decision, answer, refused)
         # a replay after a crash re-delivers the answer: keep the decision already recorded
         self._publish(self.store.get_decision(decision.decision_id) or decision, env, "oversight")
 
+    def _unverified(self, answer: OversightDecided) -> str | None:
+        """Why the human's own signature on an approval does not verify (None if it does)."""
+        signed = answer.answer()
+        if self.registry is None or signed is None:
+            return None
+        try:
+            verify_bytes(
+                HUMAN_DECISION_CONTEXT,
+                signed.signing_bytes(),
+                answer.human_signature,
+                self.registry,
+                principal=f"{Role.HUMAN}:{answer.approver}",
+                signed_ns=answer.decided_ns,
+            )
+        except SignatureInvalid as err:
+            return str(err)
+        return None
 
-def _denied_by_oversight(decision: RiskDecision, answer: OversightDecided) -> RiskDecision:
-    why = (
-        "oversight: auto-denied, no human answer within the timeout"
-        if answer.status is OversightStatus.TIMEOUT
-        else f"oversight: denied by {answer.approver}: {answer.notes or 'no note'}"
-    )
+
+def _denied_by_oversight(
+    decision: RiskDecision, answer: OversightDecided, refused: str | None = None
+) -> RiskDecision:
+    if refused is not None:
+        why = f"oversight: approval by {answer.approver} refused: human signature {refused}"
+    elif answer.status is OversightStatus.TIMEOUT:
+        why = "oversight: auto-denied, no human answer within the timeout"
+    else:
+        why = f"oversight: denied by {answer.approver}: {answer.notes or 'no note'}"
     return RiskDecision(
         decision_id=decision.decision_id,
         intent=decision.intent,
@@ -196,5 +224,5 @@ def _denied_by_oversight(decision: RiskDecision, answer: OversightDecided) -> Ri
         reasons=[why],
         metrics=decision.metrics,
         ts_event=decision.ts_event,
-        approval=decision.approval,
+        approval=None if refused is not None else decision.approval,
     )
