@@ -7,8 +7,10 @@ the same requests and entities:
 - scalar: one ``is_authorized`` per request, from Cedar JSON (``scalar_ns_*``) and from an
   already prepared request (``scalar_prepared_ns_*``);
 - batch: ``is_authorized_batch`` on batches of ``batch`` requests in the columnar form
-  (``batch_ns_per_decision_*``, percentiles over batches), and from Cedar JSON requests
-  (``batch_json_ns_per_decision_p50``, which includes building the columns);
+  (``batch_ns_per_decision_*``, percentiles over batches; the answer is columnar: the
+  decisions and per-policy satisfied / errored bit masks), the same with every Response
+  object built (``batch_responses_ns_per_decision_p50``), and from Cedar JSON requests
+  (``batch_json_ns_per_decision_p50``, which includes parsing the JSON);
 - cedarpy: ``is_authorized`` per request with pre-parsed policies, schema and entities.
 
 ``agreement`` is the fraction of requests on which scalar and batch both give cedarpy's
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import cedarpy
@@ -57,6 +60,14 @@ def _per_batch(fn: Callable[[Any], Any], batches: list[Any], size: int) -> list[
     return out
 
 
+def _load() -> float | None:
+    """The machine's 1-minute load average (timings on a loaded machine are noisy)."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _key(response: Any) -> tuple[Any, ...]:
     return (response.decision, response.reasons)
 
@@ -83,11 +94,12 @@ def run_policy_bench(requests: int = 20_000, batch: int = 1_000, seed: int = 7) 
     def decide_batch(b: Any) -> Any:
         return engine.is_authorized_batch(b, store)
 
-    for _ in range(2):  # warm up caches and numpy
-        decide_batch(columnar[0])
+    for chunk in columnar:  # warm up: entity tables and the generated code per signature
+        decide_batch(chunk)
     scalar = _per_call(decide_scalar, sample)
     scalar_prepared = _per_call(decide_prepared, prepared)
     batched = _per_batch(decide_batch, columnar, batch)
+    with_responses = _per_batch(lambda b: list(decide_batch(b)), columnar, batch)
     batched_json = _per_batch(decide_batch, chunks, batch)
 
     cedar_policies = cedarpy.PolicySet.from_str(policies)
@@ -112,6 +124,7 @@ def run_policy_bench(requests: int = 20_000, batch: int = 1_000, seed: int = 7) 
     p50, p99 = _percentiles(scalar_prepared)
     b50, b99 = _percentiles(batched)
     j50, _ = _percentiles(batched_json)
+    r50, _ = _percentiles(with_responses)
     c50, c99 = _percentiles(cedar_times)
     return {
         "bench": "policy",
@@ -125,10 +138,12 @@ def run_policy_bench(requests: int = 20_000, batch: int = 1_000, seed: int = 7) 
         "scalar_prepared_ns_p99": round(p99),
         "batch_ns_per_decision_p50": round(b50, 1),
         "batch_ns_per_decision_p99": round(b99, 1),
+        "batch_responses_ns_per_decision_p50": round(r50, 1),
         "batch_json_ns_per_decision_p50": round(j50, 1),
         "cedarpy_ns_p50": round(c50),
         "cedarpy_ns_p99": round(c99),
         "speedup_vs_cedarpy": round(c50 / b50, 1),
         "speedup_scalar_vs_cedarpy": round(c50 / s50, 1),
         "agreement": agree / len(truth),
+        "loadavg_1m": _load(),
     }

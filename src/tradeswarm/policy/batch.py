@@ -63,6 +63,8 @@ def as_kind(col: Col, kind: str, n: int) -> tuple[Any, Any]:
     good = np.fromiter((type(x) is pytype for x in full.v), dtype=bool, count=n)
     vals = [x if type(x) is pytype else None for x in full.v]
     typed = from_values(vals, ~good)
+    if typed.kind != kind:  # no row holds a good value: any placeholder of the right dtype
+        return np.zeros(n, dtype=np.int64 if kind in ("long", "dec") else bool), full_err(n)
     return typed.v, err_or(full.err, ~good)
 
 
@@ -327,6 +329,7 @@ def _if(c: VectorCompiler, arg: Any) -> VecFn:
 
     def run(b: BatchInput) -> Col:
         cv, ce = as_kind(cond(b), "bool", b.n)
+        cv = np.broadcast_to(cv, (b.n,))
         tc, oc = broadcast(then(b), b.n), broadcast(other(b), b.n)
         terr = np.zeros(b.n, dtype=bool) if tc.err is None else tc.err
         oerr = np.zeros(b.n, dtype=bool) if oc.err is None else oc.err

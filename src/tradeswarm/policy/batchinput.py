@@ -18,7 +18,17 @@ from tradeswarm.core.errors import InvalidInput
 from tradeswarm.policy import runtime
 from tradeswarm.policy.columns import MISSING, Col, from_values, set_col
 from tradeswarm.policy.entities import EntityStore, from_json, to_uid
-from tradeswarm.policy.values import I64_MAX, I64_MIN, Decimal, EvalError, Uid
+from tradeswarm.policy.values import (
+    I64_MAX,
+    I64_MIN,
+    CSet,
+    DateTime,
+    Decimal,
+    Duration,
+    EvalError,
+    IpAddr,
+    Uid,
+)
 
 VAR_NAMES = ("principal", "action", "resource")
 
@@ -53,9 +63,12 @@ class RecordColumn:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
+_RUNTIME = (Decimal, IpAddr, DateTime, Duration, Uid, CSet)
+
+
 def _fast_value(raw: Any, where: str) -> Any:
     kind = type(raw)
-    if kind is str or kind is bool:
+    if kind is str or kind is bool or kind in _RUNTIME:
         return raw
     if kind is int and I64_MIN <= raw <= I64_MAX:
         return raw
@@ -90,7 +103,10 @@ class BatchInput:
 
     @staticmethod
     def from_requests(
-        requests: Sequence[Mapping[str, Any]], store: EntityStore, parse_row: Any
+        requests: Sequence[Mapping[str, Any]],
+        store: EntityStore,
+        parse_row: Any,
+        typed: bool = False,
     ) -> BatchInput:
         uids = {}
         for var in VAR_NAMES:
@@ -102,6 +118,12 @@ class BatchInput:
         batch = BatchInput(len(requests), store, uids)
         batch.raw = [r.get("context") or {} for r in requests]
         batch.parse_row = parse_row
+        if typed:  # schema-directed: parse every context now (a bad one refuses the batch)
+            codes, actions = uids["action"]
+            batch.raw = [
+                parse_row(c, actions[k]) for c, k in zip(batch.raw, codes.tolist(), strict=True)
+            ]
+            batch.parse_row = lambda context, action: context
         return batch
 
     @staticmethod

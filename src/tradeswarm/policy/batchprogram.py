@@ -157,7 +157,10 @@ class BatchProgram:
                 int(requests["n"]), store, requests, requests.get("context") or {}
             )
         else:
-            batch = BatchInput.from_requests(requests, store, self.compiled.context_parser.parse)
+            parser = self.compiled.context_parser
+            batch = BatchInput.from_requests(
+                requests, store, parser.parse, typed=parser.types is not None
+            )
         return self.decide_input(batch)
 
     def tables(self, store: EntityStore) -> EntityTables:
