@@ -16,9 +16,9 @@ from tradeswarm.audit.verify import LogScan, scan_log, verify_books
 from tradeswarm.audit.verify_tree import TreeFacts, verify_tree
 from tradeswarm.audit.witness import WitnessState
 from tradeswarm.core.errors import InvariantViolation
-from tradeswarm.crypto import KeyRegistry, SignatureInvalid, verify_envelope
+from tradeswarm.crypto import KeyRegistry, SignatureInvalid, verify_bytes, verify_envelope
 from tradeswarm.model.envelope import Envelope
-from tradeswarm.model.messages import RiskDecision
+from tradeswarm.model.messages import HUMAN_DECISION_CONTEXT, OversightDecided, RiskDecision
 from tradeswarm.store import Store
 
 REGISTRY_META_KEY = "audit.registry"
@@ -31,6 +31,8 @@ class EntryCheck(msgspec.Struct, kw_only=True):
     env: Envelope
     signature: str
     inclusion: str
+    human: str | None = None  # the human's own signature on an oversight decision
+    human_ok: bool = True
     ok: bool = True
 
 
@@ -72,6 +74,59 @@ def _verify_signatures(scan: LogScan, registry: KeyRegistry | None) -> None:
             verdict, ok = signature_verdict(env, registry)
             if not ok:
                 scan.report.problems.append(f"event #{seq} ({env.type}): signature {verdict}")
+    answers = _answers(scan.envelopes)
+    for env, seq in zip(scan.envelopes, scan.seqs, strict=True):
+        request_id = _approval_behind(env)
+        if request_id is None:
+            continue
+        verdict, ok = human_verdict(answers.get(request_id), registry)
+        if not ok:
+            scan.report.problems.append(
+                f"event #{seq} (RiskDecision): PERMIT on an approval whose human "
+                f"signature is {verdict}"
+            )
+
+
+def _answers(envelopes: list[Envelope]) -> dict[uuid.UUID, OversightDecided]:
+    return {
+        e.payload.request_id: e.payload
+        for e in envelopes
+        if isinstance(e.payload, OversightDecided)
+    }
+
+
+def _approval_behind(env: Envelope) -> uuid.UUID | None:
+    """The oversight request a PERMIT rests on, if it rests on a human approval."""
+    p = env.payload
+    if isinstance(p, RiskDecision) and p.verdict == "PERMIT" and p.approval and p.approval.approved:
+        return p.approval.request_id
+    return None
+
+
+def human_verdict(
+    decided: OversightDecided | None, registry: KeyRegistry | None
+) -> tuple[str, bool]:
+    """The human's own signature on an oversight decision: ('valid ed25519, key … of
+    human:…', True), or why not. An auto-denial carries none and needs none."""
+    if decided is None:
+        return "missing (no oversight decision in the log)", False
+    answer = decided.answer()
+    if answer is None:
+        return "none (auto-denied by the desk)", True
+    if registry is None:
+        return "not checked: no registry", False
+    try:
+        v = verify_bytes(
+            HUMAN_DECISION_CONTEXT,
+            answer.signing_bytes(),
+            decided.human_signature,
+            registry,
+            principal=f"human:{decided.approver}",
+            signed_ns=decided.decided_ns,
+        )
+    except SignatureInvalid as err:
+        return f"INVALID ({err})", False
+    return f"valid {v.algorithm}, key {v.key_id[:12]}… of {v.principal}", True
 
 
 def signature_verdict(env: Envelope, registry: KeyRegistry | None) -> tuple[str, bool]:
@@ -122,12 +177,18 @@ def check_order(
         e.msg_id: s for e, s in zip(check.scan.envelopes, check.scan.seqs, strict=True)
     }
     tree = StoredTree(store.audit)
+    permitted = {r for e in chain if (r := _approval_behind(e)) is not None}
     out = []
     for env in chain:
         seq = seq_of[env.msg_id]
         sig, sig_ok = signature_verdict(env, registry)
         inc, inc_ok = _inclusion(check, tree, seq)
-        out.append(EntryCheck(seq=seq, env=env, signature=sig, inclusion=inc, ok=sig_ok and inc_ok))
+        entry = EntryCheck(seq=seq, env=env, signature=sig, inclusion=inc, ok=sig_ok and inc_ok)
+        if isinstance(env.payload, OversightDecided):
+            # a refused forgery is a fact the log records; a trade resting on one is not
+            entry.human, entry.human_ok = human_verdict(env.payload, registry)
+            entry.ok = entry.ok and (entry.human_ok or env.payload.request_id not in permitted)
+        out.append(entry)
     return out
 
 

@@ -42,7 +42,7 @@ DEFAULT_KEYSTORE = Path("tradeswarm-keys")
 DEFAULT_PASS_ENV = "TRADESWARM_PASSPHRASE"
 
 
-def _passphrase(var: str) -> str:
+def passphrase(var: str) -> str:
     value = os.environ.get(var)
     if not value:
         err_console.print(f"[red]error:[/] --passphrase-env {var}: not set or empty")
@@ -87,7 +87,7 @@ def provision(
     ] = DEFAULT_SCRYPT_N,
 ) -> None:
     """Create identities for every agent in the batch file; keys encrypted, publics registered."""
-    secret = _passphrase(passphrase_env)
+    secret = passphrase(passphrase_env)
     t0 = time.perf_counter()
     with cli_errors():
         params = ScryptParams(salt=os.urandom(16), n=scrypt_n)
@@ -124,7 +124,7 @@ def rotate(
     passphrase_env: PassEnvOption = DEFAULT_PASS_ENV,
 ) -> None:
     """New keys from now on; the old public keys stay registered so old signatures verify."""
-    secret = _passphrase(passphrase_env)
+    secret = passphrase(passphrase_env)
     with cli_errors():
         fresh = rotate_in(keystore, name, secret, LiveClock().now_ns())
         registry = open_registry(keystore)
@@ -138,7 +138,7 @@ def revoke(
     passphrase_env: PassEnvOption = DEFAULT_PASS_ENV,
 ) -> None:
     """Reject name's signatures from now on; those made before stay valid."""
-    secret = _passphrase(passphrase_env)
+    secret = passphrase(passphrase_env)
     with cli_errors():
         revoke_in(keystore, name, secret, LiveClock().now_ns())
         registry = open_registry(keystore)

@@ -101,6 +101,9 @@ def _print_order(store: Store, check: FullCheck, order_id: str, registry_file: P
         console.print(f"{iso(env.ts_ns)}  {env.type:<18} {env.sender:<32} msg {env.msg_id}")
         mark = "✓" if e.ok else "[red]✗[/]"
         console.print(f"    {mark} signature     : {e.signature}")
+        if e.human is not None:
+            hmark = "✓" if e.human_ok else "[red]✗[/]"
+            console.print(f"    {hmark} human signed  : {e.human}")
         decision = decision_text(env)
         if decision is not None:
             console.print(f"    ✓ authorization : {decision} at {iso(env.ts_ns)}")

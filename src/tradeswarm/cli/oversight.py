@@ -1,4 +1,9 @@
-"""`tradeswarm oversight …` and `tradeswarm killswitch …`: what only humans decide."""
+"""`tradeswarm oversight …` and `tradeswarm killswitch …`: what only humans decide.
+
+Decisions and kill-switch commands are signed with the human's own key: from a keystore
+(`--keystore DIR`, passphrase in `--passphrase-env`), or, for the demo's stores only,
+`--demo-key` (derived from the public demo seed: reproducible, protecting nothing).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,14 @@ import typer
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.topics import Role
 from tradeswarm.cli.common import cli_errors, console, existing_store
+from tradeswarm.cli.human_key import (
+    DemoKeyOption,
+    KeystoreOption,
+    PassEnvOption,
+    human_key,
+)
 from tradeswarm.core.clock import iso
 from tradeswarm.model.enums import OversightStatus
-from tradeswarm.oversight.service import activate_killswitch, decide_request, resume_trading
-from tradeswarm.system.clockref import store_now_ns
 
 oversight_app = typer.Typer(help="Human oversight of high-value trades.", no_args_is_help=True)
 killswitch_app = typer.Typer(help="Stop all trading; only a human resumes.", no_args_is_help=True)
@@ -59,11 +68,26 @@ def list_requests(
         )
 
 
-def _decide(db: Path, request_id: str, name: str, approve: bool, note: str) -> None:
+def _decide(
+    db: Path,
+    request_id: str,
+    name: str,
+    approve: bool,
+    note: str,
+    key: tuple[Path | None, str, bool],
+) -> None:
+    from tradeswarm.oversight.service import decide_request
+    from tradeswarm.system.clockref import store_now_ns
+
     with existing_store(db) as store, cli_errors():
         who = Identity(name, Role.HUMAN)
-        record = decide_request(store, request_id, who, approve, note, store_now_ns(store))
-    console.print(f"{record.status} {record.request.request_id} by {name}")
+        now = store_now_ns(store)
+        signer = human_key(store, who, now, *key)
+        record = decide_request(store, request_id, who, approve, note, now, signer=signer)
+    console.print(
+        f"{record.status} {record.request.request_id} by {name}, signed with "
+        f"{signer.algorithm} key {signer.key_id[:12]}…"
+    )
 
 
 @oversight_app.command()
@@ -72,9 +96,12 @@ def approve(
     name: AsOption,
     db: DbOption,
     note: Annotated[str, typer.Option(help="Why.")] = "",
+    keystore: KeystoreOption = None,
+    passphrase_env: PassEnvOption = "TRADESWARM_PASSPHRASE",
+    demo_key: DemoKeyOption = False,
 ) -> None:
-    """Approve a pending request (full id or unique prefix)."""
-    _decide(db, request_id, name, True, note)
+    """Approve a pending request (full id or unique prefix), signed with your key."""
+    _decide(db, request_id, name, True, note, (keystore, passphrase_env, demo_key))
 
 
 @oversight_app.command()
@@ -83,9 +110,12 @@ def deny(
     name: AsOption,
     db: DbOption,
     note: Annotated[str, typer.Option(help="Why.")] = "",
+    keystore: KeystoreOption = None,
+    passphrase_env: PassEnvOption = "TRADESWARM_PASSPHRASE",
+    demo_key: DemoKeyOption = False,
 ) -> None:
-    """Deny a pending request (full id or unique prefix)."""
-    _decide(db, request_id, name, False, note)
+    """Deny a pending request (full id or unique prefix), signed with your key."""
+    _decide(db, request_id, name, False, note, (keystore, passphrase_env, demo_key))
 
 
 @killswitch_app.command()
@@ -93,18 +123,40 @@ def activate(
     db: DbOption,
     name: AsOption,
     reason: Annotated[str, typer.Option(help="Why trading stops.")] = "manual",
+    keystore: KeystoreOption = None,
+    passphrase_env: PassEnvOption = "TRADESWARM_PASSPHRASE",
+    demo_key: DemoKeyOption = False,
 ) -> None:
-    """Stop trading: the execution agent cancels open orders and refuses new ones."""
+    """Stop trading: the execution agent cancels open orders and refuses new ones.
+
+    Signed when a key is given; never blocked for want of one (stopping must always work)."""
+    from tradeswarm.oversight.service import activate_killswitch
+    from tradeswarm.system.clockref import store_now_ns
+
     with existing_store(db) as store, cli_errors():
-        changed = activate_killswitch(
-            store, Identity(name, Role.HUMAN), reason, store_now_ns(store)
-        )
+        who = Identity(name, Role.HUMAN)
+        now = store_now_ns(store)
+        signing = keystore is not None or demo_key
+        signer = human_key(store, who, now, keystore, passphrase_env, demo_key) if signing else None
+        changed = activate_killswitch(store, who, reason, now, signer=signer)
     console.print("kill switch ACTIVE" if changed else "kill switch was already active")
 
 
 @killswitch_app.command()
-def resume(db: DbOption, name: AsOption) -> None:
-    """Resume trading (human only)."""
+def resume(
+    db: DbOption,
+    name: AsOption,
+    keystore: KeystoreOption = None,
+    passphrase_env: PassEnvOption = "TRADESWARM_PASSPHRASE",
+    demo_key: DemoKeyOption = False,
+) -> None:
+    """Resume trading (human only), signed with your key."""
+    from tradeswarm.oversight.service import resume_trading
+    from tradeswarm.system.clockref import store_now_ns
+
     with existing_store(db) as store, cli_errors():
-        changed = resume_trading(store, Identity(name, Role.HUMAN), store_now_ns(store))
+        who = Identity(name, Role.HUMAN)
+        now = store_now_ns(store)
+        signer = human_key(store, who, now, keystore, passphrase_env, demo_key)
+        changed = resume_trading(store, who, now, signer=signer)
     console.print("trading resumed" if changed else "kill switch was not active")

@@ -5,10 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
+
 from tradeswarm.agents.trader import TraderConfig
 from tradeswarm.compliance.agent import ComplianceConfig
 from tradeswarm.core.config import ConfigBase, load_toml
 from tradeswarm.core.errors import ConfigurationError
+from tradeswarm.crypto.contexts import NON_REPUDIABLE, SigningPolicy
+from tradeswarm.crypto.keys import signing_algorithm
 from tradeswarm.data.csv_bars import BUNDLED_SYMBOL
 from tradeswarm.execution.pretrade import ExecutionConfig
 from tradeswarm.risk.limits import RiskLimits
@@ -30,6 +34,74 @@ class FeeConfig(ConfigBase, frozen=True):
     rate_limit_per_sec: int = 50
 
 
+class SigningConfig(ConfigBase, frozen=True):
+    """[signing]: which message types the bus signs, with which algorithm.
+
+    signed_types: message type names (default: the non-repudiable ones);
+    default_algorithm: "ed25519" or "ml-dsa-87"; algorithms: per-type overrides,
+    e.g. {OversightDecided = "ml-dsa-87"} (it also sets the algorithm of the human's own
+    signature on oversight decisions). Verifiers given the policy refuse a downgrade.
+    """
+
+    signed_types: list[str] = msgspec.field(default_factory=lambda: sorted(NON_REPUDIABLE))
+    default_algorithm: str = "ed25519"
+    algorithms: dict[str, str] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.policy()  # every name and algorithm checked at load time
+
+    def policy(self) -> SigningPolicy:
+        """The SigningPolicy this section describes (ConfigurationError naming the field)."""
+        return SigningPolicy(
+            signed_types=frozenset(self.signed_types),
+            default_algorithm=signing_algorithm(
+                self.default_algorithm, "signing.default_algorithm"
+            ),
+            algorithms={
+                name: signing_algorithm(alg, f"signing.algorithms.{name}")
+                for name, alg in self.algorithms.items()
+            },
+        )
+
+
+class IdentitiesConfig(ConfigBase, frozen=True):
+    """[identities]: where the swarm's keys come from.
+
+    `demo = true` (the default when no keystore is named): keys derived from a public seed,
+    reproducible and protecting nothing. `keystore = "DIR"`: the identities provisioned
+    there by `tradeswarm agents provision` (a path relative to the working directory),
+    decrypted with the passphrase in the environment variable `passphrase_env`; the
+    swarm verifies against the keystore's registry.json (rotations, revocations, every
+    human approver).
+    """
+
+    demo: bool | None = None
+    keystore: str | None = None
+    passphrase_env: str = "TRADESWARM_PASSPHRASE"
+
+    def __post_init__(self) -> None:
+        if self.demo is True and self.keystore is not None:
+            raise ConfigurationError(
+                "identities.demo", True, f"conflicts with identities.keystore = {self.keystore!r}"
+            )
+        if self.demo is False and self.keystore is None:
+            raise ConfigurationError(
+                "identities.keystore", None, "needed when identities.demo = false"
+            )
+        if self.keystore is not None and not self.keystore.strip():
+            raise ConfigurationError("identities.keystore", self.keystore, "must not be empty")
+        if not self.passphrase_env or not self.passphrase_env.replace("_", "").isalnum():
+            raise ConfigurationError(
+                "identities.passphrase_env",
+                self.passphrase_env,
+                "must name an environment variable (letters, digits, _)",
+            )
+
+    @property
+    def uses_demo_keys(self) -> bool:
+        return self.keystore is None
+
+
 class SwarmConfig(ConfigBase, frozen=True):
     seed: int = 7
     day: str = "2006-01-04"
@@ -43,6 +115,8 @@ class SwarmConfig(ConfigBase, frozen=True):
     compliance: ComplianceConfig = ComplianceConfig()
     broker: FeeConfig = FeeConfig()
     operator: OperatorConfig = OperatorConfig()
+    signing: SigningConfig = SigningConfig()
+    identities: IdentitiesConfig = IdentitiesConfig()
 
     def __post_init__(self) -> None:
         for name in ("initial_cash", "quote_spread"):

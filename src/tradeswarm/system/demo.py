@@ -61,7 +61,8 @@ async def run_demo(
     clock = SimClock()
     swarm = Swarm(config, db, clock, SimSleeper(clock))
     try:
-        replay = DayReplay(swarm, clock, ScriptedOperator(swarm.store, clock, config.operator))
+        operator = ScriptedOperator(swarm.store, clock, config.operator, swarm.human_signer())
+        replay = DayReplay(swarm, clock, operator)
         _intro(config, emit)
         Narrator(swarm.bus, emit)
         replay.warm_up(history)

@@ -9,15 +9,20 @@ A real swarm passes the identities it loaded from its keystore
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from tradeswarm.bus.inproc import BusSigning
 from tradeswarm.bus.topics import Role
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.crypto.identity import AgentIdentity
-from tradeswarm.crypto.provision import demo_identities
+from tradeswarm.crypto.keys import Signer
+from tradeswarm.crypto.keystore import open_keystore
+from tradeswarm.crypto.provision import REGISTRY_FILE, demo_identities
 from tradeswarm.crypto.registry import KeyRegistry
+from tradeswarm.system.config import IdentitiesConfig
 
 AGENT_ROLES = {
     "analyzer": Role.ANALYZER,
@@ -38,10 +43,26 @@ def swarm_members(agent_names: Mapping[str, str], approver: str) -> list[tuple[s
 class SwarmIdentities:
     """The identities a swarm signs with, the registry it verifies against, the bus hook."""
 
-    def __init__(self, identities: Iterable[AgentIdentity], policy: SigningPolicy) -> None:
+    def __init__(
+        self,
+        identities: Iterable[AgentIdentity],
+        policy: SigningPolicy,
+        registry: KeyRegistry | None = None,
+    ) -> None:
+        """registry: the keystore's (every key ever registered, revocations); default:
+        one built from the identities' current public keys."""
         self.by_name = {i.name: i for i in identities}
-        self.registry = KeyRegistry(i.public() for i in self.by_name.values())
+        self.policy = policy
+        self.registry = registry or KeyRegistry(i.public() for i in self.by_name.values())
         self.signing = BusSigning(policy, self.by_name.values())
+
+    def human_signer(self, name: str) -> Signer:
+        """The human's key for signing oversight decisions, in the policy's algorithm for
+        OversightDecided (ConfigurationError if the swarm holds no such human)."""
+        found = self.by_name.get(name)
+        if found is None or found.role != str(Role.HUMAN):
+            raise ConfigurationError("operator.approver", name, "no human identity with this name")
+        return found.signer(self.policy.algorithm_for("OversightDecided"))
 
     @classmethod
     def for_swarm(
@@ -50,12 +71,13 @@ class SwarmIdentities:
         approver: str,
         policy: SigningPolicy,
         identities: Iterable[AgentIdentity] | None = None,
+        registry: KeyRegistry | None = None,
     ) -> SwarmIdentities:
         """Given identities (from a keystore) or the demo's; every member must have one."""
         members = swarm_members(agent_names, approver)
         if identities is None:
             return cls(demo_identities(members), policy)
-        made = cls(identities, policy)
+        made = cls(identities, policy, registry)
         for name, role in members:
             found = made.by_name.get(name)
             if found is None or found.role != role:
@@ -69,3 +91,30 @@ class SwarmIdentities:
         self.registry.register(identity.public())
         self.signing.add(identity)
         return identity
+
+
+def load_identities(config: IdentitiesConfig) -> tuple[list[AgentIdentity], KeyRegistry] | None:
+    """The configured keystore's identities and registry; None for the demo's keys.
+
+    ConfigurationError naming the field when the passphrase variable is unset, the
+    keystore is missing, or the passphrase is wrong; nothing is written."""
+    if config.keystore is None:
+        return None
+    secret = os.environ.get(config.passphrase_env)
+    if not secret:
+        raise ConfigurationError(
+            "identities.passphrase_env", config.passphrase_env, "environment variable not set"
+        )
+    directory = Path(config.keystore)
+    keystore = open_keystore(directory, secret, create=False)
+    registry_file = directory / REGISTRY_FILE
+    if not registry_file.exists():
+        raise ConfigurationError("identities.keystore", config.keystore, "no registry.json in it")
+    identities, registry = keystore.load_all(), KeyRegistry.load(registry_file)
+    for identity in identities:
+        found = registry.lookup(identity.ed25519.key_id)
+        if found is None or found.owner.name != identity.name:
+            raise ConfigurationError(
+                "identities.keystore", config.keystore, f"{identity.name}'s key is not registered"
+            )
+    return identities, registry

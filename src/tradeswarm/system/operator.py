@@ -5,6 +5,7 @@ from __future__ import annotations
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.topics import Role
 from tradeswarm.core.clock import NS_PER_SECOND, Clock
+from tradeswarm.crypto.keys import Signer
 from tradeswarm.model.enums import OversightStatus
 from tradeswarm.oversight.service import decide_request
 from tradeswarm.store import OversightRecord, Store
@@ -14,10 +15,14 @@ from tradeswarm.system.config import OperatorConfig
 class ScriptedOperator:
     """Answers oversight requests through the same service the CLI uses."""
 
-    def __init__(self, store: Store, clock: Clock, config: OperatorConfig) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, config: OperatorConfig, signer: Signer | None
+    ) -> None:
+        """signer: the approver's own key; each decision is signed with it."""
         self.store = store
         self.clock = clock
         self.config = config
+        self.signer = signer
         self.identity = Identity(config.approver, Role.HUMAN)
 
     def act(self) -> list[OversightRecord]:
@@ -37,6 +42,7 @@ class ScriptedOperator:
                         True,
                         "momentum confirmed, size acceptable",
                         now,
+                        signer=self.signer,
                     )
                 )
         return decided

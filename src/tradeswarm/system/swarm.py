@@ -14,6 +14,7 @@ from tradeswarm.compliance.agent import ComplianceAgent
 from tradeswarm.core.clock import Clock, Sleeper
 from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.crypto.identity import AgentIdentity
+from tradeswarm.crypto.keys import Signer
 from tradeswarm.data.view import MarketView
 from tradeswarm.execution.agent import ExecutionAgent
 from tradeswarm.model.messages import OversightRequested
@@ -22,7 +23,7 @@ from tradeswarm.risk.manager import RiskManager
 from tradeswarm.store import Store
 from tradeswarm.system.audit_wiring import build_audit_log
 from tradeswarm.system.config import SwarmConfig
-from tradeswarm.system.identities import SwarmIdentities
+from tradeswarm.system.identities import SwarmIdentities, load_identities
 
 AGENT_NAMES = {
     "analyzer": "market-analyzer-01",
@@ -53,14 +54,19 @@ class Swarm:
         identities: list[AgentIdentity] | None = None,
         signing: SigningPolicy | None = None,
     ) -> None:
-        """identities: from a keystore (default: the demo's, derived from a public seed);
-        signing: which message types are signed with what (default: the non-repudiable
-        ones, Ed25519). `self.registry` holds every public key, for verifiers."""
+        """identities: given here, else from config.identities (a keystore, or the demo's
+        keys derived from a public seed); signing: which message types are signed with what
+        (default: config.signing). `self.registry` holds every public key, for verifiers."""
         self.config = config
         self.clock = clock
         broker_config = _broker_config(config)  # validate before any file is created
+        loaded = None if identities is not None else load_identities(config.identities)
         self.identities = SwarmIdentities.for_swarm(
-            AGENT_NAMES, config.operator.approver, signing or SigningPolicy(), identities
+            AGENT_NAMES,
+            config.operator.approver,
+            signing or config.signing.policy(),
+            identities if loaded is None else loaded[0],
+            None if loaded is None else loaded[1],
         )
         self.registry = self.identities.registry
         self.store = Store.open(db)
@@ -87,6 +93,7 @@ class Swarm:
             market=self.market,
             limits=c.risk,
             oversight_timeout_s=c.oversight_timeout_s,
+            registry=self.registry,
         )
         self.execution = ExecutionAgent(
             n["execution"],
@@ -102,6 +109,10 @@ class Swarm:
             n["compliance"], bus, clock, store=self.store, config=c.compliance
         )
         self.desk = OversightDesk(n["desk"], bus, clock, store=self.store, notify=notify)
+
+    def human_signer(self) -> Signer:
+        """The configured human approver's key (config.operator.approver)."""
+        return self.identities.human_signer(self.config.operator.approver)
 
     def close(self) -> None:
         self.broker.close()
