@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from oversight_kit import T0, TIMEOUT_NS
+from oversight_kit import HUMAN_KEY, T0, TIMEOUT_NS
 
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.inproc import InProcessBus
@@ -24,6 +24,7 @@ from tradeswarm.oversight.service import (
 from tradeswarm.store import Store
 
 HUMAN = Identity("jane.doe@desk", Role.HUMAN)
+SIGNER = HUMAN_KEY.ed25519
 MakeRequest = Callable[[int], OversightRequested]
 
 
@@ -42,13 +43,13 @@ def _watch(bus: InProcessBus) -> list[OversightDecided]:
 def test_decide_refuses_a_non_human(store: Store, make_request: MakeRequest, role: Role) -> None:
     req = make_request(1)
     with pytest.raises(AccessDenied, match="only a human"):
-        decide_request(store, str(req.request_id), Identity("bot", role), True, "", T0)
+        decide_request(store, str(req.request_id), Identity("bot", role), True, "", T0, signer=None)
     assert store.get_oversight(req.request_id).status is OversightStatus.PENDING  # type: ignore[union-attr]
 
 
 def test_human_approves_a_pending_request(store: Store, make_request: MakeRequest) -> None:
     req = make_request(1)
-    record = decide_request(store, str(req.request_id), HUMAN, True, "fine", T0 + 1)
+    record = decide_request(store, str(req.request_id), HUMAN, True, "fine", T0 + 1, signer=SIGNER)
     assert record.status is OversightStatus.APPROVED
     assert record.approver == HUMAN.name
     assert record.decision_ns == T0 + 1
@@ -56,15 +57,17 @@ def test_human_approves_a_pending_request(store: Store, make_request: MakeReques
 
 def test_decide_by_unique_prefix(store: Store, make_request: MakeRequest) -> None:
     req = make_request(1)
-    record = decide_request(store, str(req.request_id)[:13], HUMAN, False, "no", T0 + 1)
+    record = decide_request(
+        store, str(req.request_id)[:13], HUMAN, False, "no", T0 + 1, signer=SIGNER
+    )
     assert record.status is OversightStatus.DENIED
 
 
 def test_decide_refuses_an_already_decided_request(store: Store, make_request: MakeRequest) -> None:
     req = make_request(1)
-    decide_request(store, str(req.request_id), HUMAN, False, "no", T0 + 1)
+    decide_request(store, str(req.request_id), HUMAN, False, "no", T0 + 1, signer=SIGNER)
     with pytest.raises(InvalidInput, match="already DENIED") as info:
-        decide_request(store, str(req.request_id), HUMAN, True, "yes", T0 + 2)
+        decide_request(store, str(req.request_id), HUMAN, True, "yes", T0 + 2, signer=SIGNER)
     assert info.value.field == "request_id"
     assert str(req.request_id) in str(info.value)
     assert store.get_oversight(req.request_id).status is OversightStatus.DENIED  # type: ignore[union-attr]
@@ -73,7 +76,7 @@ def test_decide_refuses_an_already_decided_request(store: Store, make_request: M
 def test_decide_refuses_an_expired_request(store: Store, make_request: MakeRequest) -> None:
     req = make_request(1)
     with pytest.raises(InvalidInput, match="timed out") as info:
-        decide_request(store, str(req.request_id), HUMAN, True, "", T0 + TIMEOUT_NS)
+        decide_request(store, str(req.request_id), HUMAN, True, "", T0 + TIMEOUT_NS, signer=SIGNER)
     assert info.value.field == "request_id"
     assert str(req.request_id) in str(info.value)
     assert store.get_oversight(req.request_id).status is OversightStatus.PENDING  # type: ignore[union-attr]
@@ -83,7 +86,9 @@ def test_decide_just_before_the_timeout_is_accepted(
     store: Store, make_request: MakeRequest
 ) -> None:
     req = make_request(1)
-    record = decide_request(store, str(req.request_id), HUMAN, True, "", T0 + TIMEOUT_NS - 1)
+    record = decide_request(
+        store, str(req.request_id), HUMAN, True, "", T0 + TIMEOUT_NS - 1, signer=SIGNER
+    )
     assert record.status is OversightStatus.APPROVED
 
 
@@ -159,7 +164,7 @@ async def test_tick_relays_a_human_decision_exactly_once(
 ) -> None:
     got = _watch(bus)
     req = make_request(1)
-    decide_request(store, str(req.request_id), HUMAN, True, "go", T0 + 5)
+    decide_request(store, str(req.request_id), HUMAN, True, "go", T0 + 5, signer=SIGNER)
     assert desk.tick() == 1
     assert desk.tick() == 0
     clock.set(T0 + TIMEOUT_NS + 1)  # past the timeout: a decided request is not auto-denied
@@ -179,7 +184,7 @@ async def test_relay_survives_a_desk_restart(
 ) -> None:
     got = _watch(bus)
     req = make_request(1)
-    decide_request(store, str(req.request_id), HUMAN, False, "no", T0 + 5)
+    decide_request(store, str(req.request_id), HUMAN, False, "no", T0 + 5, signer=SIGNER)
     assert OversightDesk("oversight-desk-01", bus, clock, store=store).tick() == 1
     assert OversightDesk("oversight-desk-01", bus, clock, store=store).tick() == 0
     await bus.drain()
