@@ -72,7 +72,8 @@ class Swarm:
         self.store = Store.open(db)
         self.store.set_initial_cash(config.initial_cash)
         self.audit = build_audit_log(self.store, clock, db, self.registry)
-        self.broker = PaperBroker(clock, broker_config, broker_path_for(db))
+        broker_path = broker_path_for(db) if broker_db is None else broker_db
+        self.broker = PaperBroker(clock, broker_config, broker_path)
         self.bus = InProcessBus(
             clock, sink=self.audit, group_log_writes=True, signing=self.identities.signing
         )
