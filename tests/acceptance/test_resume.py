@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
+import uuid
 from pathlib import Path
 
 import pytest
@@ -68,11 +70,46 @@ def test_resuming_a_finished_day_changes_nothing(
     assert books(db) == books(full_db)
 
 
+SWARM_YAML = """\
+agents:
+  - {type: market-analyzer, name: market-analyzer-01}
+  - {type: trading-agent, name: trading-agent-01}
+  - {type: risk-manager, name: risk-manager-01}
+  - {type: order-executor, name: order-executor-01}
+  - {type: compliance-agent, name: compliance-agent-01}
+  - {type: oversight-desk, name: oversight-desk-01}
+  - {type: human, name: jane.doe@desk}
+  - {type: human, name: alice}
+"""
+PASS_ENV = "TRADESWARM_TEST_PASSPHRASE"
+
+
+@pytest.fixture
+def keyed_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A keystore provisioned for the swarm and two humans (keys valid from 2006, the day
+    the demo replays), and a config that loads the swarm's identities from it."""
+    monkeypatch.setenv(PASS_ENV, "correct horse battery staple")
+    batch = tmp_path / "swarm.yaml"
+    batch.write_text(SWARM_YAML, encoding="utf-8")
+    keys = tmp_path / "keys"
+    made = run_cli(
+        "agents", "provision", "--batch", batch, "--keystore", keys, "--passphrase-env",
+        PASS_ENV, "--scrypt-n", "4096", "--valid-from", "2006-01-01",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    config = tmp_path / "swarm.toml"
+    config.write_text(
+        f'[identities]\nkeystore = "{keys}"\npassphrase_env = "{PASS_ENV}"\n', encoding="utf-8"
+    )
+    return config
+
+
 def test_a_real_human_approves_a_pending_review_and_the_resumed_day_relays_it(
-    tmp_path: Path,
+    tmp_path: Path, keyed_config: Path
 ) -> None:
     db = tmp_path / "human.sqlite"
-    first = run_cli("demo", "--db", db, "--until", "10:29")
+    keys = ("--keystore", tmp_path / "keys", "--passphrase-env", PASS_ENV)
+    first = run_cli("demo", "--db", db, "--until", "10:29", "--config", keyed_config)
     assert first.exit_code == 0, first.stderr
     assert "→ HUMAN REVIEW request" in first.stdout
     assert "APPROVED" not in first.stdout
@@ -90,18 +127,23 @@ def test_a_real_human_approves_a_pending_review_and_the_resumed_day_relays_it(
     pending = run_cli("oversight", "list", "--db", db, "--status", "PENDING", "--json")
     assert [r["request_id"] for r in json.loads(pending.stdout)] == [rid]
 
-    approved = run_cli(
-        "oversight", "approve", rid[:8], "--as", "alice", "--db", db, "--note", "looks right"
-    )
-    assert approved.exit_code == 0, approved.stderr
-    assert f"APPROVED {rid} by alice" in approved.stdout
+    demo_key = run_cli("oversight", "approve", rid[:8], "--as", "alice", "--db", db, "--demo-key")
+    assert demo_key.exit_code == 2  # the demo's public key is not alice's key in this swarm
+    assert "human:alice" in demo_key.stderr and "nothing changed" in demo_key.stderr
 
-    again = run_cli("oversight", "approve", rid[:8], "--as", "alice", "--db", db)
+    approved = run_cli(
+        "oversight", "approve", rid[:8], "--as", "alice", "--db", db, "--note", "looks right",
+        *keys,
+    )  # fmt: skip
+    assert approved.exit_code == 0, approved.stderr
+    assert f"APPROVED {rid} by alice, signed with ed25519 key" in approved.stdout
+
+    again = run_cli("oversight", "approve", rid[:8], "--as", "alice", "--db", db, *keys)
     assert again.exit_code == 2
     assert "already APPROVED by alice" in again.stderr
     assert rid in again.stderr
 
-    unknown = run_cli("oversight", "deny", "deadbeef", "--as", "alice", "--db", db)
+    unknown = run_cli("oversight", "deny", "deadbeef", "--as", "alice", "--db", db, *keys)
     assert unknown.exit_code == 2
     assert "deadbeef" in unknown.stderr
     assert "no such oversight request" in unknown.stderr
@@ -109,13 +151,14 @@ def test_a_real_human_approves_a_pending_review_and_the_resumed_day_relays_it(
     record = query(db, "SELECT status, approver_id, decision_notes FROM oversight_requests")
     assert record == [("APPROVED", "alice", "looks right")]
 
-    resumed = run_cli("demo", "--db", db)
+    resumed = run_cli("demo", "--db", db, "--config", keyed_config)
     assert resumed.exit_code == 0, resumed.stderr
     out = resumed.stdout
     short = rid[:8]
     assert f"👤 APPROVED by alice request {short}" in out
     assert f"✓ PERMIT (approved by alice) intent {short}" in out
     assert "jane.doe@desk request " + short not in out  # the scripted human did not re-answer
+    assert "👤 APPROVED by jane.doe@desk" in out  # later, the scripted human signs with its key
     order = query(
         db, f"SELECT state, filled_qty FROM orders WHERE client_order_id LIKE 'ts-{short}%'"
     )
@@ -133,3 +176,48 @@ def test_a_real_human_approves_a_pending_review_and_the_resumed_day_relays_it(
     chain = run_cli("audit", "verify", f"ts-{short}", "--db", db)
     assert chain.exit_code == 0
     assert "OversightDecided" in chain.stdout
+    assert "✓ human signed  : valid ed25519, key" in chain.stdout
+    assert "of human:alice" in chain.stdout
+
+
+def test_a_forged_approval_in_the_store_is_refused_by_the_gate_and_logged(
+    tmp_path: Path,
+) -> None:
+    """Someone with write access to the store approves as jane with another key: the swarm
+    denies the trade (a logged DENY naming why), and the log still verifies: it records
+    the refusal faithfully, and no trade rests on the forgery."""
+
+    from tradeswarm.crypto import AgentIdentity, sign_bytes
+    from tradeswarm.model.messages import HUMAN_DECISION_CONTEXT, HumanApproval
+
+    db = tmp_path / "forged.sqlite"
+    assert run_cli("demo", "--db", db, "--until", "10:29").exit_code == 0
+    ((rid, cursor),) = query(
+        db,
+        "SELECT request_id, (SELECT value FROM meta WHERE key = 'replay.cursor_ns')"
+        " FROM oversight_requests",
+    )
+    decided_ns = int(cursor)
+    answer = HumanApproval(request_id=uuid.UUID(rid), approver="jane.doe@desk",
+                           approved=True, decided_ns=decided_ns, notes="fine")  # fmt: skip
+    mallory = AgentIdentity.from_seed("jane.doe@desk", "human", b"mallory's own seed bytes", 0)
+    block = sign_bytes(HUMAN_DECISION_CONTEXT, answer.signing_bytes(), mallory.ed25519)
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE oversight_requests SET status='APPROVED', approver_id='jane.doe@desk',"
+            " decision_notes='fine', decision_ns=? WHERE request_id=?",
+            (decided_ns, rid),
+        )
+        conn.execute("INSERT INTO oversight_signatures VALUES (?, ?)", (rid, block))
+    conn.close()
+    out = run_cli("demo", "--db", db).stdout
+    short = rid[:8]
+    assert (
+        f"✗ DENY intent {short}: oversight: approval by jane.doe@desk refused: human "
+        "signature unknown key" in out
+    )
+    assert query(
+        db, "SELECT verdict FROM risk_events WHERE intent_id LIKE ? ORDER BY ts_ns", short + "%"
+    ) == [("REVIEW",), ("DENY",)]
+    assert not query(db, f"SELECT 1 FROM orders WHERE client_order_id LIKE 'ts-{short}%'")
+    assert run_cli("audit", "verify", "--all", "--db", db).exit_code == 0

@@ -114,14 +114,40 @@ def test_killswitch_activate_then_resume_as_a_human(morning: Path, tmp_path: Pat
     assert "already active" in twice.stdout
     assert _status(db)["killswitch"] is True
 
-    off = cli("killswitch", "resume", "--db", db, "--as", "carol")
+    keyless = cli("killswitch", "resume", "--db", db, "--as", "carol")
+    assert keyless.exit_code == 2
+    assert "--keystore" in keyless.stderr and "--demo-key" in keyless.stderr
+    stranger = cli("killswitch", "resume", "--db", db, "--as", "carol", "--demo-key")
+    assert stranger.exit_code == 2
+    assert "human:carol" in stranger.stderr and "unknown key" in stranger.stderr
+    assert _status(db)["killswitch"] is True  # neither changed anything
+
+    human = ("--as", "jane.doe@desk", "--demo-key")  # the demo's human, in its registry
+    off = cli("killswitch", "resume", "--db", db, *human)
     assert off.exit_code == 0, off.stderr
     assert "trading resumed" in off.stdout
     assert _status(db)["killswitch"] is False
-    again = cli("killswitch", "resume", "--db", db, "--as", "carol")
+    again = cli("killswitch", "resume", "--db", db, *human)
     assert again.exit_code == 0
     assert "was not active" in again.stdout
     assert _status(db)["killswitch"] is False
+    _assert_resume_signed_by_jane(db)
+
+
+def _assert_resume_signed_by_jane(db: Path) -> None:
+    from tradeswarm.audit.order_check import registry_of
+    from tradeswarm.model.messages import TradingResumed
+    from tradeswarm.oversight.service import last_command, verify_command
+    from tradeswarm.store import Store
+
+    store = Store.open(db)
+    try:
+        command, registry = last_command(store), registry_of(store)
+    finally:
+        store.close()
+    assert command is not None and registry is not None
+    assert isinstance(command.command, TradingResumed)
+    assert verify_command(command, registry).principal == "human:jane.doe@desk"
 
 
 def test_killswitch_needs_a_name_and_an_existing_store(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from rich.table import Table
 from tradeswarm.bus.topics import Role
 from tradeswarm.cli.common import EXIT_CANNOT_RUN, cli_errors, console, err_console
 from tradeswarm.core.clock import LiveClock, iso
+from tradeswarm.core.errors import InvalidInput
 from tradeswarm.crypto.identity import AgentIdentity, PublicIdentity
 from tradeswarm.crypto.keys import Algorithm
 from tradeswarm.crypto.keystore import DEFAULT_SCRYPT_N, ScryptParams
@@ -77,6 +78,17 @@ def _table(identities: list[PublicIdentity]) -> Table:
     return table
 
 
+def _date_ns(value: str) -> int:
+    import datetime as dt
+
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError as err:
+        raise InvalidInput("--valid-from", value, "expected YYYY-MM-DD") from err
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    return int(start.timestamp()) * 1_000_000_000
+
+
 @agents_app.command()
 def provision(
     batch: Annotated[Path, typer.Option("--batch", help="YAML swarm description.")],
@@ -85,14 +97,23 @@ def provision(
     scrypt_n: Annotated[
         int, typer.Option("--scrypt-n", help="scrypt cost for a new keystore (power of 2).")
     ] = DEFAULT_SCRYPT_N,
+    valid_from: Annotated[
+        str | None,
+        typer.Option(
+            "--valid-from",
+            help="Keys valid from this UTC date (YYYY-MM-DD), not now: for replaying "
+            "historical days on the SimClock, whose messages claim the simulated time.",
+        ),
+    ] = None,
 ) -> None:
     """Create identities for every agent in the batch file; keys encrypted, publics registered."""
     secret = passphrase(passphrase_env)
     t0 = time.perf_counter()
     with cli_errors():
         params = ScryptParams(salt=os.urandom(16), n=scrypt_n)
+        since = LiveClock().now_ns() if valid_from is None else _date_ns(valid_from)
         made: list[AgentIdentity] = provision_swarm(
-            batch, keystore, secret, LiveClock().now_ns(), {str(r) for r in Role}, params
+            batch, keystore, secret, since, {str(r) for r in Role}, params
         )
     elapsed = time.perf_counter() - t0
     console.print(_table([i.public() for i in made]))

@@ -76,12 +76,13 @@ def _decide(
     note: str,
     key: tuple[Path | None, str, bool],
 ) -> None:
-    from tradeswarm.oversight.service import decide_request
+    from tradeswarm.oversight.service import decide_request, find_request
     from tradeswarm.system.clockref import store_now_ns
 
     with existing_store(db) as store, cli_errors():
         who = Identity(name, Role.HUMAN)
         now = store_now_ns(store)
+        find_request(store, request_id)  # a bad id is named before any key is asked for
         signer = human_key(store, who, now, *key)
         record = decide_request(store, request_id, who, approve, note, now, signer=signer)
     console.print(
