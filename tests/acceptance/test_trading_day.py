@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -130,13 +131,17 @@ def test_end_of_day_summary_matches_the_books(full_day: tuple[Path, str]) -> Non
     assert int(s["human denials"]) == statuses.count("DENIED") == 0
     assert int(s["auto-denials"]) == statuses.count("TIMEOUT") == 2
     _, day = pick_day(split_days(bundled_bars()), "2006-01-04")
+    midnight = int(dt.datetime(2006, 1, 4, tzinfo=dt.UTC).timestamp()) * 10**9
     risky = query(
         db,
         "SELECT COUNT(*) FROM risk_events WHERE verdict != 'PERMIT' AND ts_ns >= ? AND ts_ns < ?",
-        day.session.open_ns,
-        day.session.close_ns,
+        midnight,
+        midnight + 86_400 * 10**9,
     )
     assert int(s["risk events"]) == risky[0][0] > 0
+    # the day holds the DENY decided on the last bar, at the close itself (market closed)
+    at_close = query(db, "SELECT verdict FROM risk_events WHERE ts_ns = ?", day.session.close_ns)
+    assert ("DENY",) in at_close
     flags = query(db, "SELECT COUNT(*) FROM events WHERE type = 'ComplianceFlag'")
     assert int(s["compliance flags"]) == flags[0][0]
 

@@ -79,3 +79,26 @@ def test_bad_report_arguments_exit_2(day: Path, tmp_path: Path) -> None:
     assert bad_date.exit_code == 2 and "--date" in bad_date.stderr
     bad_fmt = cli("audit", "report", "--db", day, "--date", DAY, "--format", "doc", "--out", out)
     assert bad_fmt.exit_code == 2 and "--format" in bad_fmt.stderr
+
+
+def test_the_days_summary_and_the_report_count_the_same_day(day: Path) -> None:
+    """The compliance agent's end-of-day summary (as logged) and `audit report` agree on
+    every figure they share, the DENY decided at the close included."""
+    from tradeswarm.audit.report import build_report
+    from tradeswarm.model.envelope import decode_envelope
+    from tradeswarm.model.messages import DailySummary
+    from tradeswarm.store import Store
+
+    with contextlib.closing(sqlite3.connect(day)) as conn:
+        (body,) = conn.execute("SELECT body FROM events WHERE type = 'DailySummary'").fetchone()
+    summary = decode_envelope(body).payload
+    assert isinstance(summary, DailySummary)
+    store = Store.open(day)
+    try:
+        report = build_report(store, DAY)
+    finally:
+        store.close()
+    shared = ("trades", "volume", "oversight_requests", "approvals", "auto_denials")
+    assert {k: getattr(summary, k) for k in shared} == {k: getattr(report, k) for k in shared}
+    assert summary.denials == report.human_denials
+    assert summary.risk_events == report.risk_events == int(_sql_figures(day)["Risk events"])

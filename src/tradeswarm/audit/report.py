@@ -47,7 +47,14 @@ class DailyReport(msgspec.Struct, kw_only=True):
         return not self.problems
 
 
-def _window(day: str) -> tuple[int, int]:
+def day_window(day: str) -> tuple[int, int]:
+    """[start, end) in ns of the UTC calendar day `day` (YYYY-MM-DD): what a trading day
+    contains, for this report and the compliance agent's end-of-day summary alike.
+
+    A session lies inside its UTC day (sessions are split by date), so the window holds
+    everything the day's session caused, including what is decided at the close itself
+    (e.g. a DENY "market is closed" on the last bar, at close_ns).
+    """
     try:
         start = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
     except ValueError as err:
@@ -58,7 +65,7 @@ def _window(day: str) -> tuple[int, int]:
 
 def build_report(store: Store, day: str, witness: WitnessState | None = None) -> DailyReport:
     """Gather and verify the day's figures."""
-    lo, hi = _window(day)
+    lo, hi = day_window(day)
     check = check_all(store, witness=witness)
     fills = [f for f in store.list_trades(since_ns=lo) if f.ts_event < hi]
     requests = [r for r in store.list_oversight() if lo <= r.request.created_ns < hi]

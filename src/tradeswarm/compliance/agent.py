@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import msgspec
 
+from tradeswarm.audit.report import day_window
 from tradeswarm.bus.agent import Agent
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.topics import COMPLIANCE_FLAGS, DAILY_SUMMARY, FILLS, Role
@@ -80,12 +81,20 @@ class ComplianceAgent(Agent):
         return found
 
     def summarize(self, session: Session) -> DailySummary:
-        """The day's totals from the books (trades, oversight, risk events) and the flags."""
+        """The day's totals from the books (trades, oversight, risk events) and the flags.
+
+        The day is the session's UTC calendar day, [00:00, 24:00), the window
+        `tradeswarm audit report --date` counts too (audit.report.day_window). The summary
+        is cut after the close's own work (the last bar's decisions, the final sync and
+        desk tick), so it counts everything the day holds; only what happens later on the
+        same date (nothing, in a replay) would reach the report and not the summary.
+        """
+        lo, hi = day_window(session.day)
 
         def today(ts: int) -> bool:
-            return session.open_ns <= ts <= session.close_ns
+            return lo <= ts < hi
 
-        trades = [t for t in self.store.list_trades() if today(t.ts_event)]
+        trades = [t for t in self.store.list_trades(since_ns=lo) if today(t.ts_event)]
         requests = [r for r in self.store.list_oversight() if today(r.request.created_ns)]
         statuses = [r.status for r in requests]
         return DailySummary(
@@ -96,10 +105,8 @@ class ComplianceAgent(Agent):
             approvals=statuses.count(OversightStatus.APPROVED),
             denials=statuses.count(OversightStatus.DENIED),
             auto_denials=statuses.count(OversightStatus.TIMEOUT),
-            risk_events=self.store.count_risk_events(session.open_ns, session.close_ns),
-            flags=self.store.count_events_of_type(
-                "ComplianceFlag", session.open_ns, session.close_ns
-            ),
+            risk_events=self.store.count_risk_events(lo, hi),
+            flags=self.store.count_events_of_type("ComplianceFlag", lo, hi),
             ts_event=self.clock.now_ns(),
         )
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from decimal import Decimal
 
@@ -104,7 +105,7 @@ async def test_summary_counts_the_days_trades_oversight_and_flags(
     await book_fill(bus, store, "f1", Side.BUY, T0, qty="2", price="100")
     await book_fill(bus, store, "f2", Side.SELL, T0 + 60 * S, qty="1", price="110")
     await book_fill(bus, store, "f3", Side.BUY, T0, symbol="XX", price="5")
-    await book_fill(bus, store, "old", Side.BUY, SESSION.open_ns - 3600 * S)  # another day
+    await book_fill(bus, store, "old", Side.BUY, SESSION.open_ns - 86_400 * S)  # the day before
     for n, status in enumerate(
         [
             OversightStatus.APPROVED,
@@ -144,3 +145,24 @@ async def test_summary_counts_the_days_trades_oversight_and_flags(
     assert summary.risk_events == 1
     assert summary.flags == 2  # f2 reverses f1 (wash), f3 is restricted
     assert [e.payload for e in summaries] == [summary]
+
+
+@pytest.mark.asyncio
+async def test_summary_counts_the_utc_day_including_what_is_decided_at_the_close(
+    compliance: ComplianceAgent, store: Store, clock: SimClock
+) -> None:
+    """The day is [00:00, 24:00) UTC of session.day, as `audit report --date` counts it:
+    a DENY at close_ns (market closed on the last bar) is in; yesterday's is out."""
+    midnight = int(dt.datetime(2024, 1, 2, tzinfo=dt.UTC).timestamp()) * S
+    for n, ts in enumerate((SESSION.close_ns, midnight, midnight - 1, midnight + 86_400 * S)):
+        decision = RiskDecision(
+            decision_id=uuid.UUID(int=50 + n),
+            intent=_request(n).intent,
+            verdict=Verdict.DENY,
+            reasons=["market is closed"],
+            metrics={},
+            ts_event=ts,
+        )
+        store.record_decision(decision, "intent", "CRITICAL")
+    clock.set(SESSION.close_ns)
+    assert compliance.summarize(SESSION).risk_events == 2
