@@ -6,26 +6,18 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.table import Table
 
-from tradeswarm.bus.topics import Role
 from tradeswarm.cli.common import EXIT_CANNOT_RUN, cli_errors, console, err_console
 from tradeswarm.core.clock import LiveClock, iso
 from tradeswarm.core.errors import InvalidInput
-from tradeswarm.crypto.identity import AgentIdentity, PublicIdentity
-from tradeswarm.crypto.keys import Algorithm
-from tradeswarm.crypto.keystore import DEFAULT_SCRYPT_N, ScryptParams
-from tradeswarm.crypto.provision import (
-    REGISTRY_FILE,
-    open_registry,
-    provision_swarm,
-    revoke_in,
-    rotate_in,
-)
+
+if TYPE_CHECKING:  # crypto loads `cryptography` and yaml: imported per command
+    from rich.table import Table
+
+    from tradeswarm.crypto.identity import AgentIdentity, PublicIdentity
 
 agents_app = typer.Typer(
     help="Agent identities: Ed25519, ML-DSA-87 and ML-KEM-768 keys, encrypted at rest.",
@@ -38,6 +30,7 @@ KeystoreOption = Annotated[
 PassEnvOption = Annotated[
     str, typer.Option("--passphrase-env", help="Environment variable holding the passphrase.")
 ]
+DEFAULT_SCRYPT_N = 2**17  # OWASP's minimum; crypto.keystore.DEFAULT_SCRYPT_N, not imported here
 KEY_ID_SHOWN = 12  # of 32 hex digits; `agents list --json` shows them whole
 DEFAULT_KEYSTORE = Path("tradeswarm-keys")
 DEFAULT_PASS_ENV = "TRADESWARM_PASSPHRASE"
@@ -52,6 +45,8 @@ def passphrase(var: str) -> str:
 
 
 def _row(identity: PublicIdentity) -> list[str]:
+    from tradeswarm.crypto.keys import Algorithm
+
     retired = sum(k.retired_at_ns is not None for k in identity.keys)
     state = "revoked " + iso(identity.revoked_at_ns) if identity.revoked_at_ns else "active"
     ids = []
@@ -67,6 +62,11 @@ def _row(identity: PublicIdentity) -> list[str]:
 
 
 def _table(identities: list[PublicIdentity]) -> Table:
+    from rich import box
+    from rich.table import Table
+
+    from tradeswarm.crypto.keys import Algorithm
+
     table = Table(box=box.SIMPLE_HEAD)
     table.add_column("name", no_wrap=True)
     table.add_column("role", no_wrap=True)
@@ -107,6 +107,10 @@ def provision(
     ] = None,
 ) -> None:
     """Create identities for every agent in the batch file; keys encrypted, publics registered."""
+    from tradeswarm.bus.topics import Role
+    from tradeswarm.crypto.keystore import ScryptParams
+    from tradeswarm.crypto.provision import REGISTRY_FILE, provision_swarm
+
     secret = passphrase(passphrase_env)
     t0 = time.perf_counter()
     with cli_errors():
@@ -130,6 +134,8 @@ def list_agents(
     as_json: Annotated[bool, typer.Option("--json", help="Print the registry JSON.")] = False,
 ) -> None:
     """The registered identities and their keys (no passphrase needed: public keys only)."""
+    from tradeswarm.crypto.provision import open_registry
+
     with cli_errors():
         registry = open_registry(keystore)
     if as_json:
@@ -145,6 +151,8 @@ def rotate(
     passphrase_env: PassEnvOption = DEFAULT_PASS_ENV,
 ) -> None:
     """New keys from now on; the old public keys stay registered so old signatures verify."""
+    from tradeswarm.crypto.provision import open_registry, rotate_in
+
     secret = passphrase(passphrase_env)
     with cli_errors():
         fresh = rotate_in(keystore, name, secret, LiveClock().now_ns())
@@ -159,6 +167,8 @@ def revoke(
     passphrase_env: PassEnvOption = DEFAULT_PASS_ENV,
 ) -> None:
     """Reject name's signatures from now on; those made before stay valid."""
+    from tradeswarm.crypto.provision import open_registry, revoke_in
+
     secret = passphrase(passphrase_env)
     with cli_errors():
         revoke_in(keystore, name, secret, LiveClock().now_ns())

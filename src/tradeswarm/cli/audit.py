@@ -7,38 +7,18 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tradeswarm.audit.bundle import (
-    export_bundle,
-    read_bundle,
-    trust_after,
-    verify_bundle,
-    write_bundle,
-)
-from tradeswarm.audit.order_check import (
-    FullCheck,
-    check_all,
-    check_order,
-    decision_text,
-    registry_of,
-    witness_text,
-)
-from tradeswarm.audit.report import build_report, render_html, write_pdf
-from tradeswarm.audit.trust import (
-    TrustError,
-    TrustState,
-    default_trust_path,
-    load_trust,
-    load_witness_state,
-    save_trust,
-)
-from tradeswarm.audit.witness import WitnessState
 from tradeswarm.cli.common import EXIT_CANNOT_RUN, cli_errors, console, err_console, existing_store
 from tradeswarm.core.clock import iso
-from tradeswarm.store import Store
+
+if TYPE_CHECKING:  # the audit modules load the store (SQLAlchemy): imported per command
+    from tradeswarm.audit.order_check import FullCheck
+    from tradeswarm.audit.trust import TrustState
+    from tradeswarm.audit.witness import WitnessState
+    from tradeswarm.store import Store
 
 audit_app = typer.Typer(help="Verify, export and report on the audit log.", no_args_is_help=True)
 
@@ -54,6 +34,8 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _witness_state(db: Path, given: Path | None) -> WitnessState | None:
+    from tradeswarm.audit.trust import TrustError, load_witness_state
+
     path = given or Path(f"{db}.witness.json")
     if given is not None and not given.exists():
         raise _fail(f"--witness-state {given}: no such file")
@@ -64,6 +46,8 @@ def _witness_state(db: Path, given: Path | None) -> WitnessState | None:
 
 
 def _trust(path: Path | None) -> TrustState | None:
+    from tradeswarm.audit.trust import TrustError, load_trust
+
     if path is None:
         return None
     try:
@@ -74,6 +58,8 @@ def _trust(path: Path | None) -> TrustState | None:
 
 def remember(path: Path | None, check: FullCheck, store: Store) -> str:
     """After a clean check, pin the keys and move the trusted checkpoint forward."""
+    from tradeswarm.audit.trust import TrustState, save_trust
+
     latest = check.facts.latest
     if path is None or latest is None:
         return ""
@@ -92,6 +78,8 @@ def remember(path: Path | None, check: FullCheck, store: Store) -> str:
 
 
 def _print_order(store: Store, check: FullCheck, order_id: str, registry_file: Path | None) -> bool:
+    from tradeswarm.audit.order_check import check_order, decision_text, registry_of
+
     registry = registry_of(store, registry_file)
     entries = check_order(store, check, order_id, registry)
     if entries is None:
@@ -112,6 +100,8 @@ def _print_order(store: Store, check: FullCheck, order_id: str, registry_file: P
 
 
 def _print_checkpoint(check: FullCheck) -> None:
+    from tradeswarm.audit.order_check import witness_text
+
     latest = check.facts.latest
     if latest is None:
         console.print("checkpoint: none yet (every entry pending)")
@@ -142,6 +132,8 @@ def verify(
     ] = None,
 ) -> None:
     """Exit 0 clean, 1 tampered or divergent, 2 cannot run."""
+    from tradeswarm.audit.order_check import check_all
+
     if bundle is not None:
         if db is not None or order_id is not None or all_:
             raise _fail("--bundle takes no --db, ORDER_ID or --all")
@@ -169,6 +161,9 @@ def verify(
 
 
 def _verify_bundle(path: Path, trust_state: Path | None) -> int:
+    from tradeswarm.audit.bundle import read_bundle, trust_after, verify_bundle
+    from tradeswarm.audit.trust import default_trust_path, save_trust
+
     if not path.exists():
         raise _fail(f"--bundle {path}: no such file")
     try:
@@ -198,6 +193,8 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="Bundle file to write (JSON).")],
 ) -> None:
     """Write a self-contained bundle: entries, proofs, checkpoints, public keys."""
+    from tradeswarm.audit.bundle import export_bundle, write_bundle
+
     with existing_store(db) as store, cli_errors():
         bundle = export_bundle(store)
     if not bundle.checkpoints:
@@ -217,6 +214,8 @@ def report(
 ) -> None:
     """The daily compliance summary, every integrity claim re-verified. Exit 1 if the audit
     trail does not verify (the report is still written, saying so)."""
+    from tradeswarm.audit.report import build_report, render_html, write_pdf
+
     if fmt not in ("html", "pdf"):
         raise _fail(f"--format {fmt!r}: use html or pdf")
     with existing_store(db) as store, cli_errors():

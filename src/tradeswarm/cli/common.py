@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from tradeswarm.core.errors import AccessDenied, StoreError, TradeswarmError
-from tradeswarm.store import Store
+
+if TYPE_CHECKING:
+    from tradeswarm.store import Store
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -21,6 +24,8 @@ EXIT_CANNOT_RUN = 2
 @contextlib.contextmanager
 def existing_store(db: Path) -> Iterator[Store]:
     """Open db, which must already exist: a typo must not create an empty store."""
+    from tradeswarm.store import Store
+
     if not db.exists():
         err_console.print(f"[red]error:[/] --db {db}: no such file")
         raise typer.Exit(EXIT_CANNOT_RUN)

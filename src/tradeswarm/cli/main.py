@@ -1,8 +1,11 @@
-"""`tradeswarm`: demo, status, oversight, kill switch, audit, bench."""
+"""`tradeswarm`: demo, status, oversight, kill switch, audit, bench.
+
+Command modules import what a command needs inside the command: `tradeswarm --help` (and
+every command) then pays only for its own imports, not the whole swarm's (scipy, pandas,
+TA-Lib, SQLAlchemy)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -10,19 +13,12 @@ from typing import Annotated
 
 import typer
 
-from tradeswarm.brokers.paper import PaperBroker
-from tradeswarm.brokers.paper_config import PaperBrokerConfig
 from tradeswarm.cli.agents import agents_app
 from tradeswarm.cli.audit import audit_app
 from tradeswarm.cli.bench import bench_app
 from tradeswarm.cli.common import cli_errors, console, existing_store
 from tradeswarm.cli.oversight import killswitch_app, oversight_app
 from tradeswarm.cli.policy import policy_app
-from tradeswarm.core.clock import LiveClock
-from tradeswarm.system.config import load_config
-from tradeswarm.system.demo import demo as run_demo
-from tradeswarm.system.status import swarm_status
-from tradeswarm.system.swarm import broker_path_for
 
 app = typer.Typer(
     help="Governed, autonomous trading agents: a deterministic risk gate, human oversight, "
@@ -51,6 +47,9 @@ def demo(
     until: Annotated[str | None, typer.Option("--until", help="Stop at HH:MM sim time.")] = None,
 ) -> None:
     """Replay a trading day of real market data through the five agents and tell the story."""
+    from tradeswarm.system.config import load_config
+    from tradeswarm.system.demo import demo as run_demo
+
     with cli_errors():
         run_demo(db, load_config(config), console.print, until)
 
@@ -61,6 +60,14 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Orders, fills, positions, duplicate client order ids, and reconciliation with the broker."""
+    import asyncio
+
+    from tradeswarm.brokers.paper import PaperBroker
+    from tradeswarm.brokers.paper_config import PaperBrokerConfig
+    from tradeswarm.core.clock import LiveClock
+    from tradeswarm.system.status import swarm_status
+    from tradeswarm.system.swarm import broker_path_for
+
     with existing_store(db) as store, cli_errors():
         broker_db = broker_path_for(db)
         if not Path(broker_db).exists():

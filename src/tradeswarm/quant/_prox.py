@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 
 from tradeswarm.quant._checks import FloatArray
 
@@ -73,11 +72,15 @@ class _KKT:
         if p.A is not None:
             k[:n, n:] = p.A.T
             k[n:, :n] = p.A
+        import scipy.linalg  # imported when an optimizer runs, not with the module
+
         self.n = n
         self.lu = scipy.linalg.lu_factor(k)
         self.b = np.zeros(0) if p.b is None else p.b
 
     def solve(self, rhs_x: FloatArray) -> FloatArray:
+        import scipy.linalg
+
         sol = scipy.linalg.lu_solve(self.lu, np.concatenate([rhs_x, self.b]))
         return np.asarray(sol[: self.n])
 

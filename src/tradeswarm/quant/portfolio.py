@@ -8,9 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.cluster.hierarchy as sch
-from scipy.optimize import linprog
-from scipy.spatial.distance import squareform
 
 from tradeswarm.quant import _prox
 from tradeswarm.quant._checks import FloatArray, as_1d, as_2d, positive, probability, square
@@ -84,6 +81,8 @@ def _problem(mu: Any, cov: Any, w_prev: Any, **kw: Any) -> _prox.Problem:
 
 
 def _check_feasible(p: _prox.Problem) -> None:
+    from scipy.optimize import linprog  # scipy imports lazily: not on every import path
+
     if p.A is None:
         return
     bounds = [
@@ -99,6 +98,8 @@ def _check_bounded(p: _prox.Problem) -> None:
     """Raise when a direction d with cov d = 0, A d = 0, inside the box's recession cone
     lowers the objective for ever: ``min -lam mu'd + (tau + kappa)|d|_1`` over
     ``|d| <= 1`` (an LP in (d, t) with ``|d| <= t``) is then negative."""
+    from scipy.optimize import linprog
+
     n = p.mu.size
     vals, vecs = np.linalg.eigh(p.cov)
     rank_rows = vecs[:, vals > 1e-12 * max(1.0, float(vals[-1]))].T
@@ -204,6 +205,9 @@ def hrp(returns: Any, linkage: str = "single") -> FloatArray:
     ``linkage``, quasi-diagonal order from the tree, then recursive bisection with
     inverse-variance cluster weights. Long-only, sums to 1.
     """
+    import scipy.cluster.hierarchy as sch
+    from scipy.spatial.distance import squareform
+
     r = as_2d("returns", returns, min_rows=2)
     if r.shape[1] == 1:
         return np.ones(1)

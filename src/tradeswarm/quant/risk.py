@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
 
 from tradeswarm.quant._checks import FloatArray, as_1d, as_2d, positive, probability
 
@@ -53,6 +52,8 @@ def _moments(returns: Any) -> tuple[float, float]:
 def var_normal(returns: Any, alpha: float = 0.95) -> float:
     """Parametric (Gaussian) VaR: ``-mu + sigma * z_alpha`` with the sample mean and
     the sample standard deviation (ddof=1)."""
+    from scipy.stats import norm  # scipy.stats costs ~1 s to import: only when asked
+
     a = probability("alpha", alpha)
     mu, sigma = _moments(returns)
     return float(-mu + sigma * norm.ppf(a))
@@ -60,6 +61,8 @@ def var_normal(returns: Any, alpha: float = 0.95) -> float:
 
 def es_normal(returns: Any, alpha: float = 0.95) -> float:
     """Parametric (Gaussian) ES: ``-mu + sigma * pdf(z_alpha) / (1 - alpha)``."""
+    from scipy.stats import norm
+
     a = probability("alpha", alpha)
     mu, sigma = _moments(returns)
     return float(-mu + sigma * norm.pdf(norm.ppf(a)) / (1.0 - a))
