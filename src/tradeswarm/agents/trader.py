@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
+from enum import StrEnum
 
 import msgspec
 
-from tradeswarm.agents.portfolio import kelly_notional
+from tradeswarm.agents.portfolio import PortfolioConfig
 from tradeswarm.bus.agent import Agent
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.topics import FILLS, INTENTS, SIGNALS, Role
 from tradeswarm.core.clock import NS_PER_SECOND, Clock
 from tradeswarm.core.config import ConfigBase
+from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.core.ids import derived_id
 from tradeswarm.model.enums import OrderType, Side, SignalDirection, TimeInForce
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import FillReceived, MarketSignal, TradeIntent
 
 STRATEGY_OF_SETUP = {"momentum_cross": "momentum", "band_reversion": "mean_reversion"}
+
+#: (signal, quantity held) -> the notional the sizing wants bought now (>= 0).
+Sizer = Callable[[MarketSignal, Decimal], Decimal]
+
+
+class Sizing(StrEnum):
+    """How a trade is sized; every choice is capped by the normal/conviction notionals."""
+
+    FIXED = "fixed"  # the notional caps themselves
+    KELLY = "kelly"  # fractional Kelly on the bracket's odds (stop / target in ATRs)
+    PORTFOLIO = "portfolio"  # the PortfolioAgent's target under the risk budget, less held
 
 
 class TraderConfig(ConfigBase, frozen=True):
@@ -29,10 +43,12 @@ class TraderConfig(ConfigBase, frozen=True):
     cooldown_s: int = 600
     stop_loss_atr: float = 3.0
     take_profit_atr: float = 4.0
-    # opt-in: size by fractional Kelly on the bracket's odds, capped by the notionals above
-    kelly_sizing: bool = False
+    sizing: Sizing = Sizing.FIXED
+    # sizing = "kelly": the fraction of full Kelly, on this equity
     kelly_fraction: float = 0.25
     kelly_equity: Decimal = Decimal(1_000_000)
+    # sizing = "portfolio": [trader.portfolio] (method, risk_budget, vol_budget, ...)
+    portfolio: PortfolioConfig = PortfolioConfig()
 
 
 class TradingAgent(Agent):
@@ -40,8 +56,20 @@ class TradingAgent(Agent):
 
     role = Role.TRADER
 
-    def __init__(self, name: str, bus: InProcessBus, clock: Clock, config: TraderConfig) -> None:
+    def __init__(
+        self,
+        name: str,
+        bus: InProcessBus,
+        clock: Clock,
+        config: TraderConfig,
+        sizer: Sizer | None = None,
+    ) -> None:
+        """sizer: the portfolio sizing (the swarm builds it from the PortfolioAgent, the
+        market view and the books); required when config.sizing is "portfolio"."""
+        if config.sizing is Sizing.PORTFOLIO and sizer is None:
+            raise ConfigurationError("trader.sizing", config.sizing, "needs a portfolio sizer")
         self.config = config
+        self.sizer = sizer
         self._position: dict[str, Decimal] = {}
         self._last_intent_ns: dict[str, int] = {}
         super().__init__(name, bus, clock)
@@ -95,8 +123,14 @@ class TradingAgent(Agent):
         c = self.config
         cap = c.conviction_notional if sig.confidence >= c.conviction_confidence else None
         cap = c.normal_notional if cap is None else cap
-        if not c.kelly_sizing:
+        if c.sizing is Sizing.FIXED:
             return cap
+        if c.sizing is Sizing.PORTFOLIO:
+            assert self.sizer is not None
+            held = self._position.get(sig.symbol, Decimal(0))
+            return max(Decimal(0), min(cap, self.sizer(sig, held)))
+        from tradeswarm.agents.portfolio import kelly_notional
+
         kelly = kelly_notional(
             price=sig.price,
             atr=float(sig.indicators.get("atr_14", 0.0)),

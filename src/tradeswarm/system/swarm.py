@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tradeswarm.agents.analyzer import MarketAnalyzer
-from tradeswarm.agents.trader import TradingAgent
+from tradeswarm.agents.trader import Sizer, Sizing, TradingAgent
 from tradeswarm.brokers.paper import PaperBroker
 from tradeswarm.brokers.paper_config import PaperBrokerConfig
 from tradeswarm.bus.inproc import InProcessBus
@@ -85,7 +85,7 @@ class Swarm:
     ) -> None:
         c, bus, clock, n = self.config, self.bus, self.clock, AGENT_NAMES
         self.analyzer = MarketAnalyzer(n["analyzer"], bus, clock)
-        self.trader = TradingAgent(n["trader"], bus, clock, c.trader)
+        self.trader = TradingAgent(n["trader"], bus, clock, c.trader, self._sizer())
         self.risk = RiskManager(
             n["risk"],
             bus,
@@ -110,6 +110,13 @@ class Swarm:
             n["compliance"], bus, clock, store=self.store, config=c.compliance
         )
         self.desk = OversightDesk(n["desk"], bus, clock, store=self.store, notify=notify)
+
+    def _sizer(self) -> Sizer | None:
+        if self.config.trader.sizing is not Sizing.PORTFOLIO:
+            return None
+        from tradeswarm.system.sizing import PortfolioSizer
+
+        return PortfolioSizer(self.config.trader.portfolio, self.market, self.store)
 
     def human_signer(self) -> Signer:
         """The configured human approver's key (config.operator.approver)."""

@@ -19,7 +19,7 @@ from tradeswarm.agents.portfolio import (
     SizingMethod,
     kelly_notional,
 )
-from tradeswarm.agents.trader import TraderConfig, TradingAgent
+from tradeswarm.agents.trader import Sizing, TraderConfig, TradingAgent
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.core.clock import NS_PER_SECOND, SimClock
 from tradeswarm.model.enums import SignalDirection
@@ -124,7 +124,7 @@ def _trader(config: TraderConfig) -> TradingAgent:
 def test_trader_kelly_sizing_is_opt_in_and_capped_by_the_notionals() -> None:
     plain = _trader(TraderConfig()).propose(_signal(0.6))
     assert plain is not None and plain.quantity == 60  # 60,000 / 1,000: unchanged default
-    kelly_cfg = TraderConfig(kelly_sizing=True, kelly_equity=Decimal(30_000))
+    kelly_cfg = TraderConfig(sizing=Sizing.KELLY, kelly_equity=Decimal(30_000))
     sized = _trader(kelly_cfg).propose(_signal(0.6))
     expected = kelly_notional(
         price=Decimal(1000),
@@ -138,6 +138,6 @@ def test_trader_kelly_sizing_is_opt_in_and_capped_by_the_notionals() -> None:
     assert sized is not None and sized.quantity == min(Decimal(60), expected // 1000)
     assert 0 < sized.quantity < 60
     assert _trader(kelly_cfg).propose(_signal(0.2)) is None  # no edge, no trade
-    rich = TraderConfig(kelly_sizing=True, kelly_equity=Decimal(10**9))
+    rich = TraderConfig(sizing=Sizing.KELLY, kelly_equity=Decimal(10**9))
     capped = _trader(rich).propose(_signal(0.8))
     assert capped is not None and capped.quantity == 140  # conviction cap still binds
