@@ -74,6 +74,7 @@ _INSERT_NODE = FastStatement(
     merkle_nodes.insert().values(id=bindparam("id"), hash=bindparam("hash"))
 )
 _MASK = (1 << LEVEL_SHIFT) - 1
+_NODE_COLUMNS = ("id", "hash")
 
 
 def _padded(prefix: str, values: list[int]) -> dict[str, int]:
@@ -103,8 +104,8 @@ class AuditRepository:
         """Store completed nodes (level, index, hash) and the new tree size, in one unit."""
         with self._tx() as conn:
             if nodes:
-                _INSERT_NODE.executemany(
-                    conn, [{"id": (lv << LEVEL_SHIFT) | i, "hash": h} for lv, i, h in nodes]
+                _INSERT_NODE.executemany_tuples(
+                    conn, _NODE_COLUMNS, [((lv << LEVEL_SHIFT) | i, h) for lv, i, h in nodes]
                 )
             governance.set_meta(conn, TREE_SIZE_KEY, str(new_size))
 
@@ -125,8 +126,7 @@ class AuditRepository:
         with self._read() as conn:
             for k in range(0, max(len(seqs), len(keys)), _WIDTH):
                 params = _padded("s", seqs[k : k + _WIDTH]) | _padded("k", keys[k : k + _WIDTH])
-                rows: list[Any] = list(_NODES_BY_KEY.execute(conn, params))
-                for key, h in rows:
+                for key, h in _NODES_BY_KEY.rows(conn, params):
                     out[(int(key) >> LEVEL_SHIFT, int(key) & _MASK)] = bytes(h)
         return out
 

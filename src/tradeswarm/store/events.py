@@ -6,15 +6,15 @@ import hashlib
 from collections.abc import Sequence
 
 import msgspec
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from tradeswarm.core.errors import StoreError
 from tradeswarm.model.envelope import Envelope, encode_envelope
+from tradeswarm.store.fastsql import FastStatement
 from tradeswarm.store.schema import events
 
 GENESIS_HASH = b"\x00" * 32
-_ID_CHUNK = 500
 
 
 class EventRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,19 +59,36 @@ def load_head(conn: Connection) -> ChainHead:
     return ChainHead(int(row[0]), bytes(row[1]))
 
 
+_ID_WIDTH = 250  # msg_ids per lookup; unused slots hold NULL, which matches nothing
+_ID_NAMES = tuple(f"m{i}" for i in range(_ID_WIDTH))
+_EXISTING_IDS = FastStatement(
+    select(events.c.msg_id).where(events.c.msg_id.in_([bindparam(n) for n in _ID_NAMES]))
+)
+_COLUMNS = tuple(c.key for c in events.columns)
+_INSERT = FastStatement(events.insert())
+_LEAVES_BETWEEN = FastStatement(
+    select(events.c.leaf_hash)
+    .where(events.c.seq >= bindparam("first"), events.c.seq <= bindparam("last"))
+    .order_by(events.c.seq)
+)
+_READ_AFTER = FastStatement(
+    select(*[events.c[k] for k in _COLUMNS])
+    .where(events.c.seq > bindparam("after"))
+    .order_by(events.c.seq)
+    .limit(bindparam("limit"))
+)
+
+
 def _existing_ids(conn: Connection, ids: list[str]) -> set[str]:
     found: set[str] = set()
-    for i in range(0, len(ids), _ID_CHUNK):
-        chunk = ids[i : i + _ID_CHUNK]
-        rows = conn.execute(select(events.c.msg_id).where(events.c.msg_id.in_(chunk)))
-        found.update(str(r[0]) for r in rows)
+    for i in range(0, len(ids), _ID_WIDTH):
+        chunk: list[str | None] = list(ids[i : i + _ID_WIDTH])
+        chunk += [None] * (_ID_WIDTH - len(chunk))
+        params = dict(zip(_ID_NAMES, chunk, strict=True))
+        found.update(str(r[0]) for r in _EXISTING_IDS.rows(conn, params))
     return found
 
 
-_INSERT_SQL = (
-    "INSERT INTO events (seq, msg_id, topic, type, sender, correlation_id, causation_id,"
-    " ts_ns, body, leaf_hash, chain_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 _Row = tuple[int, str, str, str, str, str, str | None, int, bytes, bytes, bytes]
 
 
@@ -121,8 +138,7 @@ def append(
     if not rows:
         return head, result, []
     try:
-        # Raw executemany: the hot path skips per-row SQLAlchemy bind processing.
-        conn.exec_driver_sql(_INSERT_SQL, rows)
+        _INSERT.executemany_tuples(conn, _COLUMNS, rows)
     except IntegrityError as err:
         raise StoreError(
             f"event log moved under this store (another writer?) at seq {head.seq + 1}"
@@ -131,24 +147,21 @@ def append(
 
 
 def read_after(conn: Connection, after_seq: int, limit: int) -> list[EventRow]:
-    rows = conn.execute(
-        select(events).where(events.c.seq > after_seq).order_by(events.c.seq).limit(limit)
-    )
     return [
         EventRow(
-            seq=r.seq,
-            msg_id=r.msg_id,
-            topic=r.topic,
-            type=r.type,
-            sender=r.sender,
-            correlation_id=r.correlation_id,
-            causation_id=r.causation_id,
-            ts_ns=r.ts_ns,
-            body=bytes(r.body),
-            leaf_hash=bytes(r.leaf_hash),
-            chain_hash=bytes(r.chain_hash),
+            seq=r[0],
+            msg_id=r[1],
+            topic=r[2],
+            type=r[3],
+            sender=r[4],
+            correlation_id=r[5],
+            causation_id=r[6],
+            ts_ns=r[7],
+            body=bytes(r[8]),
+            leaf_hash=bytes(r[9]),
+            chain_hash=bytes(r[10]),
         )
-        for r in rows
+        for r in _READ_AFTER.rows(conn, {"after": after_seq, "limit": limit})
     ]
 
 
@@ -167,11 +180,7 @@ def count_of_type(conn: Connection, type_: str, start_ns: int, end_ns: int) -> i
 
 def leaf_hashes_between(conn: Connection, first_seq: int, last_seq: int) -> list[bytes]:
     """The leaf hashes of seq first_seq..last_seq inclusive, in seq order."""
-    rows = conn.execute(
-        select(events.c.leaf_hash)
-        .where(events.c.seq >= first_seq, events.c.seq <= last_seq)
-        .order_by(events.c.seq)
-    )
+    rows = _LEAVES_BETWEEN.rows(conn, {"first": first_seq, "last": last_seq})
     return [bytes(r[0]) for r in rows]
 
 

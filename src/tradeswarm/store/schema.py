@@ -65,7 +65,6 @@ events = Table(
     Column("chain_hash", LargeBinary, nullable=False),
     sqlite_autoincrement=True,
 )
-Index("ix_events_correlation", events.c.correlation_id)
 
 orders = Table(
     "orders",

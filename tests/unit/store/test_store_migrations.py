@@ -108,3 +108,16 @@ def pragma_meta(path: Path) -> str | None:
     with sqlite3.connect(path, timeout=0.1) as conn:
         row = conn.execute("SELECT value FROM meta WHERE key='k'").fetchone()
     return None if row is None else str(row[0])
+
+
+def test_migration_4_drops_the_events_correlation_index(db_path: Path) -> None:
+    Store.open(db_path).close()
+    with sqlite3.connect(db_path) as conn:  # a store as migration 3 left it
+        conn.execute("CREATE INDEX ix_events_correlation ON events (correlation_id)")
+        conn.execute("DELETE FROM schema_version WHERE version >= 4")
+    with Store.open(db_path) as s:
+        s.append_events([make_envelope(1)])
+    with sqlite3.connect(db_path) as conn:
+        indexes = {r[0] for r in conn.execute("SELECT name FROM pragma_index_list('events')")}
+    assert "ix_events_correlation" not in indexes
+    assert versions(db_path) == list(range(1, LATEST_VERSION + 1))
