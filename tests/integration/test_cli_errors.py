@@ -57,6 +57,23 @@ def test_status_on_a_missing_store_exits_2_naming_the_path(tmp_path: Path) -> No
         ("oversight_timeout_s = -5\n", "oversight_timeout_s", "-5"),
         ("[broker]\nfee_bps = -1\n", "fee_bps", "-1"),
         ("[broker]\nparticipation = 2\n", "participation", "2"),
+        ('[signing]\ndefault_algorithm = "rsa"\n', "signing.default_algorithm", "rsa"),
+        ('[signing]\nsigned_types = ["Nope"]\n', "signing.signed_types", "Nope"),
+        (
+            '[signing.algorithms]\nOversightDecided = "ml-kem-768"\n',
+            "signing.algorithms.OversightDecided",
+            "ml-kem-768",
+        ),
+        ("[signing]\nalgorithm = 1\n", "signing.algorithm", "1"),
+        ("[identities]\ndemo = false\n", "identities.keystore", "None"),
+        ('[identities]\ndemo = true\nkeystore = "k"\n', "identities.demo", "True"),
+        (
+            '[identities]\nkeystore = "k"\npassphrase_env = "TS_TEST_UNSET_VAR"\n',
+            "identities.passphrase_env",
+            "TS_TEST_UNSET_VAR",
+        ),
+        ('[identities]\npassphrase_env = "not a var"\n', "identities.passphrase_env", "not a var"),
+        ('[trader]\nsizing = "martingale"\n', "trader.sizing", "martingale"),
     ],
 )
 def test_demo_with_a_bad_config_exits_2_and_creates_nothing(
@@ -238,3 +255,19 @@ def test_demo_refuses_a_symbol_the_bundled_data_does_not_have(tmp_path: Path) ->
     assert result.exit_code == 2
     assert "symbol='AAPL'" in result.output
     assert not db.exists()
+
+
+def test_demo_with_a_keystore_that_is_not_there_exits_2_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TS_TEST_PASSPHRASE", "x")
+    config = tmp_path / "bad.toml"
+    missing = tmp_path / "no-keys"
+    config.write_text(
+        f'[identities]\nkeystore = "{missing}"\npassphrase_env = "TS_TEST_PASSPHRASE"\n',
+        encoding="utf-8",
+    )
+    result = cli("demo", "--db", tmp_path / "swarm.sqlite", "--config", config)
+    assert result.exit_code == 2
+    assert str(missing) in result.stderr and "no keystore here" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
