@@ -19,6 +19,7 @@ from sqlalchemy.pool import StaticPool
 
 from tradeswarm.brokers.matching import RestingOrder
 from tradeswarm.brokers.port import BrokerOrderStatus
+from tradeswarm.core.fastsql import FastStatement
 from tradeswarm.model.market import Session
 from tradeswarm.model.portfolio import Fill, Position
 
@@ -94,6 +95,75 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _named(table: sa.Table, prefix: str = "") -> dict[str, sa.BindParameter[Any]]:
+    return {c.key: sa.bindparam(prefix + c.key) for c in table.columns}
+
+
+# Every statement is built once and runs prepared on the driver (tradeswarm.core.fastsql):
+# they run several times per order; values go in as plain text/ints and come back as such.
+_ORDER_KEYS = tuple(str(c.key) for c in orders_t.columns)  # plain str: msgspec wants it
+_FILL_KEYS = tuple(str(c.key) for c in fills_t.columns)
+_POSITION_KEYS = tuple(str(c.key) for c in positions_t.columns)
+_OPEN = (BrokerOrderStatus.ACCEPTED.value, BrokerOrderStatus.PARTIALLY_FILLED.value)
+_OPEN_PARAMS = {"open0": _OPEN[0], "open1": _OPEN[1]}
+_open_where = orders_t.c.status.in_([sa.bindparam("open0"), sa.bindparam("open1")])
+_Q = {
+    "cash": FastStatement(sa.select(account_t.c.cash)),
+    "set_cash": FastStatement(account_t.update().values(cash=sa.bindparam("v_cash"))),
+    "seq": FastStatement(sa.select(account_t.c.order_seq)),
+    "set_seq": FastStatement(account_t.update().values(order_seq=sa.bindparam("v_seq"))),
+    "session": FastStatement(
+        sa.select(
+            account_t.c.session_day, account_t.c.session_open_ns, account_t.c.session_close_ns
+        )
+    ),
+    "insert_order": FastStatement(orders_t.insert()),
+    "update_order": FastStatement(
+        orders_t.update()
+        .where(orders_t.c.broker_order_id == sa.bindparam("key"))
+        .values(**_named(orders_t, "v_"))
+    ),
+    "order": FastStatement(
+        sa.select(orders_t).where(orders_t.c.broker_order_id == sa.bindparam("key"))
+    ),
+    "order_by_cid": FastStatement(
+        sa.select(orders_t).where(orders_t.c.client_order_id == sa.bindparam("key"))
+    ),
+    "open": FastStatement(sa.select(orders_t).where(_open_where).order_by(orders_t.c.seq)),
+    "open_symbol": FastStatement(
+        sa.select(orders_t)
+        .where(_open_where, orders_t.c.symbol == sa.bindparam("sym"))
+        .order_by(orders_t.c.seq)
+    ),
+    "insert_fill": FastStatement(fills_t.insert()),
+    "fills_since": FastStatement(
+        sa.select(fills_t)
+        .where(fills_t.c.ts_event >= sa.bindparam("since"))
+        .order_by(fills_t.c.ts_event, fills_t.c.fill_id)
+    ),
+    "position": FastStatement(
+        sa.select(positions_t).where(positions_t.c.symbol == sa.bindparam("key"))
+    ),
+    "positions": FastStatement(sa.select(positions_t).order_by(positions_t.c.symbol)),
+    "update_position": FastStatement(
+        positions_t.update()
+        .where(positions_t.c.symbol == sa.bindparam("key"))
+        .values(**{k: v for k, v in _named(positions_t, "v_").items() if k != "symbol"})
+    ),
+    "insert_position": FastStatement(positions_t.insert()),
+    "cursor": FastStatement(
+        sa.select(cursor_t.c.last_ts).where(cursor_t.c.symbol == sa.bindparam("key"))
+    ),
+    "last_prices": FastStatement(sa.select(cursor_t.c.symbol, cursor_t.c.last_price)),
+    "update_cursor": FastStatement(
+        cursor_t.update()
+        .where(cursor_t.c.symbol == sa.bindparam("key"))
+        .values(last_ts=sa.bindparam("v_ts"), last_price=sa.bindparam("v_price"))
+    ),
+    "insert_cursor": FastStatement(cursor_t.insert()),
+}
+
+
 def _make_engine(path: str | Path) -> Engine:
     if str(path) == ":memory:":
         return sa.create_engine(
@@ -141,23 +211,21 @@ class PaperState:
 
     # -- account and session ---------------------------------------------------
     def cash(self, conn: Connection) -> Decimal:
-        return Decimal(conn.execute(sa.select(account_t.c.cash)).scalar_one())
+        return Decimal(_Q["cash"].scalar(conn))
 
     def set_cash(self, conn: Connection, cash: Decimal) -> None:
-        conn.execute(account_t.update().values(cash=str(cash)))
+        _Q["set_cash"].run(conn, {"v_cash": str(cash)})
 
     def next_seq(self, conn: Connection) -> int:
-        seq = int(conn.execute(sa.select(account_t.c.order_seq)).scalar_one()) + 1
-        conn.execute(account_t.update().values(order_seq=seq))
+        seq = int(_Q["seq"].scalar(conn)) + 1
+        _Q["set_seq"].run(conn, {"v_seq": seq})
         return seq
 
     def session(self, conn: Connection) -> Session | None:
-        row = conn.execute(sa.select(account_t)).one()
-        if row.session_day is None:
+        day, open_ns, close_ns = _Q["session"].first(conn)
+        if day is None:
             return None
-        return Session(
-            day=row.session_day, open_ns=row.session_open_ns, close_ns=row.session_close_ns
-        )
+        return Session(day=day, open_ns=open_ns, close_ns=close_ns)
 
     def set_session(self, conn: Connection, session: Session | None) -> None:
         day, open_ns, close_ns = (
@@ -171,29 +239,27 @@ class PaperState:
 
     # -- orders ------------------------------------------------------------------
     def insert_order(self, conn: Connection, order: RestingOrder) -> None:
-        conn.execute(orders_t.insert().values(**_order_values(order)))
+        _Q["insert_order"].run(conn, _order_values(order))
 
     def update_order(self, conn: Connection, order: RestingOrder) -> None:
-        where = orders_t.c.broker_order_id == order.broker_order_id
-        conn.execute(orders_t.update().where(where).values(**_order_values(order)))
+        values = {"v_" + k: v for k, v in _order_values(order).items()}
+        _Q["update_order"].run(conn, {"key": order.broker_order_id, **values})
 
     def order(self, conn: Connection, broker_order_id: str) -> RestingOrder | None:
-        query = sa.select(orders_t).where(orders_t.c.broker_order_id == broker_order_id)
-        row = conn.execute(query).first()
+        row = _Q["order"].first(conn, {"key": broker_order_id})
         return None if row is None else _convert(row)
 
     def order_by_client_id(self, conn: Connection, client_order_id: str) -> RestingOrder | None:
-        query = sa.select(orders_t).where(orders_t.c.client_order_id == client_order_id)
-        row = conn.execute(query).first()
+        row = _Q["order_by_cid"].first(conn, {"key": client_order_id})
         return None if row is None else _convert(row)
 
     def open_orders(self, conn: Connection, symbol: str | None = None) -> list[RestingOrder]:
         """Open orders in submission order, optionally of one symbol."""
-        open_ = [BrokerOrderStatus.ACCEPTED.value, BrokerOrderStatus.PARTIALLY_FILLED.value]
-        query = sa.select(orders_t).where(orders_t.c.status.in_(open_))
-        if symbol is not None:
-            query = query.where(orders_t.c.symbol == symbol)
-        return [_convert(r) for r in conn.execute(query.order_by(orders_t.c.seq))]
+        if symbol is None:
+            rows = _Q["open"].rows(conn, _OPEN_PARAMS)
+        else:
+            rows = _Q["open_symbol"].rows(conn, {**_OPEN_PARAMS, "sym": symbol})
+        return [_convert(r) for r in rows]
 
     # -- fills -------------------------------------------------------------------
     def insert_fill(self, conn: Connection, fill: Fill, broker_order_id: str) -> None:
@@ -206,30 +272,23 @@ class PaperState:
             fee=str(fill.fee),
             broker_order_id=broker_order_id,
         )
-        conn.execute(fills_t.insert().values(**values))
+        _Q["insert_fill"].run(conn, values)
 
     def fills_since(self, conn: Connection, since_ns: int) -> list[Fill]:
-        query = (
-            sa.select(fills_t)
-            .where(fills_t.c.ts_event >= since_ns)
-            .order_by(fills_t.c.ts_event, fills_t.c.fill_id)
-        )
         out = []
-        for row in conn.execute(query):
-            m = _plain(row)
+        for row in _Q["fills_since"].rows(conn, {"since": since_ns}):
+            m = dict(zip(_FILL_KEYS, row, strict=True))
             del m["broker_order_id"]
             out.append(msgspec.convert(m, Fill, strict=False))
         return out
 
     # -- positions and marks -----------------------------------------------------
     def position(self, conn: Connection, symbol: str) -> Position:
-        query = sa.select(positions_t).where(positions_t.c.symbol == symbol)
-        row = conn.execute(query).first()
+        row = _Q["position"].first(conn, {"key": symbol})
         return Position(symbol=symbol) if row is None else _position(row)
 
     def positions(self, conn: Connection) -> list[Position]:
-        query = sa.select(positions_t).order_by(positions_t.c.symbol)
-        return [_position(r) for r in conn.execute(query)]
+        return [_position(r) for r in _Q["positions"].rows(conn)]
 
     def save_position(self, conn: Connection, pos: Position) -> None:
         values = {
@@ -237,34 +296,28 @@ class PaperState:
             "avg_cost": str(pos.avg_cost),
             "realized_pnl": str(pos.realized_pnl),
         }
-        where = positions_t.c.symbol == pos.symbol
-        if conn.execute(positions_t.update().where(where).values(**values)).rowcount == 0:
-            conn.execute(positions_t.insert().values(symbol=pos.symbol, **values))
+        update = {"key": pos.symbol, **{"v_" + k: v for k, v in values.items()}}
+        if _Q["update_position"].run(conn, update) == 0:
+            _Q["insert_position"].run(conn, {"symbol": pos.symbol, **values})
 
     def cursor(self, conn: Connection, symbol: str) -> int | None:
-        query = sa.select(cursor_t.c.last_ts).where(cursor_t.c.symbol == symbol)
-        value = conn.execute(query).scalar_one_or_none()
+        value = _Q["cursor"].scalar(conn, {"key": symbol})
         return None if value is None else int(value)
 
     def last_prices(self, conn: Connection) -> dict[str, Decimal]:
-        rows = conn.execute(sa.select(cursor_t.c.symbol, cursor_t.c.last_price))
-        return {r.symbol: Decimal(r.last_price) for r in rows}
+        return {sym: Decimal(price) for sym, price in _Q["last_prices"].rows(conn)}
 
     def set_cursor(self, conn: Connection, symbol: str, ts: int, price: Decimal) -> None:
-        values = {"last_ts": ts, "last_price": str(price)}
-        where = cursor_t.c.symbol == symbol
-        if conn.execute(cursor_t.update().where(where).values(**values)).rowcount == 0:
-            conn.execute(cursor_t.insert().values(symbol=symbol, **values))
+        update = {"key": symbol, "v_ts": ts, "v_price": str(price)}
+        if _Q["update_cursor"].run(conn, update) == 0:
+            _Q["insert_cursor"].run(
+                conn, {"symbol": symbol, "last_ts": ts, "last_price": str(price)}
+            )
 
 
-def _plain(row: sa.Row[Any]) -> dict[str, Any]:
-    """The row as a dict with plain str keys (SQLAlchemy's are a str subclass)."""
-    return {str(k): v for k, v in row._asdict().items()}
+def _convert(row: Any) -> RestingOrder:
+    return msgspec.convert(dict(zip(_ORDER_KEYS, row, strict=True)), RestingOrder, strict=False)
 
 
-def _convert(row: sa.Row[Any]) -> RestingOrder:
-    return msgspec.convert(_plain(row), RestingOrder, strict=False)
-
-
-def _position(row: sa.Row[Any]) -> Position:
-    return msgspec.convert(_plain(row), Position, strict=False)
+def _position(row: Any) -> Position:
+    return msgspec.convert(dict(zip(_POSITION_KEYS, row, strict=True)), Position, strict=False)

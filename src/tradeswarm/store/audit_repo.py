@@ -15,9 +15,9 @@ import msgspec
 from sqlalchemy import Connection, bindparam, func, select, union_all
 
 from tradeswarm.core.errors import InvariantViolation
+from tradeswarm.core.fastsql import FastStatement
 from tradeswarm.store import events as ev
 from tradeswarm.store import governance
-from tradeswarm.store.fastsql import FastStatement
 from tradeswarm.store.schema import audit_keys, checkpoints, cosignatures, events, merkle_nodes
 
 TREE_SIZE_KEY = "merkle.size"

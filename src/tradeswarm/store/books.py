@@ -1,4 +1,9 @@
-"""Orders, trades, positions and cash: the books, in exact Decimal."""
+"""Orders, trades, positions and cash: the books, in exact Decimal.
+
+Every statement is built once and runs prepared on the driver (`fastsql`): these run
+several times per order on the hot path. Money goes in as its exact text and comes back
+as Decimal; upserts use the dialect's own INSERT ... ON CONFLICT (SQLite, PostgreSQL).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,12 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select
-from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy import ClauseElement, Connection, Table, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from tradeswarm.core.errors import InvariantViolation
+from tradeswarm.core.fastsql import FastStatement, money_text
 from tradeswarm.model.enums import OrderType, Side, TimeInForce
 from tradeswarm.model.order import TERMINAL_STATES, Order, OrderState
 from tradeswarm.model.portfolio import Fill, Position
@@ -19,7 +25,58 @@ from tradeswarm.store.schema import account, orders, positions, trades
 ACCOUNT_ID = 1
 
 
-def _order_values(order: Order) -> dict[str, object]:
+def _upsert(table: Table, key: str, keep: tuple[str, ...] = ()) -> FastStatement:
+    """INSERT of every column, or UPDATE of all but key and keep on a key conflict."""
+
+    def build(dialect: str) -> ClauseElement:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(table)
+        update = {c.key: stmt.excluded[c.key] for c in table.columns if c.key not in (key, *keep)}
+        return stmt.on_conflict_do_update(index_elements=[table.c[key]], set_=update)
+
+    return FastStatement(build)
+
+
+def _insert_new(table: Table) -> FastStatement:
+    """INSERT that does nothing (rowcount 0) when the row's key is already there."""
+
+    def build(dialect: str) -> ClauseElement:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        return insert(table).on_conflict_do_nothing()
+
+    return FastStatement(build)
+
+
+_ORDER_COLUMNS = tuple(c.key for c in orders.columns)
+_TRADE_COLUMNS = tuple(c.key for c in trades.columns)
+_POSITION_COLUMNS = tuple(c.key for c in positions.columns)
+_OPEN_NAMES = tuple(f"t{i}" for i in range(len(TERMINAL_STATES)))
+_TERMINAL = {n: s.value for n, s in zip(_OPEN_NAMES, sorted(TERMINAL_STATES), strict=True)}
+
+_UPSERT_ORDER = _upsert(orders, "order_id", keep=("created_ns",))
+_ORDER_BY_ID = FastStatement(select(orders).where(orders.c.order_id == bindparam("oid")))
+_ORDER_BY_CID = FastStatement(select(orders).where(orders.c.client_order_id == bindparam("cid")))
+_ALL_ORDERS = FastStatement(select(orders).order_by(orders.c.created_ns, orders.c.order_id))
+_OPEN_ORDERS = FastStatement(
+    select(orders)
+    .where(orders.c.state.not_in([bindparam(n) for n in _OPEN_NAMES]))
+    .order_by(orders.c.created_ns, orders.c.order_id)
+)
+_GET_CASH = FastStatement(select(account.c.cash).where(account.c.id == ACCOUNT_ID))
+_SET_CASH = _upsert(account, "id")
+_INIT_CASH = _insert_new(account)
+_INSERT_TRADE = _insert_new(trades)
+_GET_POSITION = FastStatement(select(positions).where(positions.c.symbol == bindparam("sym")))
+_ALL_POSITIONS = FastStatement(select(positions).order_by(positions.c.symbol))
+_SAVE_POSITION = _upsert(positions, "symbol")
+_TRADES: dict[tuple[bool, bool, bool], FastStatement] = {}
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _order_params(order: Order) -> dict[str, object]:
     return {
         "order_id": str(order.order_id),
         "client_order_id": order.client_order_id,
@@ -27,14 +84,14 @@ def _order_values(order: Order) -> dict[str, object]:
         "agent_id": order.agent_id,
         "symbol": order.symbol,
         "side": order.side.value,
-        "quantity": order.quantity,
+        "quantity": money_text(order.quantity),
         "order_type": order.order_type.value,
-        "limit_price": order.limit_price,
-        "stop_price": order.stop_price,
+        "limit_price": money_text(order.limit_price),
+        "stop_price": money_text(order.stop_price),
         "time_in_force": order.time_in_force.value,
         "state": order.state.value,
-        "filled_qty": order.filled_qty,
-        "avg_fill_price": order.avg_fill_price,
+        "filled_qty": money_text(order.filled_qty),
+        "avg_fill_price": money_text(order.avg_fill_price),
         "broker_order_id": order.broker_order_id,
         "reason": order.reason,
         "created_ns": order.created_ns,
@@ -42,68 +99,33 @@ def _order_values(order: Order) -> dict[str, object]:
     }
 
 
-def _order_from(r: Row[Any]) -> Order:
+def _order_from(r: Any) -> Order:
+    """An Order from a row in `_ORDER_COLUMNS` order."""
     return Order(
-        order_id=uuid.UUID(r.order_id),
-        client_order_id=r.client_order_id,
-        intent_id=uuid.UUID(r.intent_id),
-        agent_id=r.agent_id,
-        symbol=r.symbol,
-        side=Side(r.side),
-        quantity=r.quantity,
-        order_type=OrderType(r.order_type),
-        time_in_force=TimeInForce(r.time_in_force),
-        limit_price=r.limit_price,
-        stop_price=r.stop_price,
-        state=OrderState(r.state),
-        filled_qty=r.filled_qty,
-        avg_fill_price=r.avg_fill_price,
-        broker_order_id=r.broker_order_id,
-        reason=r.reason,
-        created_ns=r.created_ns,
-        updated_ns=r.updated_ns,
+        order_id=uuid.UUID(r[0]),
+        client_order_id=r[1],
+        intent_id=uuid.UUID(r[2]),
+        agent_id=r[3],
+        symbol=r[4],
+        side=Side(r[5]),
+        quantity=Decimal(r[6]),
+        order_type=OrderType(r[7]),
+        limit_price=_dec(r[8]),
+        stop_price=_dec(r[9]),
+        time_in_force=TimeInForce(r[10]),
+        state=OrderState(r[11]),
+        filled_qty=Decimal(r[12]),
+        avg_fill_price=_dec(r[13]),
+        broker_order_id=r[14],
+        reason=r[15],
+        created_ns=r[16],
+        updated_ns=r[17],
     )
 
 
-_ORDER_COLUMNS = (
-    "order_id",
-    "client_order_id",
-    "intent_id",
-    "agent_id",
-    "symbol",
-    "side",
-    "quantity",
-    "order_type",
-    "limit_price",
-    "stop_price",
-    "time_in_force",
-    "state",
-    "filled_qty",
-    "avg_fill_price",
-    "broker_order_id",
-    "reason",
-    "created_ns",
-    "updated_ns",
-)
-# A hand-written upsert: it runs several times per order on the hot path, where building
-# the SQLAlchemy statement per call cost ~1.5 ms (profiled); this costs a few µs.
-_UPSERT_ORDER = (
-    f"INSERT INTO orders ({', '.join(_ORDER_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _ORDER_COLUMNS)}) "
-    "ON CONFLICT(order_id) DO UPDATE SET "
-    + ", ".join(f"{c}=excluded.{c}" for c in _ORDER_COLUMNS if c not in ("order_id", "created_ns"))
-)
-
-
-def _sql_value(value: object) -> object:
-    return str(value) if isinstance(value, Decimal) else value
-
-
 def upsert_order(conn: Connection, order: Order) -> None:
-    values = _order_values(order)
-    row = tuple(_sql_value(values[c]) for c in _ORDER_COLUMNS)
     try:
-        conn.exec_driver_sql(_UPSERT_ORDER, row)
+        _UPSERT_ORDER.run(conn, _order_params(order))
     except IntegrityError as err:
         raise InvariantViolation(
             f"order {order.order_id}: client_order_id {order.client_order_id!r} "
@@ -112,20 +134,19 @@ def upsert_order(conn: Connection, order: Order) -> None:
 
 
 def get_order(conn: Connection, order_id: uuid.UUID) -> Order | None:
-    row = conn.execute(select(orders).where(orders.c.order_id == str(order_id))).first()
+    row = _ORDER_BY_ID.first(conn, {"oid": str(order_id)})
     return None if row is None else _order_from(row)
 
 
 def get_order_by_client_id(conn: Connection, cid: str) -> Order | None:
-    row = conn.execute(select(orders).where(orders.c.client_order_id == cid)).first()
+    row = _ORDER_BY_CID.first(conn, {"cid": cid})
     return None if row is None else _order_from(row)
 
 
 def list_orders(conn: Connection, open_only: bool) -> list[Order]:
-    stmt = select(orders).order_by(orders.c.created_ns, orders.c.order_id)
     if open_only:
-        stmt = stmt.where(orders.c.state.not_in([s.value for s in TERMINAL_STATES]))
-    return [_order_from(r) for r in conn.execute(stmt)]
+        return [_order_from(r) for r in _OPEN_ORDERS.rows(conn, _TERMINAL)]
+    return [_order_from(r) for r in _ALL_ORDERS.rows(conn)]
 
 
 def duplicate_client_order_ids(conn: Connection) -> int:
@@ -139,66 +160,72 @@ def duplicate_client_order_ids(conn: Connection) -> int:
 
 
 def set_initial_cash(conn: Connection, cash: Decimal) -> None:
-    conn.execute(insert(account).values(id=ACCOUNT_ID, cash=cash).on_conflict_do_nothing())
+    _INIT_CASH.run(conn, {"id": ACCOUNT_ID, "cash": money_text(cash)})
 
 
 def get_cash(conn: Connection) -> Decimal:
-    found = conn.execute(select(account.c.cash).where(account.c.id == ACCOUNT_ID)).scalar()
+    found = _GET_CASH.scalar(conn)
     return Decimal(0) if found is None else Decimal(found)
 
 
-def _add_cash(conn: Connection, delta: Decimal) -> None:
-    cash = get_cash(conn) + delta
-    stmt = insert(account).values(id=ACCOUNT_ID, cash=cash)
-    conn.execute(stmt.on_conflict_do_update(index_elements=[account.c.id], set_={"cash": cash}))
+def set_cash(conn: Connection, cash: Decimal) -> None:
+    _SET_CASH.run(conn, {"id": ACCOUNT_ID, "cash": money_text(cash)})
+
+
+def _position_from(r: Any) -> Position:
+    """A Position from a row in `_POSITION_COLUMNS` order."""
+    return Position(
+        symbol=r[0], quantity=Decimal(r[1]), avg_cost=Decimal(r[2]), realized_pnl=Decimal(r[3])
+    )
 
 
 def get_position(conn: Connection, symbol: str) -> Position:
-    row = conn.execute(select(positions).where(positions.c.symbol == symbol)).first()
-    if row is None:
-        return Position(symbol=symbol)
-    return Position(
-        symbol=row.symbol,
-        quantity=row.quantity,
-        avg_cost=row.avg_cost,
-        realized_pnl=row.realized_pnl,
-    )
+    row = _GET_POSITION.first(conn, {"sym": symbol})
+    return Position(symbol=symbol) if row is None else _position_from(row)
 
 
-def _save_position(conn: Connection, pos: Position, ts_ns: int) -> None:
-    values = {
+def save_position(conn: Connection, pos: Position, ts_ns: int) -> None:
+    params = {
         "symbol": pos.symbol,
-        "quantity": pos.quantity,
-        "avg_cost": pos.avg_cost,
-        "realized_pnl": pos.realized_pnl,
+        "quantity": money_text(pos.quantity),
+        "avg_cost": money_text(pos.avg_cost),
+        "realized_pnl": money_text(pos.realized_pnl),
         "updated_ns": ts_ns,
     }
-    stmt = insert(positions).values(values)
-    update = {k: v for k, v in values.items() if k != "symbol"}
-    conn.execute(stmt.on_conflict_do_update(index_elements=[positions.c.symbol], set_=update))
+    _SAVE_POSITION.run(conn, params)
 
 
-def record_fill(conn: Connection, fill: Fill, agent_id: str, ts_ns: int) -> bool:
-    """Insert the trade (once per fill_id), then move the position and cash with it."""
-    stmt = insert(trades).values(
-        fill_id=fill.fill_id,
-        order_id=str(fill.order_id),
-        client_order_id=fill.client_order_id,
-        agent_id=agent_id,
-        symbol=fill.symbol,
-        side=fill.side.value,
-        quantity=fill.quantity,
-        price=fill.price,
-        trade_amount=fill.notional,
-        fee=fill.fee,
-        ts_event=fill.ts_event,
-    )
-    if conn.execute(stmt.on_conflict_do_nothing()).rowcount != 1:
-        return False
-    pos = get_position(conn, fill.symbol).apply(fill.side, fill.quantity, fill.price)
-    _save_position(conn, pos, ts_ns)
-    _add_cash(conn, fill.cash_delta)
-    return True
+def insert_trade(conn: Connection, fill: Fill, agent_id: str) -> bool:
+    """Insert the trade row once per fill_id; False if it is already booked."""
+    params = {
+        "fill_id": fill.fill_id,
+        "order_id": str(fill.order_id),
+        "client_order_id": fill.client_order_id,
+        "agent_id": agent_id,
+        "symbol": fill.symbol,
+        "side": fill.side.value,
+        "quantity": money_text(fill.quantity),
+        "price": money_text(fill.price),
+        "trade_amount": money_text(fill.notional),
+        "fee": money_text(fill.fee),
+        "ts_event": fill.ts_event,
+    }
+    return _INSERT_TRADE.run(conn, params) == 1
+
+
+def _trades_statement(symbol: bool, since: bool, side: bool) -> FastStatement:
+    key = (symbol, since, side)
+    found = _TRADES.get(key)
+    if found is None:
+        stmt = select(trades).order_by(trades.c.ts_event, trades.c.fill_id)
+        if side:
+            stmt = stmt.where(trades.c.side == bindparam("side"))
+        if symbol:
+            stmt = stmt.where(trades.c.symbol == bindparam("sym"))
+        if since:
+            stmt = stmt.where(trades.c.ts_event >= bindparam("since"))
+        found = _TRADES[key] = FastStatement(stmt)
+    return found
 
 
 def list_trades(
@@ -207,37 +234,28 @@ def list_trades(
     since_ns: int | None = None,
     side: Side | None = None,
 ) -> list[Fill]:
-    stmt = select(trades).order_by(trades.c.ts_event, trades.c.fill_id)
-    if side is not None:
-        stmt = stmt.where(trades.c.side == side.value)
-    if symbol is not None:
-        stmt = stmt.where(trades.c.symbol == symbol)
-    if since_ns is not None:
-        stmt = stmt.where(trades.c.ts_event >= since_ns)
+    stmt = _trades_statement(symbol is not None, since_ns is not None, side is not None)
+    params = {"sym": symbol, "since": since_ns, "side": None if side is None else side.value}
     return [
         Fill(
-            fill_id=r.fill_id,
-            order_id=uuid.UUID(r.order_id),
-            client_order_id=r.client_order_id,
-            symbol=r.symbol,
-            side=Side(r.side),
-            quantity=r.quantity,
-            price=r.price,
-            fee=r.fee,
-            ts_event=r.ts_event,
+            fill_id=r[0],
+            order_id=uuid.UUID(r[1]),
+            client_order_id=r[2],
+            symbol=r[4],
+            side=Side(r[5]),
+            quantity=Decimal(r[6]),
+            price=Decimal(r[7]),
+            fee=Decimal(r[9]),
+            ts_event=r[10],
         )
-        for r in conn.execute(stmt)
+        for r in stmt.rows(conn, params)
     ]
 
 
+def all_positions(conn: Connection) -> dict[str, Position]:
+    """Every position row by symbol, flat ones too (they keep their realized P&L)."""
+    return {p.symbol: p for p in map(_position_from, _ALL_POSITIONS.rows(conn))}
+
+
 def get_positions(conn: Connection) -> dict[str, Position]:
-    out: dict[str, Position] = {}
-    for r in conn.execute(select(positions).order_by(positions.c.symbol)):
-        if r.quantity != 0:
-            out[r.symbol] = Position(
-                symbol=r.symbol,
-                quantity=r.quantity,
-                avg_cost=r.avg_cost,
-                realized_pnl=r.realized_pnl,
-            )
-    return out
+    return {s: p for s, p in all_positions(conn).items() if p.quantity != 0}

@@ -10,8 +10,8 @@ from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from tradeswarm.core.errors import StoreError
+from tradeswarm.core.fastsql import FastStatement
 from tradeswarm.model.envelope import Envelope, encode_envelope
-from tradeswarm.store.fastsql import FastStatement
 from tradeswarm.store.schema import events
 
 GENESIS_HASH = b"\x00" * 32

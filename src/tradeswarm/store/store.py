@@ -8,23 +8,26 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from tradeswarm.core.errors import TradeswarmError
+from tradeswarm.core.fastsql import FastStatement
 from tradeswarm.model.enums import OversightStatus, Side
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import OversightRequested, RiskDecision
 from tradeswarm.model.order import Order
 from tradeswarm.model.portfolio import Fill, Position
-from tradeswarm.store import books, events, governance
+from tradeswarm.store import books, decisions, events, governance
 from tradeswarm.store.audit_repo import AuditRepository
 from tradeswarm.store.events import ChainHead, EventRow
 from tradeswarm.store.governance import OversightRecord
 from tradeswarm.store.migrations import check_file, migrate
+from tradeswarm.store.schema import meta
 from tradeswarm.store.sqlite import MEMORY, WRITE_OPTION, create_sqlite_engine, is_memory
 
 _PAGE = 1000
+_GET_META = FastStatement(select(meta.c.value).where(meta.c.key == bindparam("key")))
 KILLSWITCH_KEY = "killswitch"
 INITIAL_CASH_KEY = "initial_cash"
 
@@ -41,6 +44,8 @@ class Store:
         self._conn: Connection | None = None
         self._head: ChainHead | None = None
         self._after_commit: list[Callable[[], None]] = []
+        self._cash: Decimal | None = None  # read models of the books, loaded on first use
+        self._positions: dict[str, Position] | None = None
         self.audit = AuditRepository(self._tx, self._read)
         """The audit log's tables (Merkle nodes, checkpoints, cosignatures, keys)."""
 
@@ -102,6 +107,7 @@ class Store:
                     yield conn
             except BaseException:
                 self._head = None  # the cached chain head may be ahead of the rolled-back log
+                self._cash = self._positions = None  # and the books' read models too
                 self._after_commit.clear()
                 raise
             finally:
@@ -206,22 +212,44 @@ class Store:
 
     # -- fills, positions, cash -----------------------------------------------------------
 
+    # The books' read models: this Store is the only writer of cash and positions (one
+    # Store per process owns the swarm's books), so after the first read they are kept in
+    # memory, moved by the same fills that move the tables, and dropped on a rollback.
+
     def set_initial_cash(self, cash: Decimal) -> None:
         """Set the account's cash, only if it has never been set."""
         with self._tx() as conn:
             if governance.get_meta(conn, INITIAL_CASH_KEY) is None:
                 books.set_initial_cash(conn, cash)
                 governance.set_meta(conn, INITIAL_CASH_KEY, str(cash))
+                self._cash = None
 
     def get_cash(self) -> Decimal:
         """The account's cash (0 if never set)."""
-        with self._read() as conn:
-            return books.get_cash(conn)
+        if self._cash is None:
+            with self._read() as conn:
+                self._cash = books.get_cash(conn)
+        return self._cash
+
+    def _position_book(self) -> dict[str, Position]:
+        if self._positions is None:
+            with self._read() as conn:
+                self._positions = books.all_positions(conn)
+        return self._positions
 
     def record_fill(self, fill: Fill, agent_id: str, ts_ns: int) -> bool:
         """Book a fill once: trade row, position and cash together; False if already booked."""
         with self._tx() as conn:
-            return books.record_fill(conn, fill, agent_id, ts_ns)
+            cash, held = self.get_cash(), self._position_book()
+            if not books.insert_trade(conn, fill, agent_id):
+                return False
+            old = held.get(fill.symbol, Position(symbol=fill.symbol))
+            pos = old.apply(fill.side, fill.quantity, fill.price)
+            books.save_position(conn, pos, ts_ns)
+            books.set_cash(conn, cash + fill.cash_delta)
+            self._cash = cash + fill.cash_delta
+            held[fill.symbol] = pos
+            return True
 
     def list_trades(
         self, symbol: str | None = None, since_ns: int | None = None, side: Side | None = None
@@ -232,15 +260,14 @@ class Store:
 
     def get_positions(self) -> dict[str, Position]:
         """Positions with a nonzero quantity, by symbol."""
-        with self._read() as conn:
-            return books.get_positions(conn)
+        return {s: p for s, p in sorted(self._position_book().items()) if p.quantity != 0}
 
     # -- risk -----------------------------------------------------------------------------
 
     def record_decision(self, decision: RiskDecision, event_type: str, severity: str) -> bool:
         """Store the gate's decision once per intent; False if the intent already has one."""
         with self._tx() as conn:
-            return governance.record_decision(conn, decision, event_type, severity)
+            return decisions.record_decision(conn, decision, event_type, severity)
 
     def get_decision(self, decision_id: uuid.UUID) -> RiskDecision | None:
         """One decision by its id."""
@@ -250,7 +277,7 @@ class Store:
     def get_decision_for_intent(self, intent_id: uuid.UUID) -> RiskDecision | None:
         """The stored decision on intent_id, if any."""
         with self._read() as conn:
-            return governance.get_decision_for_intent(conn, intent_id)
+            return decisions.get_decision_for_intent(conn, intent_id)
 
     def list_decisions(self) -> list[RiskDecision]:
         """Every stored decision, ordered by ts."""
@@ -314,7 +341,8 @@ class Store:
     def get_meta(self, key: str) -> str | None:
         """The meta value under key, if set."""
         with self._read() as conn:
-            return governance.get_meta(conn, key)
+            found = _GET_META.scalar(conn, {"key": key})
+            return None if found is None else str(found)
 
     def set_meta(self, key: str, value: str) -> None:
         """Set (or replace) the meta value under key."""

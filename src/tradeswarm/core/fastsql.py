@@ -1,5 +1,7 @@
 """Prepared Core statements run straight on the DBAPI cursor, skipping per-call SQLAlchemy work.
 
+Shared by the rooms that keep SQL state (the store, the paper broker), hence in core.
+
 A statement is built once (at import) from plain SQLAlchemy Core and compiled once per
 dialect, so the SQL stays portable: qmark for SQLite, pyformat for psycopg. Each call
 then costs what the driver costs (about 2 µs for an indexed SQLite read here) instead of
