@@ -15,10 +15,12 @@ on the same indicators and timeframes.
 
 from __future__ import annotations
 
+import gzip
+import io
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -26,12 +28,12 @@ import pandas as pd
 
 from tradeswarm.quant import portfolio, risk
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "market"
+DATA = resources.files("tradeswarm.data") / "market"  # bundled copies, see its README.md
 
 
 def synthetic_returns(assets: int, days: int, seed: int = 0) -> np.ndarray:
     """days x assets returns built from the real 20-stock returns (see module docstring)."""
-    prices = pd.read_csv(DATA / "stock_prices_20.csv", index_col=0).dropna()
+    prices = pd.read_csv(_bundled("stock-prices-20-daily-1989-2018.csv.gz"), index_col=0).dropna()
     real = prices.pct_change().dropna().to_numpy()
     rng = np.random.default_rng(seed)
     rows = real[rng.integers(0, len(real), days)]
@@ -99,9 +101,14 @@ def _mv_pair(r: np.ndarray, repeat: int, progress: bool) -> dict[str, float]:
     return out
 
 
+def _bundled(name: str) -> Any:
+    """A gzipped CSV shipped with the package, opened for pandas."""
+    return gzip.open(io.BytesIO((DATA / name).read_bytes()))
+
+
 def _minute_bars() -> dict[str, np.ndarray]:
     names = ["date", "time", "open", "high", "low", "close", "volume", "oi"]
-    df = pd.read_csv(DATA / "2006-01-02-volume-min-001.txt", names=names, header=0)
+    df = pd.read_csv(_bundled("idxf-2006-01-1min.csv.gz"), names=names, header=0)
     ts = pd.to_datetime(df["date"] + " " + df["time"]).astype("int64").to_numpy()
     out = {k: df[k].to_numpy(float) for k in ("open", "high", "low", "close", "volume")}
     return {"ts": ts, **out}
