@@ -15,9 +15,10 @@ from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.policy import codegen
 from tradeswarm.policy.decision import Decision, PolicyError, Response, derive_outcome
 from tradeswarm.policy.entities import EntityStore, prepare_entities, to_uid
+from tradeswarm.policy.fastpath import FastPath
 from tradeswarm.policy.loader import LoadedPolicies, load_policies, validation_errors
 from tradeswarm.policy.requests import ContextParser, PreparedRequest
-from tradeswarm.policy.values import EvalError
+from tradeswarm.policy.values import EvalError, Uid
 
 if TYPE_CHECKING:
     from tradeswarm.policy.batchresult import BatchResult
@@ -29,6 +30,15 @@ def error_message(exc: BaseException) -> str:
     if isinstance(exc, KeyError):
         return f"attribute or entity not found: {exc}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _uid(value: Any, field: str) -> Uid:
+    """``{"type": T, "id": I}`` read inline; every other form through ``to_uid``."""
+    if type(value) is dict and len(value) == 2:
+        t, i = value.get("type"), value.get("id")
+        if type(t) is str and type(i) is str:
+            return Uid((t, i))
+    return to_uid(value, field)
 
 
 class ScalarProgram:
@@ -46,6 +56,7 @@ class ScalarProgram:
             for atom in scope:
                 atoms.setdefault(atom, f"_s{len(atoms)}")
             tests.append((scope, codegen.condition(gen, policy)))
+        self.tests = [_test(scope, cond) or "True" for scope, cond in tests]
         self.source = _render(atoms, tests)
         self.namespace = dict(gen.namespace)
         self.namespace["_error_message"] = error_message
@@ -93,9 +104,10 @@ class CompiledPolicySet:
         self.context_parser = ContextParser(schema)
         self.forbid_mask = sum(1 << i for i, e in enumerate(self.effects) if e == "forbid")
         self.permit_mask = sum(1 << i for i, e in enumerate(self.effects) if e == "permit")
-        self._responses: dict[int, Response] = {}
+        self.responses: dict[int, Response] = {}
         self._entities: dict[int, tuple[Any, EntityStore]] = {}
         self._batch: Any = None
+        self.fast = FastPath(self)
 
     def prepare_entities(self, entities: Any) -> EntityStore:
         """Entities parsed once (with this set's schema), for reuse across calls."""
@@ -111,19 +123,21 @@ class CompiledPolicySet:
 
     def prepare_request(self, request: Mapping[str, Any]) -> PreparedRequest:
         """A Cedar JSON request as runtime values (the scalar path's fast entry)."""
-        if not isinstance(request, Mapping):
+        if type(request) is not dict and not isinstance(request, Mapping):
             raise ConfigurationError("request", request, "expected a Cedar JSON request object")
-        action = to_uid(request.get("action"), "request.action")
+        action = _uid(request.get("action"), "request.action")
+        parser = self.context_parser
         return PreparedRequest(
-            to_uid(request.get("principal"), "request.principal"),
+            _uid(request.get("principal"), "request.principal"),
             action,
-            to_uid(request.get("resource"), "request.resource"),
-            self.context_parser.parse(request.get("context"), action),
+            _uid(request.get("resource"), "request.resource"),
+            parser.parse(request.get("context"), action),
+            parser.types is not None and parser.types.declares(action),
         )
 
     def response(self, mask: int, errs: list[tuple[int, str]] | None) -> Response:
         if errs is None:
-            cached = self._responses.get(mask)
+            cached = self.responses.get(mask)
             if cached is not None:
                 return cached
         forbids = mask & self.forbid_mask
@@ -135,10 +149,18 @@ class CompiledPolicySet:
         errors = tuple(PolicyError(self.policy_ids[i], msg) for i, msg in errs or ())
         response = Response(decision, reasons, errors, outcome, review)
         if errs is None:
-            self._responses[mask] = response
+            self.responses[mask] = response
         return response
 
     def decide_prepared(self, request: PreparedRequest, entities: EntityStore) -> Response:
+        """Decide a prepared request: the typed fast path when the schema-directed parser
+        made its context (``request.checked``), else the generic generated function."""
+        if request.checked:
+            return self.fast.decide(request, entities)
+        return self.decide_generic(request, entities)
+
+    def decide_generic(self, request: PreparedRequest, entities: EntityStore) -> Response:
+        """The generic generated function (every type checked at run time)."""
         mask, errs = self.program.decide(
             request.principal, request.action, request.resource, request.context, entities
         )

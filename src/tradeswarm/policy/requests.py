@@ -19,6 +19,7 @@ from typing import Any
 import cedarpy
 
 from tradeswarm.core.errors import InvalidInput
+from tradeswarm.policy.convert import Convert, DecimalCache, ShapeCache, generate, str_set
 from tradeswarm.policy.entities import from_json, to_uid
 from tradeswarm.policy.runtime import FUNCTIONS
 from tradeswarm.policy.values import CSet, DateTime, Decimal, Duration, EvalError, IpAddr, Uid
@@ -32,6 +33,9 @@ class PreparedRequest:
     action: Uid
     resource: Uid
     context: dict[str, Any]
+    # True only when every context value has the type the schema declares for the action
+    # (the schema-directed parser made it): the scalar path may then use typed code.
+    checked: bool = False
 
 
 # Each probe validates only when X has the named type (Cedar's strict validator).
@@ -70,13 +74,30 @@ class SchemaTypes:
         bad = {e.policy_id for e in result.errors}
         return [f"policy{i}" not in bad for i in range(len(bodies))]
 
+    def declares(self, action: Uid) -> bool:
+        """Whether the schema declares the action (so its context has declared types)."""
+        if action not in self._actions:
+            self._actions[action] = self._valid(action, ["true"])[0]
+        return self._actions[action]
+
+    def required(self, action: Uid, path: tuple[str, ...]) -> bool:
+        """Whether the attribute must be present (reading it needs no ``has`` guard)."""
+        key = (action, ("?required", *path))
+        found = self._kinds.get(key)
+        if found is None:
+            guards = "".join(
+                f"{_access(path[:i])} has {_literal(path[i])} && " for i in range(len(path) - 1)
+            )
+            expr = _access(path)
+            ok = self.declares(action) and self._valid(action, [f"{guards}{expr} == {expr}"])[0]
+            found = self._kinds[key] = "yes" if ok else "no"
+        return found == "yes"
+
     def kind(self, action: Uid, path: tuple[str, ...]) -> str:
         key = (action, path)
         found = self._kinds.get(key)
         if found is None:
-            if action not in self._actions:
-                self._actions[action] = self._valid(action, ["true"])[0]
-            if not self._actions[action]:
+            if not self.declares(action):
                 found = UNKNOWN  # an action the schema does not declare: leave it to Cedar
             else:
                 expr = _access(path)
@@ -113,6 +134,8 @@ class ContextParser:
     def __init__(self, schema: str | dict[str, Any] | None) -> None:
         self.schema = schema
         self.types = SchemaTypes(schema) if schema is not None else None
+        self.shapes = ShapeCache(self._generate)
+        self._decimals = DecimalCache()
 
     def parse(self, context: Any, action: Uid) -> dict[str, Any]:
         if context is None:
@@ -126,7 +149,29 @@ class ContextParser:
     def _record(
         self, record: Mapping[str, Any], action: Uid, path: tuple[str, ...]
     ) -> dict[str, Any]:
-        return {k: self._value(v, action, (*path, k)) for k, v in record.items()}
+        """The record through its shape's generated converter (see ``convert``)."""
+        return self.shapes.get(action, path, tuple(record))(record, action)  # type: ignore[arg-type]
+
+    def interpret(self, record: Mapping[str, Any], action: Uid) -> dict[str, Any]:
+        """The context attribute by attribute, without the generated converters."""
+        return {k: self.value(v, action, (k,)) for k, v in record.items()}
+
+    def _generate(self, action: Uid, path: tuple[str, ...], names: tuple[str, ...]) -> Convert:
+        assert self.types is not None
+        kinds = [self.types.kind(action, (*path, name)) for name in names]
+        namespace = {
+            "_dec": self._decimals.parse,
+            "_str_set": str_set,
+            "_uid": to_uid,
+            "_slow": self.value,
+            "_record": self._record,
+            "EvalError": EvalError,
+        }
+        return generate(names, kinds, path, namespace)
+
+    def value(self, value: Any, action: Uid, path: tuple[str, ...]) -> Any:
+        """One attribute as the schema declares it (the interpretive parser)."""
+        return self._value(value, action, path)
 
     def _value(self, value: Any, action: Uid, path: tuple[str, ...]) -> Any:
         assert self.types is not None
@@ -139,7 +184,7 @@ class ContextParser:
         if kind == "record":
             if type(value) is not dict or "__extn" in value or "__entity" in value:
                 raise _wrong(where, value, "a record")
-            return self._record(value, action, path)
+            return {k: self._value(v, action, (*path, k)) for k, v in value.items()}
         if kind in EXTENSIONS:
             return _extension(value, kind, where)
         if kind == "entity":

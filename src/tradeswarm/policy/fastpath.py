@@ -1,0 +1,218 @@
+"""The typed scalar path: generated code per action and entity-value types, no helper calls.
+
+For a request whose context the schema-directed parser made (``PreparedRequest.checked``:
+every present context value has the type the schema declares for the action), the policy
+set is compiled once more, specialized on the action:
+
+- policies whose action scope excludes the action are dropped, the others' action tests
+  vanish;
+- every entity-only subexpression (principal and resource scopes, ``principal.desk.hard_cap``,
+  ``principal.desk.excluded_asset_classes.contains(resource.asset_class)``) is a *leaf*,
+  computed once per (principal, resource, entity store) and cached; the code is generated
+  per tuple of the leaves' runtime types (the *signature*), so a decimal leaf arrives as
+  its scaled int and a comparison is one Python operator;
+- the context attributes are bound to locals once (decimals as their scaled ints);
+- operators on known types are inline Python (only + - * and negation check for 64-bit
+  overflow); anything else is the generic generated expression (``codegen``), and a policy
+  reading a leaf that errored is the generic policy test, so errors, short-circuits and
+  messages are the generic path's;
+- the Response is cached per mask of satisfied policies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tradeswarm.policy import codegen
+from tradeswarm.policy.entities import EntityStore
+from tradeswarm.policy.requests import PreparedRequest
+from tradeswarm.policy.typedgen import Generic, LeafError, TypedGen, runtime_type
+from tradeswarm.policy.values import Decimal, Uid
+
+if TYPE_CHECKING:
+    from tradeswarm.policy.compiled import CompiledPolicySet
+    from tradeswarm.policy.decision import Response
+
+Scopes = list[tuple[str, dict[str, Any]]]
+MAX_LEAF_ROWS = 65_536
+MAX_STORES = 64
+Fast = Callable[[Uid, Uid, dict[str, Any], EntityStore, tuple[Any, ...]], Any]
+
+
+class _Err:
+    """A leaf that raised: the policies reading it take the generic test."""
+
+    __slots__ = ()
+
+
+ERR = _Err()
+
+
+@dataclass
+class ActionPlan:
+    """One action's policies (scope and conditions), its leaves and code per signature."""
+
+    action: Uid
+    policies: list[tuple[int, Scopes, list[tuple[bool, dict[str, Any]]]]]
+    generic_tests: dict[int, str]
+    leaf_keys: dict[str, int]
+    leaf_fn: Callable[[Uid, Uid, Uid, EntityStore], list[Any]]
+    code: dict[tuple[str, ...], Fast]
+
+
+class FastPath:
+    """Typed scalar evaluators of one compiled policy set (see the module docstring)."""
+
+    def __init__(self, compiled: CompiledPolicySet) -> None:
+        self.compiled = compiled
+        self.plans: dict[Uid, ActionPlan] = {}
+        self._stores: dict[int, tuple[EntityStore, dict[tuple[Uid, Uid, Uid], Any]]] = {}
+        self.sources: dict[tuple[Uid, tuple[str, ...]], str] = {}
+
+    def decide(self, request: PreparedRequest, store: EntityStore) -> Response:
+        found = self._stores.get(id(store))
+        if found is None or found[0] is not store:
+            found = self._new_store(store)
+        key = (request.principal, request.action, request.resource)
+        entry = found[1].get(key)
+        if entry is None:
+            entry = self._fill(key, store, found[1])
+        fast, leaves = entry
+        response: Response = fast(
+            request.principal, request.resource, request.context, store, leaves
+        )
+        return response
+
+    def _new_store(self, store: EntityStore) -> tuple[EntityStore, dict[tuple[Uid, Uid, Uid], Any]]:
+        if len(self._stores) >= MAX_STORES:
+            self._stores.clear()
+        found = self._stores[id(store)] = (store, {})
+        return found
+
+    def _fill(
+        self, key: tuple[Uid, Uid, Uid], store: EntityStore, rows: dict[Any, Any]
+    ) -> tuple[Fast, tuple[Any, ...]]:
+        principal, action, resource = key
+        plan = self.plans.get(action)
+        if plan is None:
+            plan = self.plans[action] = self._plan(action)
+        values = plan.leaf_fn(principal, action, resource, store)
+        signature = tuple(runtime_type(v) if v is not ERR else "err" for v in values)
+        fast = plan.code.get(signature)
+        if fast is None:
+            fast = plan.code[signature] = self._generate(plan, signature)
+        leaves = tuple(v.v if type(v) is Decimal else v for v in values)
+        if len(rows) >= MAX_LEAF_ROWS:
+            rows.clear()
+        rows[key] = (fast, leaves)
+        return fast, leaves
+
+    def _plan(self, action: Uid) -> ActionPlan:
+        program = self.compiled.program
+        gen = TypedGen(self.compiled.context_parser, action, program.namespace)
+        policies = []
+        for i, policy in enumerate(self.compiled.loaded.policies.values()):
+            atoms = codegen.scope_atoms(gen.g, "A", policy["action"])
+            scopes = [("P", policy["principal"]), ("R", policy["resource"])]
+            if any("E" in a for a in atoms):  # `action in` reads the action entities
+                scopes.append(("A", policy["action"]))
+            elif not all(eval(a, gen.g.namespace, {"A": action}) for a in atoms):  # our source
+                continue  # the action scope excludes this action: never satisfied
+            clauses = [(c["kind"] == "unless", c["body"]) for c in policy.get("conditions") or ()]
+            policies.append((i, scopes, clauses))
+        generic = {i: program.tests[i] for i, _, _ in policies}
+        for _, scopes, clauses in policies:
+            _policy_test(gen, scopes, clauses)  # registers the leaves
+        leaf_fn = _leaf_function(gen.leaf_sources, gen.g.namespace)
+        return ActionPlan(action, policies, generic, dict(gen.leaves), leaf_fn, {})
+
+    def _generate(self, plan: ActionPlan, signature: tuple[str, ...]) -> Fast:
+        gen = TypedGen(self.compiled.context_parser, plan.action, self.compiled.program.namespace)
+        gen.use_leaves(plan.leaf_keys, signature)
+        body: list[str] = []
+        for i, scopes, clauses in plan.policies:
+            try:
+                test = _policy_test(gen, scopes, clauses)
+            except (Generic, LeafError):
+                test = plan.generic_tests[i]
+            body += _policy_lines(i, test)
+        source = _render(gen, body, len(plan.leaf_keys))
+        self.sources[(plan.action, signature)] = source
+        namespace = dict(gen.g.namespace)
+        namespace.update(gen.namespace)
+        compiled = self.compiled
+        program = self.compiled.program
+        action = plan.action
+
+        def generic(p: Uid, r: Uid, c: dict[str, Any], e: EntityStore) -> Response:
+            mask, errs = program.decide(p, action, r, c, e)
+            return compiled.response(mask, errs)
+
+        namespace.update(
+            _generic=generic,
+            _responses=compiled.responses,
+            _response=compiled.response,
+            A=action,
+        )
+        exec(compile(source, "<cedar typed policies>", "exec"), namespace)  # our own code
+        fast: Fast = namespace["_fast"]
+        return fast
+
+
+def _policy_test(gen: TypedGen, scopes: Scopes, clauses: list[tuple[bool, dict[str, Any]]]) -> str:
+    leaves = [gen.scope_leaf(var, scope) for var, scope in scopes]
+    parts = [p for p in leaves if p is not None]
+    for negate, body in clauses:
+        text = gen.boolean(body)
+        parts.append(f"(not {text})" if negate else text)
+    return " and ".join(parts) or "True"
+
+
+def _policy_lines(i: int, test: str) -> list[str]:
+    if test == "True":
+        return [f"    m |= {1 << i}"]
+    return [
+        "    try:",
+        f"        if {test}:",
+        f"            m |= {1 << i}",
+        "    except Exception as ex:",
+        f"        errs = (errs or []) + [({i}, _error_message(ex))]",
+    ]
+
+
+def _render(gen: TypedGen, body: list[str], leaves: int) -> str:
+    lines = ["def _fast(P, R, C, E, K):"]
+    if leaves:
+        names = ", ".join(f"k{j}" for j in range(leaves))
+        lines.append(f"    {names}{',' if leaves == 1 else ''} = K")
+    if gen.bindings:
+        lines.append("    try:")
+        lines += [f"        {line}" for line in gen.bindings]
+        lines += ["    except (KeyError, AttributeError):", "        return _generic(P, R, C, E)"]
+    lines += ["    m = 0", "    errs = None", *body]
+    lines += [
+        "    if errs is None:",
+        "        found = _responses.get(m)",
+        "        if found is not None:",
+        "            return found",
+        "    return _response(m, errs)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _leaf_function(sources: list[str], namespace: dict[str, Any]) -> Any:
+    lines = ["def _leaves(P, A, R, E):", "    out = []"]
+    for src in sources:
+        lines += [
+            "    try:",
+            f"        out.append({src})",
+            "    except Exception:",
+            "        out.append(_ERR)",
+        ]
+    lines.append("    return out")
+    scope = dict(namespace)
+    scope["_ERR"] = ERR
+    exec(compile("\n".join(lines) + "\n", "<cedar leaves>", "exec"), scope)  # our own code
+    return scope["_leaves"]
