@@ -21,6 +21,7 @@ set is compiled once more, specialized on the action:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 Scopes = list[tuple[str, dict[str, Any]]]
 MAX_LEAF_ROWS = 65_536
 MAX_STORES = 64
-Fast = Callable[[Uid, Uid, dict[str, Any], EntityStore, tuple[Any, ...]], Any]
+Fast = Callable[[PreparedRequest, EntityStore, tuple[Any, ...]], Any]
 
 
 class _Err:
@@ -70,26 +71,30 @@ class FastPath:
         self.plans: dict[Uid, ActionPlan] = {}
         self._stores: dict[int, tuple[EntityStore, dict[tuple[Uid, Uid, Uid], Any]]] = {}
         self.sources: dict[tuple[Uid, tuple[str, ...]], str] = {}
+        self.store: EntityStore | None = None
+        self.rows: dict[tuple[Uid, Uid, Uid], Any] = {}
 
     def decide(self, request: PreparedRequest, store: EntityStore) -> Response:
-        found = self._stores.get(id(store))
-        if found is None or found[0] is not store:
-            found = self._new_store(store)
-        key = (request.principal, request.action, request.resource)
-        entry = found[1].get(key)
+        rows = self.rows if store is self.store else self.rows_for(store)
+        entry = rows.get((request.principal, request.action, request.resource))
         if entry is None:
-            entry = self._fill(key, store, found[1])
-        fast, leaves = entry
-        response: Response = fast(
-            request.principal, request.resource, request.context, store, leaves
-        )
+            entry = self.fill(request, store)
+        response: Response = entry[0](request, store, entry[1])
         return response
 
-    def _new_store(self, store: EntityStore) -> tuple[EntityStore, dict[tuple[Uid, Uid, Uid], Any]]:
-        if len(self._stores) >= MAX_STORES:
-            self._stores.clear()
-        found = self._stores[id(store)] = (store, {})
-        return found
+    def rows_for(self, store: EntityStore) -> dict[tuple[Uid, Uid, Uid], Any]:
+        """The leaf rows of one entity store (the last store used is kept at hand)."""
+        found = self._stores.get(id(store))
+        if found is None or found[0] is not store:
+            if len(self._stores) >= MAX_STORES:
+                self._stores.clear()
+            found = self._stores[id(store)] = (store, {})
+        self.store, self.rows = found
+        return self.rows
+
+    def fill(self, request: PreparedRequest, store: EntityStore) -> tuple[Fast, tuple[Any, ...]]:
+        key = (request.principal, request.action, request.resource)
+        return self._fill(key, store, self.rows_for(store))
 
     def _fill(
         self, key: tuple[Uid, Uid, Uid], store: EntityStore, rows: dict[Any, Any]
@@ -146,8 +151,8 @@ class FastPath:
         program = self.compiled.program
         action = plan.action
 
-        def generic(p: Uid, r: Uid, c: dict[str, Any], e: EntityStore) -> Response:
-            mask, errs = program.decide(p, action, r, c, e)
+        def generic(q: PreparedRequest, e: EntityStore) -> Response:
+            mask, errs = program.decide(q.principal, action, q.resource, q.context, e)
             return compiled.response(mask, errs)
 
         namespace.update(
@@ -183,14 +188,17 @@ def _policy_lines(i: int, test: str) -> list[str]:
 
 
 def _render(gen: TypedGen, body: list[str], leaves: int) -> str:
-    lines = ["def _fast(P, R, C, E, K):"]
+    lines = ["def _fast(Q, E, K):", "    C = Q.context"]
+    text = "\n".join(body)
+    lines += ["    P = Q.principal"] if re.search(r"\bP\b", text) else []
+    lines += ["    R = Q.resource"] if re.search(r"\bR\b", text) else []
     if leaves:
         names = ", ".join(f"k{j}" for j in range(leaves))
         lines.append(f"    {names}{',' if leaves == 1 else ''} = K")
     if gen.bindings:
         lines.append("    try:")
         lines += [f"        {line}" for line in gen.bindings]
-        lines += ["    except (KeyError, AttributeError):", "        return _generic(P, R, C, E)"]
+        lines += ["    except (KeyError, AttributeError):", "        return _generic(Q, E)"]
     lines += ["    m = 0", "    errs = None", *body]
     lines += [
         "    if errs is None:",
