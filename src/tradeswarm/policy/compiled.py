@@ -135,6 +135,16 @@ class CompiledPolicySet:
             parser.types is not None and parser.types.declares(action),
         )
 
+    def check_typed(self, request: PreparedRequest) -> PreparedRequest | None:
+        """A request built from runtime values (not JSON), marked ``checked`` when its
+        context has exactly the types the schema declares for its action, else None
+        (then build the Cedar JSON request instead: the parser decides or refuses it)."""
+        if not self.context_parser.check(request.context, request.action):
+            return None
+        return PreparedRequest(
+            request.principal, request.action, request.resource, request.context, True
+        )
+
     def response(self, mask: int, errs: list[tuple[int, str]] | None) -> Response:
         if errs is None:
             cached = self.responses.get(mask)

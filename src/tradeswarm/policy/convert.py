@@ -155,3 +155,38 @@ class ShapeCache:
                 self.converters.clear()
             found = self.converters[key] = self.make(action, path, names)
         return found
+
+
+Check = Callable[[Any, Uid], bool]
+_CLASSES = {"decimal": Decimal, "bool": bool, "string": str, "set": CSet, "entity": Uid}
+
+
+def _check_term(index: int, name: str, kind: str, path: tuple[str, ...]) -> str | None:
+    value = f"C[{name!r}]"
+    if kind == "long":
+        return f"(type(v{index} := {value}) is int and {I64_MIN} <= v{index} <= {I64_MAX})"
+    if kind == "set":
+        return f"(type(v{index} := {value}) is _CSet and _all_str(v{index}.values))"
+    if kind == "record":
+        return f"(type(v{index} := {value}) is dict and _check(v{index}, A, {(*path, name)!r}))"
+    cls = _CLASSES.get(kind)
+    return None if cls is None else f"(type({value}) is _{cls.__name__})"
+
+
+def generate_check(
+    names: tuple[str, ...], kinds: list[str], path: tuple[str, ...], namespace: dict[str, Any]
+) -> Check:
+    """Whether a record of runtime values has, attribute by attribute, the declared types."""
+    terms = [_check_term(i, n, k, path) for i, (n, k) in enumerate(zip(names, kinds, strict=True))]
+    if any(t is None for t in terms):  # undeclared, or a type not checked here
+        return lambda record, action: False
+    body = " and ".join(t for t in terms if t is not None) or "True"
+    scope = {f"_{c.__name__}": c for c in _CLASSES.values()} | namespace
+    scope["_all_str"] = all_str
+    exec(f"def _checker(C, A):\n    return bool({body})\n", scope)  # our generated code
+    check: Check = scope["_checker"]
+    return check
+
+
+def all_str(values: tuple[Any, ...]) -> bool:
+    return all(type(v) is str for v in values)

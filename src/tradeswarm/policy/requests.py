@@ -19,7 +19,16 @@ from typing import Any
 import cedarpy
 
 from tradeswarm.core.errors import InvalidInput
-from tradeswarm.policy.convert import Convert, DecimalCache, ShapeCache, generate, str_set
+from tradeswarm.policy.convert import (
+    MAX_SHAPES,
+    Check,
+    Convert,
+    DecimalCache,
+    ShapeCache,
+    generate,
+    generate_check,
+    str_set,
+)
 from tradeswarm.policy.entities import from_json, to_uid
 from tradeswarm.policy.runtime import FUNCTIONS
 from tradeswarm.policy.values import CSet, DateTime, Decimal, Duration, EvalError, IpAddr, Uid
@@ -136,6 +145,7 @@ class ContextParser:
         self.types = SchemaTypes(schema) if schema is not None else None
         self.shapes = ShapeCache(self._generate)
         self._decimals = DecimalCache()
+        self._checks: dict[tuple[Uid, tuple[str, ...], tuple[str, ...]], Check] = {}
 
     def parse(self, context: Any, action: Uid) -> dict[str, Any]:
         if context is None:
@@ -168,6 +178,21 @@ class ContextParser:
             "EvalError": EvalError,
         }
         return generate(names, kinds, path, namespace)
+
+    def check(self, record: Any, action: Uid, path: tuple[str, ...] = ()) -> bool:
+        """Whether a context of runtime values (not JSON) has exactly the types the schema
+        declares for the action, as this parser would have made them; then it may be
+        decided on the typed path as it is (``PreparedRequest.checked``)."""
+        if self.types is None or not self.types.declares(action):
+            return False
+        key = (action, path, tuple(record))
+        check = self._checks.get(key)
+        if check is None:
+            kinds = [self.types.kind(action, (*path, name)) for name in key[2]]
+            if len(self._checks) >= MAX_SHAPES:
+                self._checks.clear()
+            check = self._checks[key] = generate_check(key[2], kinds, path, {"_check": self.check})
+        return check(record, action)
 
     def value(self, value: Any, action: Uid, path: tuple[str, ...]) -> Any:
         """One attribute as the schema declares it (the interpretive parser)."""

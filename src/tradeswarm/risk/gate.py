@@ -17,7 +17,7 @@ from typing import Any
 from tradeswarm.core.errors import InvalidInput
 from tradeswarm.model.enums import Verdict
 from tradeswarm.model.messages import TradeIntent
-from tradeswarm.policy import Outcome, PolicyEngine, Response
+from tradeswarm.policy import CompiledPolicySet, Outcome, PolicyEngine, Response
 from tradeswarm.policy.decision import OVERSIGHT_ANNOTATION
 from tradeswarm.risk.context import RiskContext
 from tradeswarm.risk.engines import Prepare, make_engine
@@ -28,6 +28,7 @@ from tradeswarm.risk.policyset import (
     load_bundle,
     swarm_entities,
     to_cedar_request,
+    typed_request,
 )
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -54,9 +55,15 @@ def _pct(value: Decimal | float) -> str:
     return f"{Decimal(str(value)) * 100:.2f}%"
 
 
-def display_values(intent: TradeIntent, ctx: RiskContext, limits: RiskLimits) -> dict[str, str]:
-    """The numbers a reason's message may quote, formatted for people."""
-    grid = limits.grid_limits()
+def display_values(
+    intent: TradeIntent,
+    ctx: RiskContext,
+    limits: RiskLimits,
+    grid: Mapping[str, Decimal] | None = None,
+) -> dict[str, str]:
+    """The numbers a reason's message may quote, formatted for people (``grid``: the
+    limits' ``grid_limits()``, when the caller has them already)."""
+    grid = limits.grid_limits() if grid is None else grid
     tier = limits.agent_tiers.get(intent.agent_id, "none")
     tier_cap = grid.get(f"tiers.{tier}.max_trade_size")
     trade_cap = min(tier_cap, grid["hard_cap"]) if tier_cap is not None else None
@@ -104,7 +111,11 @@ class PolicyGate:
         self.limits = limits
         self._prepare: Prepare = prepare or (lambda entities: entities)
         self._base = swarm_entities(limits)
+        self._grid = limits.grid_limits()  # RiskLimits is frozen
         self._entities: dict[tuple[str, str], Any] = {}
+        # the compiled engine takes the request as runtime values (no JSON written and
+        # parsed) when its schema declares exactly those types; otherwise Cedar JSON
+        self._check_typed = engine.check_typed if isinstance(engine, CompiledPolicySet) else None
 
     @classmethod
     def from_limits(cls, limits: RiskLimits) -> PolicyGate:
@@ -122,11 +133,21 @@ class PolicyGate:
 
     def decide(self, intent: TradeIntent, ctx: RiskContext) -> GateVerdict:
         try:
-            request = to_cedar_request(intent, ctx)
+            request = self.request(intent, ctx)
         except InvalidInput as err:
             return GateVerdict(Verdict.DENY, [f"context_error: {err} (unknown means deny)"])
         response = self.engine.is_authorized(request, self.entities_for(intent))
-        return self.verdict_of(response, display_values(intent, ctx, self.limits))
+        values = display_values(intent, ctx, self.limits, self._grid)
+        return self.verdict_of(response, values)
+
+    def request(self, intent: TradeIntent, ctx: RiskContext) -> Mapping[str, Any]:
+        """The engine's request: typed and checked when it can be, else Cedar JSON (the
+        same values either way; InvalidInput for a value Cedar cannot hold)."""
+        if self._check_typed is not None:
+            typed = self._check_typed(typed_request(intent, ctx))
+            if typed is not None:
+                return typed  # type: ignore[return-value]  # is_authorized takes it as is
+        return to_cedar_request(intent, ctx)
 
     def _reason(self, policy_id: str, values: Mapping[str, str]) -> str:
         name = self.bundle.rule_name(policy_id)

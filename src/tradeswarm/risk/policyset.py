@@ -10,6 +10,7 @@ read; ``to_cedar_request`` turns an intent and its RiskContext into a Cedar requ
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
@@ -20,13 +21,17 @@ import cedarpy
 
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.model.messages import TradeIntent
+from tradeswarm.policy import PreparedRequest
 from tradeswarm.policy.sourcemap import locate_parse_error, policy_location
-from tradeswarm.risk.cedar_values import Rounding, cedar_decimal, cedar_long
+from tradeswarm.policy.values import CSet, Uid
+from tradeswarm.policy.values import Decimal as PolicyDecimal
+from tradeswarm.risk.cedar_values import Rounding, cedar_decimal, cedar_long, to_grid
 from tradeswarm.risk.context import RiskContext
 from tradeswarm.risk.limits import RiskLimits
 from tradeswarm.risk.samples import SampleDraw
 
 ACTION = {"type": "Action", "id": "SubmitTrade"}
+ACTION_UID = Uid(("Action", "SubmitTrade"))
 TRADING_AGENTS = {"type": "AgentType", "id": "TradingAgent"}
 DESK = {"type": "Desk", "id": "default"}
 
@@ -171,26 +176,40 @@ def instrument_entity(symbol: str, asset_class: str) -> dict[str, Any]:
     }
 
 
-def _money_context(ctx: RiskContext) -> dict[str, Any]:
-    up, down = Rounding.UP, Rounding.DOWN
+# name -> (the RiskContext value, its rounding onto the 4-digit grid); one table for the
+# JSON request and the typed one, so both carry the same numbers.
+MONEY: dict[str, tuple[Callable[[TradeIntent, RiskContext], Any], Rounding]] = {
+    "trade_amount": (lambda i, c: c.notional, Rounding.UP),
+    "current_position": (lambda i, c: c.current_position, Rounding.DOWN),
+    "position_after": (lambda i, c: c.post_position, Rounding.DOWN),
+    "position_after_abs": (lambda i, c: abs(c.post_position), Rounding.UP),
+    "portfolio_value": (lambda i, c: c.equity, Rounding.UP),
+    "concentration_after": (lambda i, c: c.concentration_after, Rounding.EXACT),
+    "daily_loss": (lambda i, c: c.daily_loss, Rounding.DOWN),
+    "var_95_before": (lambda i, c: c.var_95_before, Rounding.DOWN),
+    "var_95_after": (lambda i, c: c.var_95_after, Rounding.UP),
+    "market_volatility": (lambda i, c: c.volatility, Rounding.UP),
+    "quantity": (lambda i, c: i.quantity, Rounding.UP),
+}
+
+
+_SCALED_MAX = 2**63 - 1
+
+
+def grid_scaled(field: str, value: Decimal | float | int, rounding: Rounding) -> int:
+    """``to_grid`` as a count of ten-thousandths: the number ``cedar_decimal`` writes. A
+    finite Decimal already on the grid (at most 4 fractional digits) is read directly."""
+    if type(value) is Decimal and value.is_finite():
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent >= -4:
+            scaled = int(value.scaleb(4))  # exact: at most 4 fractional digits
+            if -_SCALED_MAX - 1 <= scaled <= _SCALED_MAX:
+                return scaled
+    return int(to_grid(field, value, rounding).scaleb(4))
+
+
+def _plain_context(intent: TradeIntent, ctx: RiskContext) -> dict[str, Any]:
     return {
-        "trade_amount": cedar_decimal("trade_amount", ctx.notional, up),
-        "current_position": cedar_decimal("current_position", ctx.current_position, down),
-        "position_after": cedar_decimal("position_after", ctx.post_position, down),
-        "position_after_abs": cedar_decimal("position_after_abs", abs(ctx.post_position), up),
-        "portfolio_value": cedar_decimal("portfolio_value", ctx.equity, up),
-        "concentration_after": cedar_decimal("concentration_after", ctx.concentration_after),
-        "daily_loss": cedar_decimal("daily_loss", ctx.daily_loss, down),
-        "var_95_before": cedar_decimal("var_95_before", ctx.var_95_before, down),
-        "var_95_after": cedar_decimal("var_95_after", ctx.var_95_after, up),
-        "market_volatility": cedar_decimal("market_volatility", ctx.volatility, up),
-    }
-
-
-def to_cedar_context(intent: TradeIntent, ctx: RiskContext) -> dict[str, Any]:
-    """The Cedar context for one intent; InvalidInput for a value Cedar cannot hold."""
-    context = _money_context(ctx) | {
-        "quantity": cedar_decimal("quantity", intent.quantity, Rounding.UP),
         "side": str(intent.side),
         "order_type": str(intent.order_type),
         "market_status": str(ctx.market_status),
@@ -200,13 +219,57 @@ def to_cedar_context(intent: TradeIntent, ctx: RiskContext) -> dict[str, Any]:
         "insider_trading_window": ctx.insider_window,
         "now_ns": cedar_long("now_ns", ctx.now_ns),
     }
-    if ctx.approval is not None:
-        context["human_approval"] = {
-            "approved": ctx.approval.approved,
-            "approver": ctx.approval.approver,
-            "decided_ns": cedar_long("human_approval.decided_ns", ctx.approval.decided_ns),
-        }
+
+
+def _approval(ctx: RiskContext) -> dict[str, Any] | None:
+    if ctx.approval is None:
+        return None
+    return {
+        "approved": ctx.approval.approved,
+        "approver": ctx.approval.approver,
+        "decided_ns": cedar_long("human_approval.decided_ns", ctx.approval.decided_ns),
+    }
+
+
+def to_cedar_context(intent: TradeIntent, ctx: RiskContext) -> dict[str, Any]:
+    """The Cedar context for one intent; InvalidInput for a value Cedar cannot hold."""
+    context = {
+        name: cedar_decimal(name, read(intent, ctx), rounding)
+        for name, (read, rounding) in MONEY.items()
+    }
+    context |= _plain_context(intent, ctx)
+    approval = _approval(ctx)
+    if approval is not None:
+        context["human_approval"] = approval
     return context
+
+
+def typed_context(intent: TradeIntent, ctx: RiskContext) -> dict[str, Any]:
+    """The same context as runtime values (decimals as scaled ints in ``PolicyDecimal``,
+    the halted symbols as a set): what the compiled engine makes of ``to_cedar_context``,
+    without writing and reading JSON."""
+    context: dict[str, Any] = {
+        name: PolicyDecimal(grid_scaled(name, read(intent, ctx), rounding))
+        for name, (read, rounding) in MONEY.items()
+    }
+    context |= _plain_context(intent, ctx)
+    context["halted_symbols"] = CSet(context["halted_symbols"])
+    approval = _approval(ctx)
+    if approval is not None:
+        context["human_approval"] = approval
+    return context
+
+
+def typed_request(intent: TradeIntent, ctx: RiskContext) -> PreparedRequest:
+    """The prepared request for ``to_cedar_request``'s JSON, built directly. ``checked``
+    stays False: the engine decides whether the schema declares these types
+    (``CompiledPolicySet.accepts_typed``)."""
+    return PreparedRequest(
+        Uid(("Agent", intent.agent_id)),
+        ACTION_UID,
+        Uid(("Instrument", intent.symbol)),
+        typed_context(intent, ctx),
+    )
 
 
 def to_cedar_request(intent: TradeIntent, ctx: RiskContext) -> dict[str, Any]:
