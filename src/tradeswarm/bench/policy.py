@@ -4,8 +4,16 @@ Requests come from the RiskManager's sampler (``sample_requests``): the seed's l
 size mix, unknown agents, excluded assets, halts, stale approvals. Measured in one run on
 the same requests and entities:
 
-- scalar: one ``is_authorized`` per request, from Cedar JSON (``scalar_ns_*``) and from an
-  already prepared request (``scalar_prepared_ns_*``);
+- scalar: one ``is_authorized`` per request, from Cedar JSON (``scalar_ns_*``: the
+  generated context converter, then the typed path), from an already prepared request
+  (``scalar_prepared_ns_*``: the typed path) and the generic generated function on the same
+  prepared requests (``scalar_generic_ns_*``); the JSON -> prepared conversion alone
+  (``json_convert_ns_p50``) next to the interpretive schema-directed parser it replaced
+  (``json_interpret_ns_p50``);
+- the gate's request: ``typed_request`` + ``check_typed`` + decide (``gate_typed_ns_p50``)
+  against ``to_cedar_request`` + ``is_authorized`` (``gate_json_ns_p50``), both from the
+  same (intent, RiskContext) pairs (the RiskManager's rounding onto the decimal grid
+  included);
 - batch: ``is_authorized_batch`` on batches of ``batch`` requests in the columnar form
   (``batch_ns_per_decision_*``, percentiles over batches; the answer is columnar: the
   decisions and per-policy satisfied / errored bit masks), the same with every Response
@@ -31,8 +39,22 @@ import numpy as np
 from tradeswarm.core.errors import InvalidInput
 from tradeswarm.policy import compile_policies
 from tradeswarm.policy.batchinput import columns_from_requests
+from tradeswarm.policy.entities import to_uid
 from tradeswarm.policy.reference import ReferenceEngine
-from tradeswarm.risk.policyset import bundled_text, sample_entities, sample_requests
+from tradeswarm.policy.values import Uid
+from tradeswarm.risk.policyset import (
+    SAMPLE_AGENTS,
+    SAMPLE_INSTRUMENTS,
+    bundled_text,
+    instrument_entity,
+    sample_entities,
+    sample_limits,
+    sample_requests,
+    swarm_entities,
+    to_cedar_request,
+    typed_request,
+)
+from tradeswarm.risk.samples import SampleDraw
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -72,6 +94,32 @@ def _key(response: Any) -> tuple[Any, ...]:
     return (response.decision, response.reasons)
 
 
+def r_action(request: dict[str, Any]) -> Uid:
+    return to_uid(request["action"], "request.action")
+
+
+def _gate_timings(engine: Any, n: int, seed: int) -> tuple[list[float], list[float]]:
+    """The gate's request and decision, typed and as JSON, on the same intents."""
+    draw = SampleDraw(seed, sample_limits(), SAMPLE_INSTRUMENTS, sorted(SAMPLE_AGENTS))
+    pairs = [draw.intent_and_context(k) for k in range(n)]
+    stores = {
+        s: engine.prepare_entities([*swarm_entities(sample_limits()), instrument_entity(s, c)])
+        for s, c in SAMPLE_INSTRUMENTS.items()
+    }
+
+    def typed(pair: Any) -> Any:
+        request = engine.check_typed(typed_request(*pair))
+        return engine.decide_prepared(request, stores[pair[0].symbol])
+
+    def plain(pair: Any) -> Any:
+        return engine.is_authorized(to_cedar_request(*pair), stores[pair[0].symbol])
+
+    for pair in pairs[:200]:
+        if typed(pair) != plain(pair):
+            raise AssertionError("typed and JSON gate requests decided differently")
+    return _per_call(typed, pairs), _per_call(plain, pairs)
+
+
 def run_policy_bench(requests: int = 20_000, batch: int = 1_000, seed: int = 7) -> dict[str, Any]:
     """Measure the compiled engine (scalar and batch) and cedarpy on the trading policies."""
     if requests < batch or batch < 1:
@@ -98,6 +146,13 @@ def run_policy_bench(requests: int = 20_000, batch: int = 1_000, seed: int = 7) 
         decide_batch(chunk)
     scalar = _per_call(decide_scalar, sample)
     scalar_prepared = _per_call(decide_prepared, prepared)
+    scalar_generic = _per_call(lambda r: engine.decide_generic(r, store), prepared)
+    convert = _per_call(engine.prepare_request, sample)
+    parser = engine.context_parser
+    interpret = _per_call(
+        lambda r: parser.interpret(r["context"], r_action(r)), sample[: min(requests, 2_000)]
+    )
+    gate_typed, gate_json = _gate_timings(engine, min(requests, 5_000), seed)
     batched = _per_batch(decide_batch, columnar, batch)
     with_responses = _per_batch(lambda b: list(decide_batch(b)), columnar, batch)
     batched_json = _per_batch(decide_batch, chunks, batch)
@@ -122,6 +177,7 @@ def run_policy_bench(requests: int = 20_000, batch: int = 1_000, seed: int = 7) 
     )
     s50, s99 = _percentiles(scalar)
     p50, p99 = _percentiles(scalar_prepared)
+    g50, g99 = _percentiles(scalar_generic)
     b50, b99 = _percentiles(batched)
     j50, _ = _percentiles(batched_json)
     r50, _ = _percentiles(with_responses)
@@ -136,6 +192,12 @@ def run_policy_bench(requests: int = 20_000, batch: int = 1_000, seed: int = 7) 
         "scalar_ns_p99": round(s99),
         "scalar_prepared_ns_p50": round(p50),
         "scalar_prepared_ns_p99": round(p99),
+        "scalar_generic_ns_p50": round(g50),
+        "scalar_generic_ns_p99": round(g99),
+        "json_convert_ns_p50": round(_percentiles(convert)[0]),
+        "json_interpret_ns_p50": round(_percentiles(interpret)[0]),
+        "gate_typed_ns_p50": round(_percentiles(gate_typed)[0]),
+        "gate_json_ns_p50": round(_percentiles(gate_json)[0]),
         "batch_ns_per_decision_p50": round(b50, 1),
         "batch_ns_per_decision_p99": round(b99, 1),
         "batch_responses_ns_per_decision_p50": round(r50, 1),
