@@ -77,7 +77,7 @@ def swap_two_bodies(conn: sqlite3.Connection) -> None:
 
 def swap_two_whole_rows(conn: sqlite3.Connection) -> None:
     """Reorder: swap every column but seq between two entries (each row stays self-consistent)."""
-    cols = "msg_id, topic, type, sender, correlation_id, causation_id, ts_ns, body, leaf_hash"
+    cols = "msg_id, type, ts_ns, body, leaf_hash"
     r10 = _one(conn, f"SELECT {cols}, chain_hash FROM events WHERE seq = 10")
     r11 = _one(conn, f"SELECT {cols}, chain_hash FROM events WHERE seq = 11")
     conn.execute("UPDATE events SET msg_id = 'tmp' WHERE seq = 10")
@@ -91,13 +91,13 @@ def insert_a_forged_row(conn: sqlite3.Connection) -> None:
     row = _one(conn, "SELECT * FROM events WHERE seq = 20")
     conn.execute("UPDATE events SET seq = seq + 1000000 WHERE seq > 20")
     conn.execute("UPDATE events SET seq = seq - 1000000 + 1 WHERE seq > 1000000")
-    env = decode_envelope(row[8])
+    env = decode_envelope(row[4])
     forged = msgspec.structs.replace(env, msg_id=uuid.uuid4())
     body = encode_envelope(forged)
     leaf = hashlib.sha256(b"\x00" + body).digest()
     conn.execute(
-        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (21, str(forged.msg_id), *row[2:8], body, leaf, hashlib.sha256(row[10] + leaf).digest()),
+        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (21, forged.msg_id.bytes, *row[2:4], body, leaf, hashlib.sha256(row[6] + leaf).digest()),
     )
 
 
@@ -114,16 +114,12 @@ def append_a_forged_fill(conn: sqlite3.Connection) -> None:
     forged = msgspec.structs.replace(env, msg_id=uuid.uuid4(), payload=payload)
     new_body = encode_envelope(forged)
     leaf = hashlib.sha256(b"\x00" + new_body).digest()
-    row = _one(
-        conn,
-        "SELECT topic, type, sender, correlation_id, causation_id, ts_ns FROM events WHERE seq = ?",
-        seq,
-    )
+    row = _one(conn, "SELECT type, ts_ns FROM events WHERE seq = ?", seq)
     conn.execute(
-        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             last_seq + 1,
-            str(forged.msg_id),
+            forged.msg_id.bytes,
             *row,
             new_body,
             leaf,

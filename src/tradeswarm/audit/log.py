@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import msgspec
 
 from tradeswarm.audit.keys import VerifierKey
-from tradeswarm.audit.merkle import CompactRange, is_stored
+from tradeswarm.audit.merkle import CompactRange
 from tradeswarm.audit.note import Checkpoint, SignatureLine, sign_note
 from tradeswarm.audit.tree import StoredTree
 from tradeswarm.audit.witness import Witness, WitnessRefused
@@ -104,7 +104,7 @@ class AuditLog:
         frontier = self._current_frontier().copy()
         if first_seq - 1 > frontier.size:  # entries logged without this audit log: catch up
             leaves = self.store.audit.leaves(frontier.size, first_seq - 1) + leaves
-        nodes = [n for n in frontier.extend(leaves) if is_stored(n[0])]
+        nodes = frontier.extend(leaves, stored_only=True)
         self.store.audit.extend_tree(frontier.size, nodes)
         self._frontier = frontier
 
@@ -114,8 +114,8 @@ class AuditLog:
             frontier = self._current_frontier().copy()
             head = self.store.audit.event_head()
             if head > frontier.size:
-                done = frontier.extend(self.store.audit.leaves(frontier.size, head))
-                self.store.audit.extend_tree(frontier.size, [n for n in done if is_stored(n[0])])
+                done = frontier.extend(self.store.audit.leaves(frontier.size, head), True)
+                self.store.audit.extend_tree(frontier.size, done)
                 self._frontier = frontier
             return frontier.size
 

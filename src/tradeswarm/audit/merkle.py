@@ -156,10 +156,15 @@ class CompactRange:
         self.size = size
         self.hashes = list(hashes)
 
-    def extend(self, leaves: Iterable[bytes]) -> list[tuple[int, int, bytes]]:
-        """Append leaf hashes; return the completed nodes as (level, index, hash)."""
+    def extend(
+        self, leaves: Iterable[bytes], stored_only: bool = False
+    ) -> list[tuple[int, int, bytes]]:
+        """Append leaf hashes; return the completed nodes as (level, index, hash), or only
+        those the log stores (`is_stored`) when stored_only."""
         sha256 = hashlib.sha256
         completed: list[tuple[int, int, bytes]] = []
+        keep = completed.append
+        step = 2 if stored_only else 1  # stored levels are the even ones
         hashes, size = self.hashes, self.size
         for leaf in leaves:
             h, level, index = leaf, 0, size
@@ -167,7 +172,8 @@ class CompactRange:
                 h = sha256(NODE_PREFIX + hashes.pop() + h).digest()
                 level += 1
                 index >>= 1
-                completed.append((level, index, h))
+                if level % step == 0:
+                    keep((level, index, h))
             hashes.append(h)
             size += 1
         self.size = size

@@ -37,8 +37,8 @@ def _check_row(row: Any, prev: bytes, report: VerifyReport) -> Envelope | None:
     except msgspec.DecodeError as err:
         report.problems.append(f"{where}: body is not a valid envelope: {err}")
         return None
-    columns = (row.msg_id, row.topic, row.type, row.sender, row.ts_ns)
-    if columns != (str(env.msg_id), env.topic, env.type, env.sender, env.ts_ns):
+    columns = (row.msg_id, row.type, row.ts_ns)
+    if columns != (str(env.msg_id), env.type, env.ts_ns):
         report.problems.append(f"{where}: indexed columns differ from the envelope body")
     return env
 

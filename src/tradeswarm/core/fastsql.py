@@ -15,7 +15,8 @@ they would through `Connection.execute`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -150,3 +151,23 @@ class FastStatement:
             ) from err
         finally:
             cursor.close()
+
+
+@contextmanager
+def savepoint(conn: Connection, name: str = "fastsql") -> Iterator[None]:
+    """A savepoint on the driver (standard SQL, as SQLite and PostgreSQL spell it) inside
+    the open transaction: released on success, rolled back to (and released) when the
+    block raises, which re-raises. Costs two driver statements instead of SQLAlchemy's
+    `begin_nested` (~50 µs here); conn's transaction state is not touched."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            cursor.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        cursor.execute(f"RELEASE SAVEPOINT {name}")
+    finally:
+        cursor.close()

@@ -12,13 +12,20 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, bindparam, func, select, union_all
+from sqlalchemy import ClauseElement, Connection, bindparam, func, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tradeswarm.core.errors import InvariantViolation
 from tradeswarm.core.fastsql import FastStatement
 from tradeswarm.store import events as ev
-from tradeswarm.store import governance
-from tradeswarm.store.schema import audit_keys, checkpoints, cosignatures, events, merkle_nodes
+from tradeswarm.store.schema import (
+    audit_keys,
+    checkpoints,
+    cosignatures,
+    events,
+    merkle_nodes,
+    meta,
+)
 
 TREE_SIZE_KEY = "merkle.size"
 _CHUNK = 400
@@ -75,6 +82,25 @@ _INSERT_NODE = FastStatement(
 )
 _MASK = (1 << LEVEL_SHIFT) - 1
 _NODE_COLUMNS = ("id", "hash")
+# Read and written once per logged batch: prepared, like the event appends.
+_GET_SIZE = FastStatement(select(meta.c.value).where(meta.c.key == TREE_SIZE_KEY))
+_HEAD_SEQ = FastStatement(select(func.coalesce(func.max(events.c.seq), 0)))
+_CHECKPOINT_OF_SIZE = FastStatement(
+    select(checkpoints).where(checkpoints.c.size == bindparam("size"))
+)
+_INSERT_CHECKPOINT = FastStatement(checkpoints.insert())
+_LATEST_CHECKPOINT = FastStatement(select(checkpoints).order_by(checkpoints.c.size.desc()).limit(1))
+
+
+def _set_size_statement(dialect: str) -> ClauseElement:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(meta).values(key=TREE_SIZE_KEY, value=bindparam("size"))
+    return stmt.on_conflict_do_update(
+        index_elements=[meta.c.key], set_={"value": stmt.excluded.value}
+    )
+
+
+_SET_SIZE = FastStatement(_set_size_statement)
 
 
 def _padded(prefix: str, values: list[int]) -> dict[str, int]:
@@ -93,12 +119,12 @@ class AuditRepository:
     def tree_size(self) -> int:
         """How many log entries the Merkle tree covers."""
         with self._read() as conn:
-            return int(governance.get_meta(conn, TREE_SIZE_KEY) or 0)
+            return int(_GET_SIZE.scalar(conn) or 0)
 
     def event_head(self) -> int:
         """The log's last seq (= how many entries it holds)."""
         with self._read() as conn:
-            return ev.head_seq(conn)
+            return int(_HEAD_SEQ.scalar(conn))
 
     def extend_tree(self, new_size: int, nodes: list[tuple[int, int, bytes]]) -> None:
         """Store completed nodes (level, index, hash) and the new tree size, in one unit."""
@@ -107,7 +133,7 @@ class AuditRepository:
                 _INSERT_NODE.executemany_tuples(
                     conn, _NODE_COLUMNS, [((lv << LEVEL_SHIFT) | i, h) for lv, i, h in nodes]
                 )
-            governance.set_meta(conn, TREE_SIZE_KEY, str(new_size))
+            _SET_SIZE.run(conn, {"size": str(new_size)})
 
     def leaves(self, start: int, end: int) -> list[bytes]:
         """Leaf hashes of entries [start, end) (entry index = seq - 1)."""
@@ -145,14 +171,14 @@ class AuditRepository:
         """Store a checkpoint; False if this very one is stored, InvariantViolation if a
         different checkpoint already holds its size (never two per size)."""
         with self._tx() as conn:
-            found = conn.execute(select(checkpoints).where(checkpoints.c.size == cp.size)).first()
+            found = _CHECKPOINT_OF_SIZE.first(conn, {"size": cp.size})
             if found is not None:
                 if _checkpoint(found) != cp:
                     raise InvariantViolation(
                         f"a different checkpoint for tree size {cp.size} already exists"
                     )
                 return False
-            conn.execute(checkpoints.insert().values(**msgspec.structs.asdict(cp)))
+            _INSERT_CHECKPOINT.run(conn, msgspec.structs.asdict(cp))
             return True
 
     def checkpoints(self) -> list[CheckpointRow]:
@@ -164,9 +190,7 @@ class AuditRepository:
     def latest_checkpoint(self) -> CheckpointRow | None:
         """The checkpoint of the largest size, if any."""
         with self._read() as conn:
-            row = conn.execute(
-                select(checkpoints).order_by(checkpoints.c.size.desc()).limit(1)
-            ).first()
+            row = _LATEST_CHECKPOINT.first(conn)
             return None if row is None else _checkpoint(row)
 
     def checkpoint_count(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Sequence
 
 import msgspec
@@ -10,7 +11,7 @@ from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from tradeswarm.core.errors import StoreError
-from tradeswarm.core.fastsql import FastStatement
+from tradeswarm.core.fastsql import FastStatement, savepoint
 from tradeswarm.model.envelope import Envelope, encode_envelope
 from tradeswarm.store.schema import events
 
@@ -18,15 +19,12 @@ GENESIS_HASH = b"\x00" * 32
 
 
 class EventRow(msgspec.Struct, frozen=True, kw_only=True):
-    """One stored event; body is the canonical envelope encoding."""
+    """One stored event; body is the canonical envelope encoding (the record: topic,
+    sender, correlation and causation ids are read from it), msg_id its UUID text."""
 
     seq: int
     msg_id: str
-    topic: str
     type: str
-    sender: str
-    correlation_id: str
-    causation_id: str | None
     ts_ns: int
     body: bytes
     leaf_hash: bytes
@@ -79,87 +77,97 @@ _READ_AFTER = FastStatement(
 )
 
 
-def _existing_ids(conn: Connection, ids: list[str]) -> set[str]:
-    found: set[str] = set()
+def _existing_ids(conn: Connection, ids: list[bytes]) -> set[bytes]:
+    found: set[bytes] = set()
     for i in range(0, len(ids), _ID_WIDTH):
-        chunk: list[str | None] = list(ids[i : i + _ID_WIDTH])
+        chunk: list[bytes | None] = list(ids[i : i + _ID_WIDTH])
         chunk += [None] * (_ID_WIDTH - len(chunk))
         params = dict(zip(_ID_NAMES, chunk, strict=True))
-        found.update(str(r[0]) for r in _EXISTING_IDS.rows(conn, params))
+        found.update(bytes(r[0]) for r in _EXISTING_IDS.rows(conn, params))
     return found
 
 
-_Row = tuple[int, str, str, str, str, str, str | None, int, bytes, bytes, bytes]
+_Row = tuple[int, bytes, str, int, bytes, bytes, bytes]
 
 
 def _rows(
-    head: ChainHead, envs: Sequence[Envelope], ids: list[str], seen: set[str]
+    head: ChainHead,
+    envs: Sequence[Envelope],
+    bodies: list[bytes],
+    ids: list[bytes],
+    seen: set[bytes],
 ) -> tuple[list[_Row], list[int | None]]:
+    """One pass over the encoded envelopes: leaf hash and chain hash over those bytes."""
     sha256 = hashlib.sha256
     seq, prev = head.seq, head.chain_hash
     rows: list[_Row] = []
     result: list[int | None] = []
-    for env, msg_id in zip(envs, ids, strict=True):
+    for env, body, msg_id in zip(envs, bodies, ids, strict=True):
         if msg_id in seen:
             result.append(None)
             continue
         seen.add(msg_id)
-        body = encode_envelope(env)
         leaf = sha256(b"\x00" + body).digest()
         prev = sha256(prev + leaf).digest()
         seq += 1
         result.append(seq)
-        cause = None if env.causation_id is None else str(env.causation_id)
-        rows.append(
-            (
-                seq,
-                msg_id,
-                env.topic,
-                env.type,
-                env.sender,
-                str(env.correlation_id),
-                cause,
-                env.ts_ns,
-                body,
-                leaf,
-                prev,
-            )
-        )
+        rows.append((seq, msg_id, env.type, env.ts_ns, body, leaf, prev))
     return rows, result
+
+
+def _insert_new(conn: Connection, rows: list[_Row]) -> bool:
+    """Insert rows in a savepoint; False (nothing left behind) if one is already there."""
+    try:
+        with savepoint(conn, "event_append"):
+            _INSERT.executemany_tuples(conn, _COLUMNS, rows)
+    except IntegrityError:
+        return False
+    return True
 
 
 def append(
     conn: Connection, head: ChainHead, envs: Sequence[Envelope]
 ) -> tuple[ChainHead, list[int | None], list[bytes]]:
     """Insert the envelopes not yet logged; return the new head, each one's seq or None,
-    and the leaf hashes of the rows inserted (seq head.seq + 1 onwards)."""
-    ids = [str(env.msg_id) for env in envs]
-    rows, result = _rows(head, envs, ids, _existing_ids(conn, ids))
+    and the leaf hashes of the rows inserted (seq head.seq + 1 onwards).
+
+    Each envelope is encoded once. Logged msg_ids are rare (a crash replay), so the rows
+    are first inserted as if none were; when the unique msg_id index (or a seq taken by
+    another writer) refuses them, the savepoint is rolled back and the batch is redone
+    without the msg_ids already logged."""
+    encode = encode_envelope
+    bodies = [encode(env) for env in envs]
+    ids = [env.msg_id.bytes for env in envs]
+    rows, result = _rows(head, envs, bodies, ids, set())
+    if not _insert_new(conn, rows):
+        rows, result = _rows(head, envs, bodies, ids, _existing_ids(conn, ids))
+        if rows and not _insert_new(conn, rows):
+            raise StoreError(
+                f"event log moved under this store (another writer?) at seq {head.seq + 1}"
+            )
     if not rows:
         return head, result, []
-    try:
-        _INSERT.executemany_tuples(conn, _COLUMNS, rows)
-    except IntegrityError as err:
-        raise StoreError(
-            f"event log moved under this store (another writer?) at seq {head.seq + 1}"
-        ) from err
-    return ChainHead(rows[-1][0], rows[-1][-1]), result, [r[9] for r in rows]
+    return ChainHead(rows[-1][0], rows[-1][-1]), result, [r[5] for r in rows]
+
+
+def _msg_id_text(value: object) -> str:
+    """The stored msg_id as UUID text; anything else (a tampered row) as a marker that
+    matches no envelope, so the verifier reports it instead of failing."""
+    if isinstance(value, bytes) and len(value) == 16:
+        return str(uuid.UUID(bytes=value))
+    return f"<not a 16-byte msg_id: {value!r}>"
 
 
 def read_after(conn: Connection, after_seq: int, limit: int) -> list[EventRow]:
     return [
         EventRow(
             seq=r[0],
-            msg_id=r[1],
-            topic=r[2],
-            type=r[3],
-            sender=r[4],
-            correlation_id=r[5],
-            causation_id=r[6],
-            ts_ns=r[7],
-            body=bytes(r[8]),
-            leaf_hash=bytes(r[9]),
-            chain_hash=bytes(r[10]),
+            msg_id=_msg_id_text(r[1]),
+            type=r[2],
+            ts_ns=r[3],
+            body=bytes(r[4]),
+            leaf_hash=bytes(r[5]),
+            chain_hash=bytes(r[6]),
         )
         for r in _READ_AFTER.rows(conn, {"after": after_seq, "limit": limit})
     ]

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 
 from tradeswarm.core.errors import StoreError
@@ -22,9 +36,31 @@ class Migration(msgspec.Struct, frozen=True):
     apply: Callable[[Connection], None]
 
 
+# The events table as versions 1-4 had it (migration 5 rebuilds it); frozen here so that
+# version 1 keeps creating the shape the later steps expect.
+_EVENTS_V1 = Table(
+    "events",
+    MetaData(),
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("msg_id", Text, nullable=False, unique=True),
+    Column("topic", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("sender", Text, nullable=False),
+    Column("correlation_id", Text, nullable=False),
+    Column("causation_id", Text, nullable=True),
+    Column("ts_ns", BigInteger, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("leaf_hash", LargeBinary, nullable=False),
+    Column("chain_hash", LargeBinary, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+
 def _v1_initial(conn: Connection) -> None:
     # Version 1 is the first shape of the tables; later steps must use explicit DDL.
-    schema.metadata.create_all(conn, tables=list(schema.STORE_TABLES))
+    tables = [t for t in schema.STORE_TABLES if t is not schema.events]
+    schema.metadata.create_all(conn, tables=tables)
+    _EVENTS_V1.create(conn)
 
 
 def _v2_audit_log(conn: Connection) -> None:
@@ -42,11 +78,56 @@ def _v4_drop_correlation_index(conn: Connection) -> None:
     conn.execute(text("DROP INDEX IF EXISTS ix_events_correlation"))
 
 
+_V4_PAGE = 5000
+_V4_ROWS = text(
+    "SELECT seq, msg_id, type, ts_ns, body, leaf_hash, chain_hash FROM events_v4"
+    " WHERE seq > :after ORDER BY seq LIMIT :page"
+)
+
+
+def _msg_id_bytes(seq: int, value: object) -> bytes:
+    try:
+        return uuid.UUID(str(value)).bytes
+    except ValueError as err:
+        raise StoreError(f"events seq {seq}: msg_id {value!r} is not a UUID") from err
+
+
+def _v5_compact_events(conn: Connection) -> None:
+    # msg_id as its 16 bytes (a smaller unique index); topic, sender, correlation_id and
+    # causation_id, which no query reads, left in the body; seq given by the store, so no
+    # AUTOINCREMENT. Rows are copied unchanged otherwise (body and hashes as they were).
+    conn.execute(text("ALTER TABLE events RENAME TO events_v4"))
+    schema.events.create(conn)
+    after = 0
+    while True:
+        rows = conn.execute(_V4_ROWS, {"after": after, "page": _V4_PAGE}).all()
+        if not rows:
+            break
+        conn.execute(
+            schema.events.insert(),
+            [
+                {
+                    "seq": r[0],
+                    "msg_id": _msg_id_bytes(r[0], r[1]),
+                    "type": r[2],
+                    "ts_ns": r[3],
+                    "body": r[4],
+                    "leaf_hash": r[5],
+                    "chain_hash": r[6],
+                }
+                for r in rows
+            ],
+        )
+        after = int(rows[-1][0])
+    conn.execute(text("DROP TABLE events_v4"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "merkle nodes, checkpoints, cosignatures, audit keys", _v2_audit_log),
     Migration(3, "human signatures on oversight decisions", _v3_oversight_signatures),
     Migration(4, "drop the unused events correlation index", _v4_drop_correlation_index),
+    Migration(5, "events: msg_id as 16 bytes, unread copied columns dropped", _v5_compact_events),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
@@ -87,8 +168,9 @@ def _current_version(conn: Connection, path: str | Path) -> int:
     return int(found or 0)
 
 
-def migrate(engine: Engine, path: str | Path) -> int:
-    """Apply pending migrations; return the schema version now in force."""
+def migrate(engine: Engine, path: str | Path, until: int = LATEST_VERSION) -> int:
+    """Apply pending migrations up to version `until` (tests build older stores with it);
+    return the schema version now in force."""
     try:
         with engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
@@ -100,13 +182,13 @@ def migrate(engine: Engine, path: str | Path) -> int:
                         f"supports (version {LATEST_VERSION}); upgrade tradeswarm"
                     )
                 for step in MIGRATIONS:
-                    if step.version > current:
+                    if current < step.version <= until:
                         step.apply(conn)
                         conn.execute(
                             schema.schema_version.insert().values(
                                 version=step.version, description=step.description
                             )
                         )
-                return max(current, LATEST_VERSION)
+                return max(current, min(until, LATEST_VERSION))
     except DBAPIError as err:
         raise StoreError(f"{path}: cannot open as a tradeswarm store: {err.orig}") from err

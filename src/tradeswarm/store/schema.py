@@ -52,19 +52,19 @@ schema_version = Table(
 events = Table(
     "events",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("msg_id", Text, nullable=False, unique=True),
-    Column("topic", Text, nullable=False),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("msg_id", LargeBinary, nullable=False),
     Column("type", Text, nullable=False),
-    Column("sender", Text, nullable=False),
-    Column("correlation_id", Text, nullable=False),
-    Column("causation_id", Text, nullable=True),
     Column("ts_ns", BigInteger, nullable=False),
     Column("body", LargeBinary, nullable=False),
     Column("leaf_hash", LargeBinary, nullable=False),
     Column("chain_hash", LargeBinary, nullable=False),
-    sqlite_autoincrement=True,
 )
+"""The envelope log (shape of migration 5). body is the canonical envelope, the record;
+msg_id (its 16 bytes, unique: appends are idempotent on it), type and ts_ns are copied
+out of it for the queries that read them (dedup, the daily report's counts). The store
+gives every row its seq (head + 1), so no AUTOINCREMENT bookkeeping."""
+Index("ux_events_msg_id", events.c.msg_id, unique=True)
 
 orders = Table(
     "orders",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from pathlib import Path
 
@@ -7,8 +8,10 @@ import pytest
 from store_factories import make_envelope, make_order
 
 from tradeswarm.core.errors import StoreError
+from tradeswarm.model.envelope import Envelope, encode_envelope
 from tradeswarm.store import Store
-from tradeswarm.store.migrations import LATEST_VERSION
+from tradeswarm.store.migrations import LATEST_VERSION, migrate
+from tradeswarm.store.sqlite import create_sqlite_engine
 
 
 def pragma(path: Path, name: str) -> object:
@@ -110,14 +113,64 @@ def pragma_meta(path: Path) -> str | None:
     return None if row is None else str(row[0])
 
 
+def old_store(path: Path, version: int) -> None:
+    """A store as migration `version` left it."""
+    engine = create_sqlite_engine(path)
+    try:
+        assert migrate(engine, path, until=version) == version
+    finally:
+        engine.dispose()
+    assert versions(path) == list(range(1, version + 1))
+
+
 def test_migration_4_drops_the_events_correlation_index(db_path: Path) -> None:
-    Store.open(db_path).close()
-    with sqlite3.connect(db_path) as conn:  # a store as migration 3 left it
+    old_store(db_path, 3)
+    with sqlite3.connect(db_path) as conn:
         conn.execute("CREATE INDEX ix_events_correlation ON events (correlation_id)")
-        conn.execute("DELETE FROM schema_version WHERE version >= 4")
     with Store.open(db_path) as s:
         s.append_events([make_envelope(1)])
     with sqlite3.connect(db_path) as conn:
         indexes = {r[0] for r in conn.execute("SELECT name FROM pragma_index_list('events')")}
     assert "ix_events_correlation" not in indexes
     assert versions(db_path) == list(range(1, LATEST_VERSION + 1))
+
+
+def _v4_rows(envs: list[Envelope]) -> list[tuple[object, ...]]:
+    """Event rows in the shape versions 1-4 stored, hash-chained as the store chains them."""
+    rows, prev = [], bytes(32)
+    for seq, env in enumerate(envs, start=1):
+        body = encode_envelope(env)
+        leaf = hashlib.sha256(b"\x00" + body).digest()
+        prev = hashlib.sha256(prev + leaf).digest()
+        cause = None if env.causation_id is None else str(env.causation_id)
+        rows.append(
+            (seq, str(env.msg_id), env.topic, env.type, env.sender, str(env.correlation_id),
+             cause, env.ts_ns, body, leaf, prev)
+        )  # fmt: skip
+    return rows
+
+
+def test_migration_5_rebuilds_events_keeping_every_entry(db_path: Path, tmp_path: Path) -> None:
+    envs = [make_envelope(n) for n in range(1, 12_001)]  # more than one copy page
+    old_store(db_path, 4)
+    with sqlite3.connect(db_path) as conn:
+        conn.executemany(f"INSERT INTO events VALUES ({', '.join('?' * 11)})", _v4_rows(envs))
+    with Store.open(db_path) as migrated, Store.open(tmp_path / "fresh.db") as fresh:
+        fresh.append_events(envs)
+        assert list(migrated.iter_events()) == list(fresh.iter_events())
+        assert migrated.append_event(envs[5]) is None  # dedup still sees the old msg_ids
+        assert migrated.append_event(make_envelope(20_000)) == len(envs) + 1
+    with sqlite3.connect(db_path) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert "events_v4" not in tables and "ux_events_msg_id" in tables
+    assert versions(db_path) == list(range(1, LATEST_VERSION + 1))
+
+
+def test_migration_5_refuses_a_msg_id_that_is_not_a_uuid(db_path: Path) -> None:
+    old_store(db_path, 4)
+    [row] = _v4_rows([make_envelope(1)])
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(f"INSERT INTO events VALUES ({', '.join('?' * 11)})", ("7", "bad", *row[2:]))
+    with pytest.raises(StoreError, match="events seq 7: msg_id 'bad' is not a UUID"):
+        Store.open(db_path)
+    assert versions(db_path) == [1, 2, 3, 4]  # the whole migration rolled back
