@@ -64,6 +64,7 @@ class RecordColumn:
 
 
 _RUNTIME = (Decimal, IpAddr, DateTime, Duration, Uid, CSet)
+_AS_IS = frozenset((str, bool, *_RUNTIME))
 
 
 def _fast_value(raw: Any, where: str) -> Any:
@@ -94,6 +95,7 @@ class BatchInput:
         self.store = store
         self.uids = uids
         self.raw: list[Mapping[str, Any]] | None = None
+        self.typed = False  # raw holds parsed runtime contexts
         self.columns: dict[str, Any] = {}
         self.parse_row: Any = None
         self._paths: dict[tuple[str, ...], Col] = {}
@@ -119,6 +121,7 @@ class BatchInput:
         batch.raw = [r.get("context") or {} for r in requests]
         batch.parse_row = parse_row
         if typed:  # schema-directed: parse every context now (a bad one refuses the batch)
+            batch.typed = True
             codes, actions = uids["action"]
             batch.raw = [
                 parse_row(c, actions[k]) for c, k in zip(batch.raw, codes.tolist(), strict=True)
@@ -189,7 +192,11 @@ class BatchInput:
             return Col("obj", _object_array([self.row_context(i) for i in range(self.n)]))
         if self.raw is None:
             return self._from_column(path)
-        values: list[Any] = []
+        if self.typed and len(path) == 1:
+            values = [c.get(path[0], MISSING) for c in self.raw]
+            if _as_is(values):  # what _walk would return for every row, read at once
+                return _typed(values, np.zeros(self.n, dtype=bool))
+        values = []
         errors = np.zeros(self.n, dtype=bool)
         for i, ctx in enumerate(self.raw):
             try:
@@ -285,6 +292,15 @@ class BatchInput:
     def uid(self, var: str, i: int) -> Uid:
         codes, uniques = self.uids[var]
         return uniques[int(codes[i])]
+
+
+def _as_is(values: list[Any]) -> bool:
+    """Whether every value is a runtime value ``_fast_value`` returns unchanged."""
+    for v in values:
+        kind = type(v)
+        if kind not in _AS_IS and not (kind is int and I64_MIN <= v <= I64_MAX):
+            return False
+    return True
 
 
 def _object_array(values: list[Any]) -> Any:
