@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +12,7 @@ import pytest
 from pypfopt import HRPOpt
 from scipy.optimize import minimize_scalar
 
+from shared_data import SHARED_DATA
 from tradeswarm.agents.portfolio import (
     PortfolioAgent,
     PortfolioConfig,
@@ -25,7 +25,7 @@ from tradeswarm.core.clock import NS_PER_SECOND, SimClock
 from tradeswarm.model.enums import SignalDirection
 from tradeswarm.model.messages import MarketSignal
 
-MARKET = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "market"
+MARKET = SHARED_DATA / "market"
 
 
 def _returns() -> pd.DataFrame:

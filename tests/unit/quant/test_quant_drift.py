@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cvxpy as cp
 import numpy as np
 import pandas as pd
@@ -14,9 +12,10 @@ from hypothesis.extra.numpy import arrays
 from scipy import integrate, special, stats
 from sklearn.metrics import brier_score_loss
 
+from shared_data import SHARED_DATA
 from tradeswarm.quant import drift
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "market"
+DATA = SHARED_DATA / "market"
 
 
 def _spy() -> pd.DataFrame:

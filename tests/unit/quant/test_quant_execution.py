@@ -3,8 +3,6 @@ objective; TWAP/VWAP from the real minute volume file in ../shared/data/market."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cvxpy as cp
 import numpy as np
 import pandas as pd
@@ -12,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared_data import SHARED_DATA
 from tradeswarm.quant import execution as ex
 
-MARKET = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "market"
+MARKET = SHARED_DATA / "market"
 
 
 def _cvxpy_path(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,9 +9,10 @@ import talib
 from scipy import stats
 from talib import abstract
 
+from shared_data import SHARED_DATA
 from tradeswarm.quant import indicators as ind
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "market"
+DATA = SHARED_DATA / "market"
 
 
 def _daily() -> pd.DataFrame:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,9 +12,10 @@ from pypfopt import expected_returns
 from pypfopt.base_optimizer import portfolio_performance
 from scipy.stats import linregress
 
+from shared_data import SHARED_DATA
 from tradeswarm.quant import metrics
 
-MARKET = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "market"
+MARKET = SHARED_DATA / "market"
 
 
 def _spy_prices() -> pd.DataFrame:

@@ -4,7 +4,6 @@ hypothesis inputs including singular covariances."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import cvxpy as cp
@@ -15,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypfopt import HRPOpt
 
+from shared_data import SHARED_DATA
 from tradeswarm.quant import portfolio as pf
 
-MARKET = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "market"
+MARKET = SHARED_DATA / "market"
 
 
 def _returns() -> pd.DataFrame:

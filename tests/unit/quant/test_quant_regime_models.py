@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,9 +11,10 @@ from hypothesis import strategies as st
 from scipy import stats
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
+from shared_data import SHARED_DATA
 from tradeswarm.quant import regime
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "market"
+DATA = SHARED_DATA / "market"
 
 
 def _spy() -> pd.DataFrame:

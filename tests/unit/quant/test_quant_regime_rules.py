@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from shared_data import SHARED_DATA
 from tradeswarm.quant.regime import Regime, RuleConfig, classify_regime, regime_features
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "market"
+DATA = SHARED_DATA / "market"
 
 
 def _nvda() -> pd.DataFrame:

@@ -3,8 +3,6 @@ scipy's mahalanobis, on real prices from ../shared/data/market and on hypothesis
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,9 +13,10 @@ from scipy.spatial.distance import mahalanobis
 from scipy.stats import norm
 from sklearn.covariance import LedoitWolf
 
+from shared_data import SHARED_DATA
 from tradeswarm.quant import risk
 
-MARKET = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "market"
+MARKET = SHARED_DATA / "market"
 ALPHAS = (0.9, 0.95, 0.975, 0.99)
 
 
