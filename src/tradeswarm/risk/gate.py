@@ -9,7 +9,7 @@ whatever Cedar decided, because a skipped forbid could otherwise become a permit
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -96,6 +96,28 @@ def display_values(
     }
 
 
+class LazyValues(Mapping[str, str]):
+    """``display_values`` computed on first read: most verdicts quote no number."""
+
+    def __init__(self, make: Callable[[], dict[str, str]]) -> None:
+        self._make = make
+        self._values: dict[str, str] | None = None
+
+    def _all(self) -> dict[str, str]:
+        if self._values is None:
+            self._values = self._make()
+        return self._values
+
+    def __getitem__(self, name: str) -> str:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 class PolicyGate:
     """Decides intents through a PolicyEngine over the swarm's entities."""
 
@@ -137,7 +159,7 @@ class PolicyGate:
         except InvalidInput as err:
             return GateVerdict(Verdict.DENY, [f"context_error: {err} (unknown means deny)"])
         response = self.engine.is_authorized(request, self.entities_for(intent))
-        values = display_values(intent, ctx, self.limits, self._grid)
+        values = LazyValues(lambda: display_values(intent, ctx, self.limits, self._grid))
         return self.verdict_of(response, values)
 
     def request(self, intent: TradeIntent, ctx: RiskContext) -> Mapping[str, Any]:
