@@ -10,8 +10,10 @@ read; ``to_cedar_request`` turns an intent and its RiskContext into a Cedar requ
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Context as DecimalContext
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -25,7 +27,7 @@ from tradeswarm.policy import PreparedRequest
 from tradeswarm.policy.sourcemap import locate_parse_error, policy_location
 from tradeswarm.policy.values import CSet, Uid
 from tradeswarm.policy.values import Decimal as PolicyDecimal
-from tradeswarm.risk.cedar_values import Rounding, cedar_decimal, cedar_long, to_grid
+from tradeswarm.risk.cedar_values import QUANTUM, Rounding, cedar_decimal, cedar_long, to_grid
 from tradeswarm.risk.context import RiskContext
 from tradeswarm.risk.limits import RiskLimits
 from tradeswarm.risk.samples import SampleDraw
@@ -193,19 +195,39 @@ MONEY: dict[str, tuple[Callable[[TradeIntent, RiskContext], Any], Rounding]] = {
 }
 
 
-_SCALED_MAX = 2**63 - 1
+_SCALED_MIN, _SCALED_MAX = -(2**63), 2**63 - 1
+_GRID = DecimalContext(prec=60)  # as to_grid's local context, without entering one per value
 
 
 def grid_scaled(field: str, value: Decimal | float | int, rounding: Rounding) -> int:
-    """``to_grid`` as a count of ten-thousandths: the number ``cedar_decimal`` writes. A
-    finite Decimal already on the grid (at most 4 fractional digits) is read directly."""
-    if type(value) is Decimal and value.is_finite():
-        exponent = value.as_tuple().exponent
-        if isinstance(exponent, int) and exponent >= -4:
-            scaled = int(value.scaleb(4))  # exact: at most 4 fractional digits
-            if -_SCALED_MAX - 1 <= scaled <= _SCALED_MAX:
-                return scaled
+    """``to_grid`` as a count of ten-thousandths: the number ``cedar_decimal`` writes.
+
+    A finite Decimal or float is rounded here with an explicit context (what ``to_grid``
+    computes, without its per-call ``localcontext``); anything else, and any value
+    ``to_grid`` refuses, goes through ``to_grid`` for its exact error."""
+    exact = _finite(value)
+    if exact is not None:
+        try:
+            if rounding is Rounding.EXACT:
+                grid = exact.quantize(QUANTUM, context=_GRID)
+                on_grid = grid == exact
+            else:
+                grid = exact.quantize(QUANTUM, rounding=rounding, context=_GRID)  # a str
+                on_grid = True
+            scaled = int(grid.scaleb(4, context=_GRID))
+        except ArithmeticError:
+            on_grid = False
+        if on_grid and _SCALED_MIN <= scaled <= _SCALED_MAX:
+            return scaled
     return int(to_grid(field, value, rounding).scaleb(4))
+
+
+def _finite(value: Decimal | float | int) -> Decimal | None:
+    if isinstance(value, float):
+        return Decimal(value) if math.isfinite(value) else None
+    if type(value) is Decimal and value.is_finite():
+        return value
+    return None
 
 
 def _plain_context(intent: TradeIntent, ctx: RiskContext) -> dict[str, Any]:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tradeswarm.core.errors import InvalidInput
 from tradeswarm.model.messages import HumanApproval
 from tradeswarm.policy import compile_policies
+from tradeswarm.risk.cedar_values import Rounding, to_grid
 from tradeswarm.risk.engines import make_engine
 from tradeswarm.risk.gate import PolicyGate
 from tradeswarm.risk.limits import EngineKind
@@ -17,6 +21,7 @@ from tradeswarm.risk.policyset import (
     SAMPLE_AGENTS,
     SAMPLE_INSTRUMENTS,
     bundled_text,
+    grid_scaled,
     load_bundle,
     sample_limits,
     to_cedar_request,
@@ -79,3 +84,29 @@ def test_a_value_cedar_cannot_hold_is_refused_by_both_requests_alike() -> None:
         with pytest.raises(InvalidInput) as plain:
             to_cedar_request(intent, bad)
         assert str(typed.value) == str(plain.value)
+
+
+finite_decimals = st.decimals(allow_nan=False, allow_infinity=False, places=None).filter(
+    lambda d: abs(d.adjusted()) < 40
+)
+numbers = st.one_of(
+    finite_decimals,
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.sampled_from(
+        [Decimal("922337203685477.5807"), Decimal("922337203685477.58075"), Decimal("-0.00001")]
+    ),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(numbers, st.sampled_from(list(Rounding)))
+def test_grid_scaled_is_to_grid_in_ten_thousandths(value: Any, rounding: Rounding) -> None:
+    try:
+        expected = int(to_grid("x", value, rounding).scaleb(4))
+    except InvalidInput as err:
+        with pytest.raises(InvalidInput) as caught:
+            grid_scaled("x", value, rounding)
+        assert str(caught.value) == str(err)
+        return
+    assert grid_scaled("x", value, rounding) == expected
