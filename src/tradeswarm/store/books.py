@@ -76,7 +76,7 @@ def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
-def _order_params(order: Order) -> dict[str, object]:
+def order_params(order: Order) -> dict[str, object]:
     return {
         "order_id": str(order.order_id),
         "client_order_id": order.client_order_id,
@@ -123,14 +123,30 @@ def _order_from(r: Any) -> Order:
     )
 
 
+def client_id_taken(order: Order) -> InvariantViolation:
+    return InvariantViolation(
+        f"order {order.order_id}: client_order_id {order.client_order_id!r} "
+        "already belongs to another order"
+    )
+
+
 def upsert_order(conn: Connection, order: Order) -> None:
     try:
-        _UPSERT_ORDER.run(conn, _order_params(order))
+        _UPSERT_ORDER.run(conn, order_params(order))
     except IntegrityError as err:
-        raise InvariantViolation(
-            f"order {order.order_id}: client_order_id {order.client_order_id!r} "
-            "already belongs to another order"
-        ) from err
+        raise client_id_taken(order) from err
+
+
+def upsert_orders(conn: Connection, held: list[Order], params: list[dict[str, Any]]) -> None:
+    """Upsert many orders in one driver call (params from `order_params`, same order)."""
+    try:
+        _UPSERT_ORDER.executemany(conn, params)
+    except IntegrityError as err:
+        for order in held:  # name the order whose client id another order holds
+            found = _ORDER_BY_CID.first(conn, {"cid": order.client_order_id})
+            if found is not None and found[0] != str(order.order_id):
+                raise client_id_taken(order) from err
+        raise
 
 
 def get_order(conn: Connection, order_id: uuid.UUID) -> Order | None:

@@ -23,6 +23,7 @@ from tradeswarm.store.audit_repo import AuditRepository
 from tradeswarm.store.events import ChainHead, EventRow
 from tradeswarm.store.governance import OversightRecord
 from tradeswarm.store.migrations import check_file, migrate
+from tradeswarm.store.pending import PendingOrders
 from tradeswarm.store.schema import meta
 from tradeswarm.store.sqlite import MEMORY, WRITE_OPTION, create_sqlite_engine, is_memory
 
@@ -46,6 +47,7 @@ class Store:
         self._after_commit: list[Callable[[], None]] = []
         self._cash: Decimal | None = None  # read models of the books, loaded on first use
         self._positions: dict[str, Position] | None = None
+        self._orders = PendingOrders()  # written once each, when the unit of work ends
         self.audit = AuditRepository(self._tx, self._read)
         """The audit log's tables (Merkle nodes, checkpoints, cosignatures, keys)."""
 
@@ -105,9 +107,11 @@ class Store:
             try:
                 with conn.begin():
                     yield conn
+                    self._orders.flush(conn)
             except BaseException:
                 self._head = None  # the cached chain head may be ahead of the rolled-back log
                 self._cash = self._positions = None  # and the books' read models too
+                self._orders.clear()
                 self._after_commit.clear()
                 raise
             finally:
@@ -185,30 +189,45 @@ class Store:
 
     # -- orders ---------------------------------------------------------------------------
 
+    # Inside a unit of work an order's row is written once, with its last state, when the
+    # unit commits (`store.pending`); reads see the unit's own writes.
+
     def upsert_order(self, order: Order) -> None:
         """Insert the order or replace its stored state (created_ns is kept)."""
-        with self._tx() as conn:
-            books.upsert_order(conn, order)
+        with self._tx():
+            self._orders.put(order)
 
     def get_order(self, order_id: uuid.UUID) -> Order | None:
         """The order with order_id, if stored."""
+        held = self._orders.get(order_id)
+        if held is not None:
+            return held
         with self._read() as conn:
             return books.get_order(conn, order_id)
 
     def get_order_by_client_id(self, cid: str) -> Order | None:
         """The order with client order id cid, if stored."""
+        held = self._orders.get_by_client_id(cid)
+        if held is not None:
+            return held
         with self._read() as conn:
             return books.get_order_by_client_id(conn, cid)
 
     def list_orders(self, open_only: bool = False) -> list[Order]:
         """All orders (or only non-terminal ones) ordered by created_ns."""
         with self._read() as conn:
+            self._flush_orders(conn)
             return books.list_orders(conn, open_only)
 
     def duplicate_client_order_ids(self) -> int:
         """How many client order ids appear on more than one order (a check; should be 0)."""
         with self._read() as conn:
+            self._flush_orders(conn)
             return books.duplicate_client_order_ids(conn)
+
+    def _flush_orders(self, conn: Connection) -> None:
+        if self._orders and self._conn is conn:  # held orders exist only in a unit of work
+            self._orders.flush(conn)
 
     # -- fills, positions, cash -----------------------------------------------------------
 
