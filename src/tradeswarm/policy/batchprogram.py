@@ -217,7 +217,7 @@ class BatchProgram:
         body: list[str] = []
         error_policies: list[int] = []
         for i, tree in enumerate(self.trees):
-            start, lines = e.count, len(e.lines)
+            start, lines, memo = e.count, len(e.lines), dict(e.memo)
             try:
                 if tree is None:
                     raise NotEmitted("not emitted")
@@ -227,7 +227,7 @@ class BatchProgram:
                     body.append(f"    Q[{len(error_policies)}] = {err}")
                     error_policies.append(i)
             except NotEmitted:
-                e.count = start
+                e.count, e.memo = start, memo
                 body += [f"    s, q = runs[{i}](b)", f"    S[{i}] = s"]
                 body.append(f"    Q[{len(error_policies)}] = q")
                 error_policies.append(i)

@@ -94,6 +94,7 @@ class Emitter:
             "_checked": checked,
         }
         self.count = 0
+        self.memo: dict[Any, tuple[str, str, str | None]] = {}
 
     def tmp(self, expr: str) -> str:
         self.count += 1
@@ -124,10 +125,15 @@ class Emitter:
             return f"L[{ir[1]}].v", kind, (f"L[{ir[1]}].err" if has_err else None)
         if op == "const":
             return self.const(ir[1])
+        key = _typed_key(ir)
+        found = self.memo.get(key)
+        if found is not None:  # the same subexpression emitted before: reuse its names
+            return found
         emit = _EMIT.get(op)
         if emit is None:
             raise Unsupported(op)
         result: tuple[str, str, str | None] = emit(self, ir)
+        self.memo[key] = result
         return result
 
     def err_or(self, *errs: str | None) -> str | None:
@@ -141,6 +147,15 @@ class Emitter:
         if kind != "bool":
             raise Unsupported(f"{kind} where a bool is needed")
         return v, err
+
+
+def _typed_key(ir: Any) -> Any:
+    """The IR with every constant tagged by its type (``True == 1`` in Python)."""
+    if type(ir) is tuple:
+        if ir and ir[0] == "const":
+            return ("const", type(ir[1]).__name__, ir[1])
+        return tuple(_typed_key(part) for part in ir)
+    return ir
 
 
 def _logic(e: Emitter, ir: tuple[Any, ...]) -> tuple[str, str, str | None]:
