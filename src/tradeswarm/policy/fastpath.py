@@ -22,6 +22,7 @@ set is compiled once more, specialized on the action:
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 Scopes = list[tuple[str, dict[str, Any]]]
 MAX_LEAF_ROWS = 65_536
-MAX_STORES = 64
 Fast = Callable[[PreparedRequest, EntityStore, tuple[Any, ...]], Any]
 
 
@@ -69,7 +69,7 @@ class FastPath:
     def __init__(self, compiled: CompiledPolicySet) -> None:
         self.compiled = compiled
         self.plans: dict[Uid, ActionPlan] = {}
-        self._stores: dict[int, tuple[EntityStore, dict[tuple[Uid, Uid, Uid], Any]]] = {}
+        self._stores: dict[int, tuple[Any, dict[tuple[Uid, Uid, Uid], Any]]] = {}
         self.sources: dict[tuple[Uid, tuple[str, ...]], str] = {}
         self.store: EntityStore | None = None
         self.rows: dict[tuple[Uid, Uid, Uid], Any] = {}
@@ -84,12 +84,12 @@ class FastPath:
 
     def rows_for(self, store: EntityStore) -> dict[tuple[Uid, Uid, Uid], Any]:
         """The leaf rows of one entity store (the last store used is kept at hand)."""
-        found = self._stores.get(id(store))
-        if found is None or found[0] is not store:
-            if len(self._stores) >= MAX_STORES:
-                self._stores.clear()
-            found = self._stores[id(store)] = (store, {})
-        self.store, self.rows = found
+        key = id(store)
+        found = self._stores.get(key)
+        if found is None or found[0]() is not store:
+            found = self._stores[key] = (weakref.ref(store), {})
+            weakref.finalize(store, self._stores.pop, key, None)  # rows die with the store
+        self.store, self.rows = store, found[1]
         return self.rows
 
     def fill(self, request: PreparedRequest, store: EntityStore) -> tuple[Fast, tuple[Any, ...]]:
