@@ -120,6 +120,37 @@ def _gate_timings(engine: Any, n: int, seed: int) -> tuple[list[float], list[flo
     return _per_call(typed, pairs), _per_call(plain, pairs)
 
 
+def _scalar_fields(
+    engine: Any, store: Any, sample: list[Any], prepared: list[Any], seed: int
+) -> dict[str, Any]:
+    """The scalar timings: from JSON, prepared (typed), generic, the conversion, the gate."""
+    n = len(sample)
+    scalar = _per_call(lambda r: engine.is_authorized(r, store), sample)
+    typed = _per_call(lambda r: engine.decide_prepared(r, store), prepared)
+    generic = _per_call(lambda r: engine.decide_generic(r, store), prepared)
+    convert = _per_call(engine.prepare_request, sample)
+    parser = engine.context_parser
+    interpret = _per_call(
+        lambda r: parser.interpret(r["context"], r_action(r)), sample[: min(n, 2_000)]
+    )
+    gate_typed, gate_json = _gate_timings(engine, min(n, 5_000), seed)
+    s50, s99 = _percentiles(scalar)
+    p50, p99 = _percentiles(typed)
+    g50, g99 = _percentiles(generic)
+    return {
+        "scalar_ns_p50": round(s50),
+        "scalar_ns_p99": round(s99),
+        "scalar_prepared_ns_p50": round(p50),
+        "scalar_prepared_ns_p99": round(p99),
+        "scalar_generic_ns_p50": round(g50),
+        "scalar_generic_ns_p99": round(g99),
+        "json_convert_ns_p50": round(_percentiles(convert)[0]),
+        "json_interpret_ns_p50": round(_percentiles(interpret)[0]),
+        "gate_typed_ns_p50": round(_percentiles(gate_typed)[0]),
+        "gate_json_ns_p50": round(_percentiles(gate_json)[0]),
+    }
+
+
 def run_policy_bench(requests: int = 20_000, batch: int = 1_000, seed: int = 7) -> dict[str, Any]:
     """Measure the compiled engine (scalar and batch) and cedarpy on the trading policies."""
     if requests < batch or batch < 1:
@@ -133,9 +164,6 @@ def run_policy_bench(requests: int = 20_000, batch: int = 1_000, seed: int = 7) 
     chunks = [sample[i : i + batch] for i in range(0, requests - batch + 1, batch)]
     columnar = [columns_from_requests(c) for c in chunks]
 
-    def decide_scalar(r: Any) -> Any:
-        return engine.is_authorized(r, store)
-
     def decide_prepared(r: Any) -> Any:
         return engine.decide_prepared(r, store)
 
@@ -144,15 +172,7 @@ def run_policy_bench(requests: int = 20_000, batch: int = 1_000, seed: int = 7) 
 
     for chunk in columnar:  # warm up: entity tables and the generated code per signature
         decide_batch(chunk)
-    scalar = _per_call(decide_scalar, sample)
-    scalar_prepared = _per_call(decide_prepared, prepared)
-    scalar_generic = _per_call(lambda r: engine.decide_generic(r, store), prepared)
-    convert = _per_call(engine.prepare_request, sample)
-    parser = engine.context_parser
-    interpret = _per_call(
-        lambda r: parser.interpret(r["context"], r_action(r)), sample[: min(requests, 2_000)]
-    )
-    gate_typed, gate_json = _gate_timings(engine, min(requests, 5_000), seed)
+    scalar_fields = _scalar_fields(engine, store, sample, prepared, seed)
     batched = _per_batch(decide_batch, columnar, batch)
     with_responses = _per_batch(lambda b: list(decide_batch(b)), columnar, batch)
     batched_json = _per_batch(decide_batch, chunks, batch)
@@ -175,9 +195,6 @@ def run_policy_bench(requests: int = 20_000, batch: int = 1_000, seed: int = 7) 
         for i, t in enumerate(truth)
         if scalar_answers[i] == t and (i >= len(batch_answers) or batch_answers[i] == t)
     )
-    s50, s99 = _percentiles(scalar)
-    p50, p99 = _percentiles(scalar_prepared)
-    g50, g99 = _percentiles(scalar_generic)
     b50, b99 = _percentiles(batched)
     j50, _ = _percentiles(batched_json)
     r50, _ = _percentiles(with_responses)
@@ -188,16 +205,7 @@ def run_policy_bench(requests: int = 20_000, batch: int = 1_000, seed: int = 7) 
         "vectorized": sum(1 for v in engine.batch_plan().values() if v == "vectorized"),
         "requests": requests,
         "batch": batch,
-        "scalar_ns_p50": round(s50),
-        "scalar_ns_p99": round(s99),
-        "scalar_prepared_ns_p50": round(p50),
-        "scalar_prepared_ns_p99": round(p99),
-        "scalar_generic_ns_p50": round(g50),
-        "scalar_generic_ns_p99": round(g99),
-        "json_convert_ns_p50": round(_percentiles(convert)[0]),
-        "json_interpret_ns_p50": round(_percentiles(interpret)[0]),
-        "gate_typed_ns_p50": round(_percentiles(gate_typed)[0]),
-        "gate_json_ns_p50": round(_percentiles(gate_json)[0]),
+        **scalar_fields,
         "batch_ns_per_decision_p50": round(b50, 1),
         "batch_ns_per_decision_p99": round(b99, 1),
         "batch_responses_ns_per_decision_p50": round(r50, 1),
@@ -205,7 +213,7 @@ def run_policy_bench(requests: int = 20_000, batch: int = 1_000, seed: int = 7) 
         "cedarpy_ns_p50": round(c50),
         "cedarpy_ns_p99": round(c99),
         "speedup_vs_cedarpy": round(c50 / b50, 1),
-        "speedup_scalar_vs_cedarpy": round(c50 / s50, 1),
+        "speedup_scalar_vs_cedarpy": round(c50 / scalar_fields["scalar_ns_p50"], 1),
         "agreement": agree / len(truth),
         "loadavg_1m": _load(),
     }
