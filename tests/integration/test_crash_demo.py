@@ -100,7 +100,9 @@ def _crash_once(db: Path, rng: random.Random, open_ns: int, close_ns: int) -> in
 
     Returns -1 when the run finished before the kill came.
     """
-    proc = subprocess.Popen([*DEMO, str(db)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    errors = db.with_name(db.name + ".stderr")
+    with errors.open("ab") as err:
+        proc = subprocess.Popen([*DEMO, str(db)], stdout=subprocess.DEVNULL, stderr=err)
     try:
         if rng.random() < 0.5:
             delay = rng.uniform(0.3, 3.0)
@@ -116,7 +118,7 @@ def _crash_once(db: Path, rng: random.Random, open_ns: int, close_ns: int) -> in
                 time.sleep(0.002)
             time.sleep(rng.uniform(0, 0.01))
         if proc.poll() is not None:
-            assert proc.returncode == 0
+            assert proc.returncode == 0, errors.read_text()[-4000:]
             return -1
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
