@@ -7,6 +7,7 @@ basis points, VaR/ES from the MarketView's return history (tradeswarm.quant.risk
 from __future__ import annotations
 
 from decimal import Decimal, localcontext
+from typing import NamedTuple
 
 import msgspec
 
@@ -36,6 +37,8 @@ class RiskContext(msgspec.Struct, frozen=True, kw_only=True):
     insider_window: bool
     var_95_before: float  # one-bar historical VaR of the symbol's position / equity
     var_95_after: float
+    es_95_before: float  # one-bar historical expected shortfall (tail mean), same units
+    es_95_after: float
     approval: HumanApproval | None
     now_ns: int
 
@@ -51,6 +54,7 @@ class RiskContext(msgspec.Struct, frozen=True, kw_only=True):
             "market_status": str(self.market_status),
             "volatility": f"{self.volatility:.4f}",
             "var_95_after": f"{self.var_95_after:.6f}",
+            "es_95_after": f"{self.es_95_after:.6f}",
         }
 
 
@@ -92,18 +96,33 @@ def concentration(exposure: Decimal, equity: Decimal) -> Decimal:
     return min(whole_bps / BPS, CONCENTRATION_CAP)
 
 
-def value_at_risk(
-    returns: tuple[float, ...], held_value: float, trade_value: float, equity: Decimal
-) -> tuple[float, float]:
-    """Historical 95% VaR of the symbol's position before and after, as equity fractions.
+class TailRisk(NamedTuple):
+    """Historical 95% VaR and expected shortfall of the symbol's position, before and
+    after the trade, as fractions of equity (positive losses)."""
 
-    0 when the history is too short or equity is not positive (the volatility circuit
+    var_before: float
+    var_after: float
+    es_before: float
+    es_after: float
+
+
+def tail_risk(
+    returns: tuple[float, ...], held_value: float, trade_value: float, equity: Decimal
+) -> TailRisk:
+    """VaR and ES impact of the trade, from `tradeswarm.quant.risk.trade_var_impact`.
+
+    All 0 when the history is too short or equity is not positive (the volatility circuit
     breaker and the concentration limit guard those cases)."""
     if len(returns) < MIN_VAR_RETURNS or equity <= 0:
-        return 0.0, 0.0
+        return TailRisk(0.0, 0.0, 0.0, 0.0)
     impact = trade_var_impact(list(returns), [held_value], [trade_value], alpha=0.95)
     scale = float(equity)
-    return max(impact.var_before, 0.0) / scale, max(impact.var_after, 0.0) / scale
+    return TailRisk(
+        *(
+            max(v, 0.0) / scale
+            for v in (impact.var_before, impact.var_after, impact.es_before, impact.es_after)
+        )
+    )
 
 
 def build_context(
@@ -115,7 +134,7 @@ def build_context(
     post = current + intent.side.sign * intent.quantity
     equity = equity_of(book.cash, book.positions, market.marks)
     price = market.marks.get(intent.symbol, intent.reference_price)
-    var_before, var_after = value_at_risk(
+    tail = tail_risk(
         market.returns, float(current * price), float(post * price - current * price), equity
     )
     return RiskContext(
@@ -131,8 +150,10 @@ def build_context(
         kill_switch=desk.kill_switch,
         compliance_status=desk.compliance_status,
         insider_window=desk.insider_window,
-        var_95_before=var_before,
-        var_95_after=var_after,
+        var_95_before=tail.var_before,
+        var_95_after=tail.var_after,
+        es_95_before=tail.es_before,
+        es_95_after=tail.es_after,
         approval=desk.approval,
         now_ns=desk.now_ns,
     )

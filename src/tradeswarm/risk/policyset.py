@@ -190,6 +190,8 @@ MONEY: dict[str, tuple[Callable[[TradeIntent, RiskContext], Any], Rounding]] = {
     "daily_loss": (lambda i, c: c.daily_loss, Rounding.DOWN),
     "var_95_before": (lambda i, c: c.var_95_before, Rounding.DOWN),
     "var_95_after": (lambda i, c: c.var_95_after, Rounding.UP),
+    "es_95_before": (lambda i, c: c.es_95_before, Rounding.DOWN),
+    "es_95_after": (lambda i, c: c.es_95_after, Rounding.UP),
     "market_volatility": (lambda i, c: c.volatility, Rounding.UP),
     "quantity": (lambda i, c: i.quantity, Rounding.UP),
 }

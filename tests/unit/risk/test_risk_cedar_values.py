@@ -150,9 +150,19 @@ def test_var_context_matches_numpy_historical_quantile() -> None:
         intent(20, 100), cash=100_000, positions=held, marks={"ES": Decimal(100)}, returns=rets
     )
     equity = 100_000 + 1_000
-    for value, var in ((1_000, ctx.var_95_before), (3_000, ctx.var_95_after)):
-        losses = -np.asarray(rets) * value
+    for value, var, es in (
+        (1_000, ctx.var_95_before, ctx.es_95_before),
+        (3_000, ctx.var_95_after, ctx.es_95_after),
+    ):
+        losses = np.sort(-np.asarray(rets) * value)
         assert var == pytest.approx(np.quantile(losses, 0.95, method="inverted_cdf") / equity)
+        # ES: the mean of the worst 5% of outcomes (fractional weight on the boundary one)
+        k = 0.05 * losses.size
+        whole = int(np.floor(k))
+        tail = losses[::-1]
+        expected = (tail[:whole].sum() + (k - whole) * tail[whole]) / k
+        assert es == pytest.approx(expected / equity)
+        assert es >= var
 
 
 def test_var_limit_denies_a_risk_increasing_trade_only() -> None:
