@@ -1,7 +1,7 @@
 """The gate's decisions on the hot path: one insert and one lookup per intent, prepared.
 
-The same rows and semantics as `governance.record_decision` / `get_decision_for_intent`,
-through `core.fastsql` (each SQLAlchemy-built call cost ~1 ms in the pipeline profile).
+Prepared through `core.fastsql` (each SQLAlchemy-built call cost ~1 ms in the pipeline
+profile). Reading decisions back for reports and verification is in `governance`.
 """
 
 from __future__ import annotations

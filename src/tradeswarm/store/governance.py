@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Row, Select, func, select, text, update
+from sqlalchemy import Connection, Row, Select, func, select, update
 from sqlalchemy.dialects.sqlite import insert
 
 from tradeswarm.model.enums import OversightStatus
@@ -27,36 +27,6 @@ class OversightRecord(msgspec.Struct, frozen=True, kw_only=True):
     notes: str | None = None
     decision_ns: int | None = None
     signature: bytes | None = None  # the deciding human's detached signature block
-
-
-def record_decision(
-    conn: Connection, decision: RiskDecision, event_type: str, severity: str
-) -> bool:
-    stmt = insert(risk_events).values(
-        event_id=str(decision.decision_id),
-        intent_id=str(decision.intent.intent_id),
-        agent_id=decision.intent.agent_id,
-        event_type=event_type,
-        severity=severity,
-        verdict=decision.verdict.value,
-        reasons=_encoder.encode(decision.reasons).decode(),
-        metrics=_encoder.encode(decision.metrics).decode(),
-        body=_encoder.encode(decision),
-        ts_ns=decision.ts_event,
-    )
-    return conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1
-
-
-def get_decision_for_intent(conn: Connection, intent_id: uuid.UUID) -> RiskDecision | None:
-    """The latest decision on the intent (a REVIEW is followed by the post-oversight one)."""
-    stmt = (
-        select(risk_events.c.body)
-        .where(risk_events.c.intent_id == str(intent_id))
-        .order_by(risk_events.c.ts_ns.desc(), text("rowid DESC"))
-        .limit(1)
-    )
-    body = conn.execute(stmt).scalar()
-    return None if body is None else _decision_decoder.decode(body)
 
 
 def get_decision(conn: Connection, decision_id: uuid.UUID) -> RiskDecision | None:
