@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, Self, runtime_checkable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519, mldsa, mlkem
@@ -73,89 +73,75 @@ class Signer(Protocol):
     def public_key_bytes(self) -> bytes: ...
 
 
-class Ed25519Signer:
+class _KeyPair:
+    """One private key, kept as its seed, with its public key and key id.
+
+    Subclasses name the algorithm and how `cryptography` generates and loads the key."""
+
+    algorithm: Algorithm
+
+    def __init__(self, key: Any) -> None:
+        self._key = key
+        self._public: bytes = key.public_key().public_bytes_raw()
+        self.key_id = key_id_of(self._public)
+
+    @staticmethod
+    def _generate() -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def _load(seed: bytes, /) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def generate(cls) -> Self:
+        return cls(cls._generate())
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> Self:
+        return cls(cls._load(_seed(seed, cls.algorithm)))
+
+    def public_key_bytes(self) -> bytes:
+        return self._public
+
+    def seed_bytes(self) -> bytes:
+        seed: bytes = self._key.private_bytes_raw()
+        return seed
+
+
+class _SigningKeyPair(_KeyPair):
+    def sign(self, data: bytes) -> bytes:
+        signature: bytes = self._key.sign(data)
+        return signature
+
+
+class Ed25519Signer(_SigningKeyPair):
     """Ed25519 (RFC 8032): deterministic signatures, ~40 µs to sign here."""
 
     algorithm = Algorithm.ED25519
-
-    def __init__(self, key: ed25519.Ed25519PrivateKey) -> None:
-        self._key = key
-        self._public = key.public_key().public_bytes_raw()
-        self.key_id = key_id_of(self._public)
-
-    @classmethod
-    def generate(cls) -> Ed25519Signer:
-        return cls(ed25519.Ed25519PrivateKey.generate())
-
-    @classmethod
-    def from_seed(cls, seed: bytes) -> Ed25519Signer:
-        return cls(ed25519.Ed25519PrivateKey.from_private_bytes(_seed(seed, Algorithm.ED25519)))
-
-    def sign(self, data: bytes) -> bytes:
-        return self._key.sign(data)
-
-    def public_key_bytes(self) -> bytes:
-        return self._public
-
-    def seed_bytes(self) -> bytes:
-        return self._key.private_bytes_raw()
+    _generate = staticmethod(ed25519.Ed25519PrivateKey.generate)
+    _load = staticmethod(ed25519.Ed25519PrivateKey.from_private_bytes)
 
 
-class MLDSA87Signer:
+class MLDSA87Signer(_SigningKeyPair):
     """ML-DSA-87 (FIPS 204): post-quantum; OpenSSL's signatures are randomized (hedged)."""
 
     algorithm = Algorithm.MLDSA87
-
-    def __init__(self, key: mldsa.MLDSA87PrivateKey) -> None:
-        self._key = key
-        self._public = key.public_key().public_bytes_raw()
-        self.key_id = key_id_of(self._public)
-
-    @classmethod
-    def generate(cls) -> MLDSA87Signer:
-        return cls(mldsa.MLDSA87PrivateKey.generate())
-
-    @classmethod
-    def from_seed(cls, seed: bytes) -> MLDSA87Signer:
-        return cls(mldsa.MLDSA87PrivateKey.from_seed_bytes(_seed(seed, Algorithm.MLDSA87)))
-
-    def sign(self, data: bytes) -> bytes:
-        return self._key.sign(data)
-
-    def public_key_bytes(self) -> bytes:
-        return self._public
-
-    def seed_bytes(self) -> bytes:
-        return self._key.private_bytes_raw()
+    _generate = staticmethod(mldsa.MLDSA87PrivateKey.generate)
+    _load = staticmethod(mldsa.MLDSA87PrivateKey.from_seed_bytes)
 
 
-class KemKey:
+class KemKey(_KeyPair):
     """An ML-KEM-768 (FIPS 203) key pair: others encapsulate a secret to its public key."""
 
     algorithm = Algorithm.MLKEM768
-
-    def __init__(self, key: mlkem.MLKEM768PrivateKey) -> None:
-        self._key = key
-        self._public = key.public_key().public_bytes_raw()
-        self.key_id = key_id_of(self._public)
-
-    @classmethod
-    def generate(cls) -> KemKey:
-        return cls(mlkem.MLKEM768PrivateKey.generate())
-
-    @classmethod
-    def from_seed(cls, seed: bytes) -> KemKey:
-        return cls(mlkem.MLKEM768PrivateKey.from_seed_bytes(_seed(seed, Algorithm.MLKEM768)))
-
-    def public_key_bytes(self) -> bytes:
-        return self._public
-
-    def seed_bytes(self) -> bytes:
-        return self._key.private_bytes_raw()
+    _generate = staticmethod(mlkem.MLKEM768PrivateKey.generate)
+    _load = staticmethod(mlkem.MLKEM768PrivateKey.from_seed_bytes)
 
     def decapsulate(self, ciphertext: bytes) -> bytes:
         """The 32-byte shared secret a sender encapsulated to this key."""
-        return self._key.decapsulate(ciphertext)
+        secret: bytes = self._key.decapsulate(ciphertext)
+        return secret
 
 
 def encapsulate(public_key: bytes) -> tuple[bytes, bytes]:
