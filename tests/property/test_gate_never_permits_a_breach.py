@@ -13,7 +13,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from tradeswarm.core.clock import NS_PER_SECOND
-from tradeswarm.model.enums import MarketStatus, OrderType, Side, TimeInForce, Verdict
+from tradeswarm.model.enums import MarketStatus, OrderType, Side, Verdict
 from tradeswarm.model.messages import HumanApproval, TradeIntent
 from tradeswarm.model.portfolio import Position
 from tradeswarm.risk.context import BookFacts, DeskFacts, MarketFacts, RiskContext, build_context
@@ -21,6 +21,7 @@ from tradeswarm.risk.engines import make_engine
 from tradeswarm.risk.gate import GateVerdict, PolicyGate
 from tradeswarm.risk.limits import EngineKind, RiskLimits, TierLimits
 from tradeswarm.risk.policyset import load_bundle
+from tradeswarm.testkit import make_intent
 
 NOW = 1_704_205_800 * NS_PER_SECOND
 BUNDLE = load_bundle()
@@ -80,21 +81,17 @@ limits_st = st.builds(
 def intents(draw: st.DrawFn) -> TradeIntent:
     order_type = draw(st.sampled_from([OrderType.MARKET] * 3 + [OrderType.LIMIT, OrderType.STOP]))
     ref = draw(money(1, 2_000))
-    return TradeIntent(
+    return make_intent(
         intent_id=uuid.UUID(int=1),
-        signal_id=None,
-        agent_id="trading-agent-01",
         symbol=draw(st.sampled_from(SYMBOLS)),
         side=draw(st.sampled_from(list(Side))),
         quantity=draw(st.one_of(st.integers(1, 60).map(Decimal), money_from(1, 50_000, 3))),
         order_type=order_type,
-        time_in_force=TimeInForce.DAY,
         reference_price=ref,
         limit_price=draw(money(1, 2_000)) if order_type is OrderType.LIMIT else None,
         stop_price=draw(money(1, 2_000)) if order_type is OrderType.STOP else None,
         strategy="s",
         rationale="r",
-        confidence=0.5,
         ts_event=NOW,
         asset_class=draw(st.sampled_from(["equity_index_future"] * 7 + ["crypto"])),
     )

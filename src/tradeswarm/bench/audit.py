@@ -36,10 +36,10 @@ from tradeswarm.audit.merkle import hash_leaf
 from tradeswarm.core.clock import SimClock
 from tradeswarm.core.ids import derived_id
 from tradeswarm.crypto import Algorithm
-from tradeswarm.model.enums import MessageIntent, OrderType, Side, TimeInForce
+from tradeswarm.model.enums import MessageIntent, TimeInForce
 from tradeswarm.model.envelope import Envelope, encode_envelope
-from tradeswarm.model.messages import TradeIntent
 from tradeswarm.store import Store
+from tradeswarm.testkit import make_envelope, make_intent
 
 START = 1_700_000_000 * 1_000_000_000
 PROOF_SAMPLES = 500
@@ -48,34 +48,27 @@ PROOF_SAMPLES = 500
 def _envelope(n: int) -> Envelope:
     ts = START + n * 1_000
     msg_id = derived_id(ts, "bench-audit", str(n))
-    intent = TradeIntent(
+    intent = make_intent(
         intent_id=derived_id(ts, "intent", str(n)),
-        signal_id=None,
         agent_id="bench-trader",
         symbol="BENCH",
-        side=Side.BUY,
         quantity=Decimal(1),
-        order_type=OrderType.MARKET,
         time_in_force=TimeInForce.GTC,
         reference_price=Decimal(100),
         strategy="bench",
         rationale="synthetic",
-        confidence=0.5,
         ts_event=ts,
     )
-    return Envelope(
-        msg_id=msg_id,
-        type="TradeIntent",
+    return make_envelope(
+        intent,
         topic="trading.intents",
-        correlation_id=msg_id,
-        causation_id=None,
-        ttl_ms=0,
         sender="trading-agent:bench-trader",
+        ts_ns=ts,
+        msg_id=msg_id,
+        ttl_ms=0,
         intent=MessageIntent.EVENT,
         idempotency_key=str(n),
-        ts_ns=ts,
         nonce=uuid.UUID(int=n).bytes,
-        payload=intent,
     )
 
 

@@ -30,13 +30,14 @@ from tradeswarm.core.errors import InvalidInput
 from tradeswarm.core.ids import derived_id
 from tradeswarm.crypto.contexts import UNSIGNED, SigningPolicy
 from tradeswarm.crypto.keys import Algorithm
-from tradeswarm.model.enums import OrderType, Side, TimeInForce
+from tradeswarm.model.enums import TimeInForce
 from tradeswarm.model.envelope import decode_envelope
 from tradeswarm.model.market import Bar, Session
 from tradeswarm.model.messages import TradeIntent
 from tradeswarm.risk.limits import RiskLimits
 from tradeswarm.system.config import FeeConfig, SwarmConfig
 from tradeswarm.system.swarm import Swarm
+from tradeswarm.testkit import make_intent
 
 SYMBOL = "BENCH"
 PRICE = Decimal(100)
@@ -61,19 +62,15 @@ def bench_config() -> SwarmConfig:
 
 
 def _intent(n: int, ts: int) -> TradeIntent:
-    return TradeIntent(
+    return make_intent(
         intent_id=derived_id(ts, "bench", str(n)),
-        signal_id=None,
         agent_id="bench-trader",
         symbol=SYMBOL,
-        side=Side.BUY,
         quantity=Decimal(1),
-        order_type=OrderType.MARKET,
         time_in_force=TimeInForce.GTC,
         reference_price=PRICE,
         strategy="bench",
         rationale="synthetic",
-        confidence=0.5,
         ts_event=ts,
     )
 

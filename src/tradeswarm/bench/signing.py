@@ -24,42 +24,32 @@ from tradeswarm.crypto.identity import AgentIdentity
 from tradeswarm.crypto.keys import Algorithm, Signer, verify
 from tradeswarm.crypto.registry import KeyRegistry
 from tradeswarm.crypto.signing import sign_envelope, verify_envelope
-from tradeswarm.model.enums import MessageIntent, OrderType, Side, TimeInForce
 from tradeswarm.model.envelope import Envelope, encode_envelope, signing_bytes
-from tradeswarm.model.messages import TradeIntent
+from tradeswarm.testkit import make_envelope, make_intent
 
 SIGNATURES_PER_ORDER = 7  # `bench pipeline` logs 7 envelopes per order, all of signed types
 
 
 def _envelope(sender: str) -> Envelope:
-    intent = TradeIntent(
+    intent = make_intent(
         intent_id=uuid.UUID(int=1),
         signal_id=uuid.UUID(int=2),
-        agent_id="trading-agent-01",
         symbol="IDXF",
-        side=Side.BUY,
         quantity=Decimal(16),
-        order_type=OrderType.MARKET,
-        time_in_force=TimeInForce.DAY,
         reference_price=Decimal("3658.25"),
-        strategy="momentum",
         rationale="fast SMA crossed above slow SMA; RSI 61",
         confidence=0.82,
         ts_event=1,
     )
-    return Envelope(
-        msg_id=uuid.UUID(int=3),
-        type="TradeIntent",
+    return make_envelope(
+        intent,
         topic="trading.intent.created",
-        correlation_id=uuid.UUID(int=3),
-        causation_id=uuid.UUID(int=4),
-        ttl_ms=60_000,
         sender=sender,
-        intent=MessageIntent.COMMAND,
-        idempotency_key="bar:1",
         ts_ns=1,
+        msg_id=uuid.UUID(int=3),
+        causation_id=uuid.UUID(int=4),
+        idempotency_key="bar:1",
         nonce=b"\x00" * 16,
-        payload=intent,
     )
 
 

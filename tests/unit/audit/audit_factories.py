@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+from tradeswarm import testkit
 from tradeswarm.audit.keys import VerifierKey, derived_signer
 from tradeswarm.audit.log import AuditLog, CheckpointPolicy
 from tradeswarm.audit.witness import LocalWitness
@@ -21,19 +22,16 @@ ORIGIN = "test.tradeswarm/log"
 
 def make_envelope(n: int, tag: str = "") -> Envelope:
     msg_id = uuid.UUID(bytes=hashlib.sha256(f"{tag}{n}".encode()).digest()[:16])
-    return Envelope(
-        msg_id=msg_id,
-        type="KillSwitchActivated",
+    return testkit.make_envelope(
+        KillSwitchActivated(reason=f"test {tag}{n}", triggered_by="ops", ts_event=BASE_NS),
         topic="control.kill",
-        correlation_id=msg_id,
-        causation_id=None,
-        ttl_ms=0,
         sender="risk:risk-gate",
+        ts_ns=BASE_NS + n,
+        msg_id=msg_id,
+        ttl_ms=0,
         intent=MessageIntent.EVENT,
         idempotency_key=f"kill-{tag}{n}",
-        ts_ns=BASE_NS + n,
         nonce=n.to_bytes(8, "big"),
-        payload=KillSwitchActivated(reason=f"test {tag}{n}", triggered_by="ops", ts_event=BASE_NS),
     )
 
 

@@ -27,6 +27,7 @@ from tradeswarm.model.messages import (
     TradingResumed,
 )
 from tradeswarm.store import Store
+from tradeswarm.testkit import make_decision, make_intent
 
 TRADER = Identity("trading-agent-01", Role.TRADER)
 RISK = Identity("risk-manager-01", Role.RISK)
@@ -58,31 +59,10 @@ def _collector(bus: InProcessBus, topic) -> list[Envelope]:  # type: ignore[no-u
 
 
 def _decision(clock: SimClock) -> RiskDecision:
-    from tradeswarm.model.enums import OrderType, Side, TimeInForce
-    from tradeswarm.model.messages import TradeIntent
-
-    intent = TradeIntent(
-        intent_id=uuid.UUID(int=5),
-        signal_id=None,
-        agent_id="trading-agent-01",
-        symbol="ES",
-        side=Side.BUY,
-        quantity=Decimal(1),
-        order_type=OrderType.MARKET,
-        time_in_force=TimeInForce.DAY,
-        reference_price=Decimal(100),
-        strategy="s",
-        rationale="r",
-        confidence=0.5,
-        ts_event=clock.now_ns(),
-    )
-    return RiskDecision(
-        decision_id=uuid.UUID(int=6),
-        intent=intent,
-        verdict=Verdict.PERMIT,
-        reasons=[],
-        metrics={},
-        ts_event=clock.now_ns(),
+    now = clock.now_ns()
+    intent = make_intent(intent_id=uuid.UUID(int=5), strategy="s", rationale="r", ts_event=now)
+    return make_decision(
+        decision_id=uuid.UUID(int=6), intent=intent, verdict=Verdict.PERMIT, ts_event=now
     )
 
 
@@ -225,25 +205,10 @@ async def test_handlers_publishing_during_drain_are_delivered_in_order(clock: Si
 
     async def on_signal(env: Envelope) -> None:
         order.append("signal")
-        from tradeswarm.model.enums import OrderType, Side, TimeInForce
-        from tradeswarm.model.messages import TradeIntent
-
         trader.publish(
             INTENTS,
-            TradeIntent(
-                intent_id=uuid.UUID(int=9),
-                signal_id=None,
-                agent_id="trading-agent-01",
-                symbol="ES",
-                side=Side.BUY,
-                quantity=Decimal(1),
-                order_type=OrderType.MARKET,
-                time_in_force=TimeInForce.DAY,
-                reference_price=Decimal(100),
-                strategy="s",
-                rationale="r",
-                confidence=0.5,
-                ts_event=clock.now_ns(),
+            make_intent(
+                intent_id=uuid.UUID(int=9), strategy="s", rationale="r", ts_event=clock.now_ns()
             ),
             key="i",
             cause=env,

@@ -25,7 +25,7 @@ from tradeswarm.crypto import (
     verify_envelope,
 )
 from tradeswarm.crypto.contexts import UNSIGNED
-from tradeswarm.model.enums import OrderType, Side, SignalDirection, TimeInForce
+from tradeswarm.model.enums import SignalDirection
 from tradeswarm.model.envelope import Envelope, encode_envelope
 from tradeswarm.model.messages import (
     EnvelopeRejected,
@@ -33,6 +33,7 @@ from tradeswarm.model.messages import (
     MarketSignal,
     TradeIntent,
 )
+from tradeswarm.testkit import make_intent
 
 T0 = 1_704_205_800 * NS_PER_SECOND
 SEED = b"bus-signed-test-seed"
@@ -58,20 +59,8 @@ def _keys(who: Identity) -> AgentIdentity:
 
 
 def _intent(n: int, ts: int) -> TradeIntent:
-    return TradeIntent(
-        intent_id=uuid.UUID(int=n),
-        signal_id=None,
-        agent_id=TRADER.name,
-        symbol="ES",
-        side=Side.BUY,
-        quantity=Decimal(1),
-        order_type=OrderType.MARKET,
-        time_in_force=TimeInForce.DAY,
-        reference_price=Decimal(100),
-        strategy="s",
-        rationale="r",
-        confidence=0.5,
-        ts_event=ts,
+    return make_intent(
+        intent_id=uuid.UUID(int=n), agent_id=TRADER.name, strategy="s", rationale="r", ts_event=ts
     )
 
 

@@ -11,11 +11,12 @@ from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.topics import COMPLIANCE_FLAGS, DAILY_SUMMARY
 from tradeswarm.compliance.agent import ComplianceAgent
 from tradeswarm.core.clock import NS_PER_SECOND, SimClock
-from tradeswarm.model.enums import OrderType, OversightStatus, Side, TimeInForce, Verdict
+from tradeswarm.model.enums import OversightStatus, Side, Verdict
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.market import Session
-from tradeswarm.model.messages import OversightRequested, RiskDecision, TradeIntent
+from tradeswarm.model.messages import OversightRequested
 from tradeswarm.store import Store
+from tradeswarm.testkit import make_decision, make_intent, make_oversight_request
 
 S = NS_PER_SECOND
 SESSION = Session(day="2024-01-02", open_ns=T0 - 60 * S, close_ns=T0 + 390 * 60 * S)
@@ -71,22 +72,14 @@ async def test_fill_in_a_restricted_symbol_is_flagged(
 
 
 def _request(n: int) -> OversightRequested:
-    intent = TradeIntent(
+    intent = make_intent(
         intent_id=uuid.UUID(int=100 + n),
-        signal_id=None,
-        agent_id="trading-agent-01",
-        symbol="ES",
-        side=Side.BUY,
-        quantity=Decimal(1),
-        order_type=OrderType.MARKET,
-        time_in_force=TimeInForce.DAY,
         reference_price=Decimal(120_000),
         strategy="m",
         rationale="t",
-        confidence=0.5,
         ts_event=T0,
     )
-    return OversightRequested(
+    return make_oversight_request(
         request_id=uuid.UUID(int=300 + n),
         decision_id=uuid.UUID(int=200 + n),
         intent=intent,
@@ -119,12 +112,11 @@ async def test_summary_counts_the_days_trades_oversight_and_flags(
         store.create_oversight(req, "trading-agent-01")
         if status is not None:
             store.decide_oversight(req.request_id, status, "x", "", T0 + 10)
-    decision = RiskDecision(
+    decision = make_decision(
         decision_id=uuid.UUID(int=9),
         intent=_request(0).intent,
         verdict=Verdict.DENY,
         reasons=["x"],
-        metrics={},
         ts_event=T0,
     )
     store.record_decision(decision, "intent", "CRITICAL")
@@ -155,12 +147,11 @@ async def test_summary_counts_the_utc_day_including_what_is_decided_at_the_close
     a DENY at close_ns (market closed on the last bar) is in; yesterday's is out."""
     midnight = int(dt.datetime(2024, 1, 2, tzinfo=dt.UTC).timestamp()) * S
     for n, ts in enumerate((SESSION.close_ns, midnight, midnight - 1, midnight + 86_400 * S)):
-        decision = RiskDecision(
+        decision = make_decision(
             decision_id=uuid.UUID(int=50 + n),
             intent=_request(n).intent,
             verdict=Verdict.DENY,
             reasons=["market is closed"],
-            metrics={},
             ts_event=ts,
         )
         store.record_decision(decision, "intent", "CRITICAL")

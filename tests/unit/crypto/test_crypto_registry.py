@@ -19,27 +19,22 @@ from tradeswarm.crypto import (
     verify_envelope,
 )
 from tradeswarm.crypto.keys import Algorithm
-from tradeswarm.model.enums import MessageIntent
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import KillSwitchActivated
+from tradeswarm.testkit import make_envelope
 
 NAME, ROLE = "risk-manager-01", "risk-manager"
 
 
 def _env(ts: int) -> Envelope:
-    return Envelope(
-        msg_id=uuid.UUID(int=ts),
-        type="KillSwitchActivated",
+    return make_envelope(
+        KillSwitchActivated(reason="drawdown", triggered_by=NAME, ts_event=ts),
         topic="system.killswitch.activated",
-        correlation_id=uuid.UUID(int=ts),
-        causation_id=None,
-        ttl_ms=0,
         sender=f"{ROLE}:{NAME}",
-        intent=MessageIntent.COMMAND,
-        idempotency_key=str(ts),
         ts_ns=ts,
-        nonce=b"\x00" * 16,
-        payload=KillSwitchActivated(reason="drawdown", triggered_by=NAME, ts_event=ts),
+        msg_id=uuid.UUID(int=ts),
+        ttl_ms=0,
+        idempotency_key=str(ts),
     )
 
 

@@ -22,9 +22,9 @@ from tradeswarm.crypto import (
     verify_envelope,
 )
 from tradeswarm.crypto.signing import SignatureBlock, decode_block, encode_block
-from tradeswarm.model.enums import MessageIntent, OrderType, Side, TimeInForce
+from tradeswarm.model.enums import OrderType
 from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope, signing_bytes
-from tradeswarm.model.messages import TradeIntent
+from tradeswarm.testkit import make_envelope, make_intent
 
 T0 = 1_704_205_800_000_000_000
 SEED = b"test-seed-0123456789abcdef"
@@ -35,35 +35,24 @@ def _identity(name: str = "trading-agent-01", role: str = "trading-agent") -> Ag
 
 
 def _envelope(sender: str = "trading-agent:trading-agent-01", ts: int = T0) -> Envelope:
-    intent = TradeIntent(
+    intent = make_intent(
         intent_id=uuid.UUID(int=7),
-        signal_id=None,
-        agent_id="trading-agent-01",
-        symbol="ES",
-        side=Side.BUY,
         quantity=Decimal(3),
         order_type=OrderType.LIMIT,
-        time_in_force=TimeInForce.DAY,
         reference_price=Decimal("4750.25"),
         limit_price=Decimal("4750.00"),
-        strategy="momentum",
         rationale="crossover",
         confidence=0.8,
         ts_event=ts,
     )
-    return Envelope(
-        msg_id=uuid.UUID(int=1),
-        type="TradeIntent",
+    return make_envelope(
+        intent,
         topic="trading.intent.created",
-        correlation_id=uuid.UUID(int=1),
-        causation_id=None,
-        ttl_ms=60_000,
         sender=sender,
-        intent=MessageIntent.COMMAND,
-        idempotency_key="k1",
         ts_ns=ts,
+        msg_id=uuid.UUID(int=1),
+        idempotency_key="k1",
         nonce=b"\x01" * 16,
-        payload=intent,
     )
 
 

@@ -12,11 +12,12 @@ from tradeswarm.bus.topics import RISK_DECISIONS, Role
 from tradeswarm.core.clock import NS_PER_SECOND, SimClock
 from tradeswarm.data.view import MarketView
 from tradeswarm.execution.agent import ExecutionAgent
-from tradeswarm.model.enums import OrderType, Side, TimeInForce, Verdict
+from tradeswarm.model.enums import Side, Verdict
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.market import Bar, Session
-from tradeswarm.model.messages import RiskDecision, TradeIntent
+from tradeswarm.model.messages import RiskDecision
 from tradeswarm.store import Store
+from tradeswarm.testkit import make_decision, make_intent
 
 MIN = 60 * NS_PER_SECOND
 T0 = 1_704_205_800 * NS_PER_SECOND
@@ -39,27 +40,18 @@ def permit(
     verdict: Verdict = Verdict.PERMIT,
 ) -> RiskDecision:
     now = clock.now_ns()
-    i = TradeIntent(
+    i = make_intent(
         intent_id=uuid.UUID(int=1000 + n),
-        signal_id=None,
-        agent_id="trading-agent-01",
         symbol=symbol,
         side=side,
         quantity=Decimal(qty),
-        order_type=OrderType.MARKET,
-        time_in_force=TimeInForce.DAY,
-        reference_price=Decimal(100),
-        strategy="momentum",
-        rationale="test",
-        confidence=0.5,
         ts_event=now,
     )
-    return RiskDecision(
+    return make_decision(
         decision_id=uuid.UUID(int=2000 + n),
         intent=i,
         verdict=verdict,
         reasons=["all rules passed"],
-        metrics={},
         ts_event=now,
     )
 

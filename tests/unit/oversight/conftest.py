@@ -9,10 +9,10 @@ from oversight_kit import T0, TIMEOUT_NS
 
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.core.clock import SimClock
-from tradeswarm.model.enums import OrderType, Side, TimeInForce
-from tradeswarm.model.messages import OversightRequested, TradeIntent
+from tradeswarm.model.messages import OversightRequested
 from tradeswarm.oversight.desk import OversightDesk
 from tradeswarm.store import Store
+from tradeswarm.testkit import make_intent, make_oversight_request
 
 
 @pytest.fixture
@@ -23,22 +23,13 @@ def desk(bus: InProcessBus, clock: SimClock, store: Store) -> OversightDesk:
 @pytest.fixture
 def make_request(store: Store) -> Callable[[int], OversightRequested]:
     def make(n: int = 1) -> OversightRequested:
-        intent = TradeIntent(
+        intent = make_intent(
             intent_id=uuid.UUID(int=100 + n),
-            signal_id=None,
-            agent_id="trading-agent-01",
-            symbol="ES",
-            side=Side.BUY,
-            quantity=Decimal(1),
-            order_type=OrderType.MARKET,
-            time_in_force=TimeInForce.DAY,
             reference_price=Decimal(120_000),
-            strategy="momentum",
             rationale="t",
-            confidence=0.5,
             ts_event=T0,
         )
-        req = OversightRequested(
+        req = make_oversight_request(
             request_id=uuid.UUID(f"018cca94-0000-7000-8000-{n:012d}"),
             decision_id=uuid.UUID(int=200 + n),
             intent=intent,

@@ -22,7 +22,7 @@ from tradeswarm.bus.topics import INTENTS, RISK_DECISIONS, Role
 from tradeswarm.core.clock import NS_PER_SECOND, SimClock
 from tradeswarm.crypto import AgentIdentity, KeyRegistry, SignatureInvalid, Signer, sign_bytes
 from tradeswarm.data.view import MarketView
-from tradeswarm.model.enums import OrderType, OversightStatus, Side, TimeInForce, Verdict
+from tradeswarm.model.enums import OversightStatus, Verdict
 from tradeswarm.model.envelope import Envelope, decode_envelope
 from tradeswarm.model.market import Bar, Session
 from tradeswarm.model.messages import (
@@ -30,13 +30,13 @@ from tradeswarm.model.messages import (
     HumanApproval,
     OversightDecided,
     RiskDecision,
-    TradeIntent,
 )
 from tradeswarm.oversight.desk import OversightDesk
 from tradeswarm.oversight.service import decide_request, verify_decision
 from tradeswarm.risk.limits import RiskLimits
 from tradeswarm.risk.manager import RiskManager
 from tradeswarm.store import Store
+from tradeswarm.testkit import make_intent
 
 HUMAN = Identity("jane.doe@desk", Role.HUMAN)
 TRADER = Identity("trading-agent-01", Role.TRADER)
@@ -75,19 +75,11 @@ def desk(bus: InProcessBus, clock: SimClock, store: Store) -> Desk:
 
 async def _review(d: Desk) -> uuid.UUID:
     """A $120,000 intent (one contract): the gate asks for a human; returns the request id."""
-    intent = TradeIntent(
+    intent = make_intent(
         intent_id=uuid.UUID(int=5),
-        signal_id=None,
         agent_id=TRADER.name,
-        symbol="ES",
-        side=Side.BUY,
-        quantity=Decimal(1),
-        order_type=OrderType.MARKET,
-        time_in_force=TimeInForce.DAY,
         reference_price=Decimal(120_000),
-        strategy="momentum",
         rationale="t",
-        confidence=0.5,
         ts_event=T0,
     )
     d.bus.attach(TRADER).publish(INTENTS, intent, key="big")

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from tradeswarm.core.clock import NS_PER_SECOND
-from tradeswarm.model.enums import MarketStatus, OrderType, Side, TimeInForce, Verdict
+from tradeswarm.model.enums import MarketStatus, Side, Verdict
 from tradeswarm.model.messages import HumanApproval, TradeIntent
 from tradeswarm.model.portfolio import Position
 from tradeswarm.risk.context import BookFacts, DeskFacts, MarketFacts, RiskContext, build_context
@@ -16,6 +16,7 @@ from tradeswarm.risk.engines import make_engine
 from tradeswarm.risk.gate import PolicyGate
 from tradeswarm.risk.limits import EngineKind, RiskLimits
 from tradeswarm.risk.policyset import load_bundle
+from tradeswarm.testkit import make_intent
 
 T0 = 1_704_205_800 * NS_PER_SECOND
 AGENT = "trading-agent-01"
@@ -26,21 +27,14 @@ def intent(
 ) -> TradeIntent:
     fields: dict[str, object] = {
         "intent_id": uuid.UUID(int=42),
-        "signal_id": None,
         "agent_id": AGENT,
-        "symbol": "ES",
         "side": side,
         "quantity": Decimal(qty),
-        "order_type": OrderType.MARKET,
-        "time_in_force": TimeInForce.DAY,
         "reference_price": Decimal(price),
-        "strategy": "momentum",
-        "rationale": "test",
-        "confidence": 0.5,
         "ts_event": T0,
     }
     fields.update(changes)
-    return TradeIntent(**fields)  # type: ignore[arg-type]
+    return make_intent(**fields)
 
 
 def approval(age_s: float, approved: bool = True) -> HumanApproval:

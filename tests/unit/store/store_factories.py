@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from tradeswarm import testkit
 from tradeswarm.model.enums import MessageIntent, OrderType, Side, TimeInForce, Verdict
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import (
@@ -24,19 +25,18 @@ def uid(n: int) -> uuid.UUID:
 
 
 def make_envelope(n: int) -> Envelope:
-    return Envelope(
-        msg_id=uid(n),
-        type="KillSwitchActivated",
+    return testkit.make_envelope(
+        KillSwitchActivated(reason=f"test {n}", triggered_by="ops", ts_event=BASE_NS + n),
         topic="control.kill",
+        sender="risk-gate",
+        ts_ns=BASE_NS + n,
+        msg_id=uid(n),
         correlation_id=uid(10_000_000 + n),
         causation_id=None if n % 2 else uid(20_000_000 + n),
         ttl_ms=0,
-        sender="risk-gate",
         intent=MessageIntent.EVENT,
         idempotency_key=f"kill-{n}",
-        ts_ns=BASE_NS + n,
         nonce=n.to_bytes(8, "big"),
-        payload=KillSwitchActivated(reason=f"test {n}", triggered_by="ops", ts_event=BASE_NS + n),
     )
 
 
@@ -76,25 +76,17 @@ def make_fill(
 
 
 def make_intent(n: int = 1) -> TradeIntent:
-    return TradeIntent(
+    return testkit.make_intent(
         intent_id=uid(200 + n),
-        signal_id=None,
         agent_id="momentum-1",
-        symbol="ES",
-        side=Side.BUY,
         quantity=Decimal("0.1"),
-        order_type=OrderType.MARKET,
-        time_in_force=TimeInForce.DAY,
         reference_price=Decimal("4500.25"),
-        strategy="momentum",
-        rationale="test",
-        confidence=0.5,
         ts_event=BASE_NS + n,
     )
 
 
 def make_decision(n: int = 1, verdict: Verdict = Verdict.REVIEW, ts: int = 0) -> RiskDecision:
-    return RiskDecision(
+    return testkit.make_decision(
         decision_id=uid(300 + n),
         intent=make_intent(n),
         verdict=verdict,
@@ -105,7 +97,7 @@ def make_decision(n: int = 1, verdict: Verdict = Verdict.REVIEW, ts: int = 0) ->
 
 
 def make_request(n: int = 1, created: int = 0) -> OversightRequested:
-    return OversightRequested(
+    return testkit.make_oversight_request(
         request_id=uid(400 + n),
         decision_id=uid(300 + n),
         intent=make_intent(n),
