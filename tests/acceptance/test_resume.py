@@ -80,6 +80,8 @@ agents:
   - {type: oversight-desk, name: oversight-desk-01}
   - {type: human, name: jane.doe@desk}
   - {type: human, name: alice}
+  - {type: audit-log, name: audit-log-01}
+  - {type: witness, name: witness-01}
 """
 PASS_ENV = "TRADESWARM_TEST_PASSPHRASE"
 
@@ -178,6 +180,25 @@ def test_a_real_human_approves_a_pending_review_and_the_resumed_day_relays_it(
     assert "OversightDecided" in chain.stdout
     assert "✓ human signed  : valid ed25519, key" in chain.stdout
     assert "of human:alice" in chain.stdout
+    _assert_checkpoints_signed_by_the_keystore(db, keyed_config.parent / "keys")
+
+
+def _assert_checkpoints_signed_by_the_keystore(db: Path, keys: Path) -> None:
+    """A keystore swarm's log keys are its audit-log identity's, never the demo's."""
+    from tradeswarm.audit.keys import VerifierKey
+    from tradeswarm.crypto.keys import key_id_of
+    from tradeswarm.crypto.registry import KeyRegistry
+    from tradeswarm.system.audit_wiring import demo_log_signers
+
+    registry = KeyRegistry.load(keys / "registry.json")
+    logged = [VerifierKey.parse(r[0]) for r in query(db, "SELECT vkey FROM audit_keys")]
+    log_keys = [k.public_key for k in logged if k.name == "tradeswarm.local/log"]
+    assert len(log_keys) == 2  # Ed25519 and ML-DSA-87
+    demo = {s.public_key_bytes() for s in demo_log_signers()}
+    for public in log_keys:
+        assert public not in demo
+        found = registry.lookup(key_id_of(public))
+        assert found is not None and found.owner.name == "audit-log-01"
 
 
 def test_a_forged_approval_in_the_store_is_refused_by_the_gate_and_logged(

@@ -271,3 +271,36 @@ def test_demo_with_a_keystore_that_is_not_there_exits_2_naming_it(
     assert result.exit_code == 2
     assert str(missing) in result.stderr and "no keystore here" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
+def test_a_keystore_without_audit_log_keys_is_refused_before_any_file_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real keys never mix with the demo's: checkpoints need the keystore's audit-log key."""
+    monkeypatch.setenv("TS_TEST_PASSPHRASE", "x")
+    batch = tmp_path / "swarm.yaml"
+    members = [
+        ("market-analyzer", "market-analyzer-01"),
+        ("trading-agent", "trading-agent-01"),
+        ("risk-manager", "risk-manager-01"),
+        ("order-executor", "order-executor-01"),
+        ("compliance-agent", "compliance-agent-01"),
+        ("oversight-desk", "oversight-desk-01"),
+        ("human", "jane.doe@desk"),
+    ]
+    lines = "".join(f"  - {{type: {t}, name: {n}}}\n" for t, n in members)
+    batch.write_text("agents:\n" + lines, encoding="utf-8")
+    keys = tmp_path / "keys"
+    made = cli("agents", "provision", "--batch", batch, "--keystore", keys,
+               "--passphrase-env", "TS_TEST_PASSPHRASE", "--scrypt-n", "4096",
+               "--valid-from", "2006-01-01")  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    config = tmp_path / "keyed.toml"
+    config.write_text(
+        f'[identities]\nkeystore = "{keys}"\npassphrase_env = "TS_TEST_PASSPHRASE"\n',
+        encoding="utf-8",
+    )
+    result = cli("demo", "--db", tmp_path / "swarm.sqlite", "--config", config)
+    assert result.exit_code == 2
+    assert "identities.keystore" in result.stderr and "audit-log" in result.stderr
+    assert not (tmp_path / "swarm.sqlite").exists()

@@ -21,6 +21,8 @@ class Role(StrEnum):
     OVERSIGHT = "oversight-desk"
     HUMAN = "human"
     SYSTEM = "system"
+    AUDIT_LOG = "audit-log"  # signs the audit log's checkpoints; publishes nothing
+    WITNESS = "witness"  # cosigns checkpoints; publishes nothing
 
 
 class Topic(Generic[M]):

@@ -18,7 +18,7 @@ from tradeswarm.bus.topics import Role
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.crypto.identity import AgentIdentity
-from tradeswarm.crypto.keys import Signer
+from tradeswarm.crypto.keys import Algorithm, Signer
 from tradeswarm.crypto.keystore import open_keystore
 from tradeswarm.crypto.provision import REGISTRY_FILE, demo_identities
 from tradeswarm.crypto.registry import KeyRegistry
@@ -83,6 +83,27 @@ class SwarmIdentities:
             if found is None or found.role != role:
                 raise ConfigurationError("identities", name, f"no {role} identity with this name")
         return made
+
+    def audit_keys(self, keystore: str) -> tuple[list[Signer], Signer]:
+        """The audit log's checkpoint signers (Ed25519 and ML-DSA-87 of the `audit-log`
+        identity) and the witness's Ed25519 signer, from a keystore swarm's identities.
+
+        ConfigurationError naming the keystore when either identity is missing: a swarm
+        with real keys never signs its checkpoints with the demo's public-seed keys."""
+        found = {}
+        for role in (Role.AUDIT_LOG, Role.WITNESS):
+            match = [i for i in self.by_name.values() if i.role == str(role)]
+            if len(match) != 1:
+                raise ConfigurationError(
+                    "identities.keystore",
+                    keystore,
+                    f"needs exactly one {role} identity, has {len(match)}: add "
+                    f"`- {{type: {role}, name: ...}}` to the batch file and provision it",
+                )
+            found[role] = match[0]
+        log = found[Role.AUDIT_LOG]
+        log_signers = [log.signer(Algorithm.ED25519), log.signer(Algorithm.MLDSA87)]
+        return log_signers, found[Role.WITNESS].signer(Algorithm.ED25519)
 
     def enroll(self, name: str, role: Role) -> AgentIdentity:
         """Add a demo-seeded identity (for a benchmark's or test's extra publisher)."""

@@ -69,9 +69,11 @@ class Swarm:
             None if loaded is None else loaded[1],
         )
         self.registry = self.identities.registry
+        keystore = str(config.identities.keystore)  # checked before any file is created
+        audit_keys = None if loaded is None else self.identities.audit_keys(keystore)
         self.store = Store.open(db)
         self.store.set_initial_cash(config.initial_cash)
-        self.audit = build_audit_log(self.store, clock, db, self.registry)
+        self.audit = build_audit_log(self.store, clock, db, self.registry, audit_keys)
         broker_path = broker_path_for(db) if broker_db is None else broker_db
         self.broker = PaperBroker(clock, broker_config, broker_path)
         self.bus = InProcessBus(
