@@ -37,7 +37,7 @@ def keystore(tmp_path: Path) -> Path:
         "--passphrase-env", "TS_TEST_PASS", "--scrypt-n", 4096,
     )  # fmt: skip
     assert code == 0, out
-    assert "provisioned 7 identities" in out
+    assert "provisioned 9 identities" in out  # the seed's five, desk, human, log, witness
     return tmp_path / "keys"
 
 
@@ -53,7 +53,7 @@ def test_provision_writes_encrypted_keys_and_a_registry_of_the_seeds_five(keysto
     key = registry.get("risk-manager-01").current(Algorithm.MLDSA87)
     assert key is not None and verify(Algorithm.MLDSA87, key.public_key, sig, b"risk decision")
     code, out = _run("agents", "list", "--keystore", keystore, "--json")
-    assert code == 0 and len(json.loads(out)["identities"]) == 7
+    assert code == 0 and len(json.loads(out)["identities"]) == 9
 
 
 def test_rotate_then_revoke_keep_history(keystore: Path) -> None:
