@@ -245,7 +245,7 @@ class ExecutionAgent(Agent):
         if order is None or not self.store.record_fill(fill, order.agent_id, self.clock.now_ns()):
             return
         order = order.apply_fill(fill.quantity, fill.price, fill.ts_event)
-        self.out.publish(FILLS, _fill_message(fill), key=fill.fill_id)
+        self.out.publish(FILLS, FillReceived.of(fill), key=fill.fill_id)
         self._save(order, None, f"last fill {fill.quantity} @ {fill.price}")
 
     async def sync_order(
@@ -264,17 +264,3 @@ class ExecutionAgent(Agent):
             self._save(
                 order.transition(trigger, self.clock.now_ns(), seen.reason or seen.status), cause
             )
-
-
-def _fill_message(fill: Fill) -> FillReceived:
-    return FillReceived(
-        fill_id=fill.fill_id,
-        order_id=fill.order_id,
-        client_order_id=fill.client_order_id,
-        symbol=fill.symbol,
-        side=fill.side,
-        quantity=fill.quantity,
-        price=fill.price,
-        fee=fill.fee,
-        ts_event=fill.ts_event,
-    )

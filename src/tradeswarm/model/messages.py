@@ -17,6 +17,7 @@ from tradeswarm.model.enums import (
     TimeInForce,
     Verdict,
 )
+from tradeswarm.model.portfolio import Fill
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag=True):
@@ -191,6 +192,11 @@ class FillReceived(Message, frozen=True, kw_only=True):
     price: Decimal
     fee: Decimal
     ts_event: int
+
+    @classmethod
+    def of(cls, fill: Fill) -> FillReceived:
+        """The message announcing a recorded fill: the same fields, field for field."""
+        return cls(**msgspec.structs.asdict(fill))
 
 
 class ExecutionRejected(Message, frozen=True, kw_only=True):

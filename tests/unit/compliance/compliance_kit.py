@@ -43,17 +43,7 @@ async def book_fill(
     assert store.record_fill(fill, "trading-agent-01", ts)
     bus.attach(EXECUTION).publish(
         FILLS,
-        FillReceived(
-            fill_id=fill.fill_id,
-            order_id=fill.order_id,
-            client_order_id=fill.client_order_id,
-            symbol=fill.symbol,
-            side=fill.side,
-            quantity=fill.quantity,
-            price=fill.price,
-            fee=fill.fee,
-            ts_event=fill.ts_event,
-        ),
+        FillReceived.of(fill),
         key=fill_id,
     )
     await bus.drain()
