@@ -6,15 +6,14 @@ import hashlib
 import subprocess
 import sys
 import textwrap
-import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tradeswarm.core.errors import StoreError
-from tradeswarm.model.enums import MessageIntent
 from tradeswarm.model.envelope import Envelope
-from tradeswarm.model.messages import KillSwitchActivated
 from tradeswarm.store import EventRow, Store
 
 ENV_SOURCE = textwrap.dedent(
@@ -42,22 +41,9 @@ ENV_SOURCE = textwrap.dedent(
     """
 )
 
-
-def env(n: int) -> Envelope:
-    return Envelope(
-        msg_id=uuid.UUID(int=n),
-        type="KillSwitchActivated",
-        topic="control.kill",
-        correlation_id=uuid.UUID(int=n),
-        causation_id=None,
-        ttl_ms=0,
-        sender="ops",
-        intent=MessageIntent.EVENT,
-        idempotency_key=str(n),
-        ts_ns=n,
-        nonce=b"n",
-        payload=KillSwitchActivated(reason="r", triggered_by="ops", ts_event=n),
-    )
+_ENV_NAMESPACE: dict[str, Any] = {}
+exec(ENV_SOURCE, _ENV_NAMESPACE)  # one builder, here and in the killed writer's process
+env: Callable[[int], Envelope] = _ENV_NAMESPACE["env"]
 
 
 def assert_chain(rows: list[EventRow]) -> None:
