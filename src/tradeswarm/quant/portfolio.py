@@ -254,10 +254,13 @@ def erc(cov: Any, *, tol: float = 1e-24, max_iter: int = 100) -> FloatArray:
 def _erc_line_search(
     c: FloatArray, y: FloatArray, step: FloatArray, decrement: float
 ) -> FloatArray | None:
-    """Backtracking (Armijo) along the Newton step; None when no step decreases f."""
+    """Backtracking (Armijo) along the Newton step; None when no step decreases f (or
+    the step is too small to move y at all)."""
     f, t = _erc_objective(c, y), 1.0
     for _ in range(60):
         cand = y - t * step
+        if np.array_equal(cand, y):  # the step no longer moves y: the floating-point floor
+            return None
         if (cand > 0).all() and _erc_objective(c, cand) <= f - 0.25 * t * decrement:
             return cand
         t *= 0.5
