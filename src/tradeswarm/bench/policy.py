@@ -43,18 +43,17 @@ from tradeswarm.policy.entities import to_uid
 from tradeswarm.policy.reference import ReferenceEngine
 from tradeswarm.policy.values import Uid
 from tradeswarm.risk.policyset import (
-    SAMPLE_AGENTS,
-    SAMPLE_INSTRUMENTS,
     bundled_text,
     instrument_entity,
+    sample_draw,
     sample_entities,
+    sample_instruments,
     sample_limits,
     sample_requests,
     swarm_entities,
     to_cedar_request,
     typed_request,
 )
-from tradeswarm.risk.samples import SampleDraw
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -100,11 +99,12 @@ def r_action(request: dict[str, Any]) -> Uid:
 
 def _gate_timings(engine: Any, n: int, seed: int) -> tuple[list[float], list[float]]:
     """The gate's request and decision, typed and as JSON, on the same intents."""
-    draw = SampleDraw(seed, sample_limits(), SAMPLE_INSTRUMENTS, sorted(SAMPLE_AGENTS))
+    draw = sample_draw(seed)
     pairs = [draw.intent_and_context(k) for k in range(n)]
+    limits = sample_limits()
     stores = {
-        s: engine.prepare_entities([*swarm_entities(sample_limits()), instrument_entity(s, c)])
-        for s, c in SAMPLE_INSTRUMENTS.items()
+        s: engine.prepare_entities([*swarm_entities(limits), instrument_entity(i, limits)])
+        for s, i in sample_instruments().items()
     }
 
     def typed(pair: Any) -> Any:

@@ -14,15 +14,28 @@ from tradeswarm.model.market import Bar
 
 BUNDLED_FILE = "idxf-2006-01-03-to-05-1min.csv"
 BUNDLED_SYMBOL = "IDXF"
+#: The bundled file's clock: exchange time of its calendar, XEUR (Eurex).
+BUNDLED_TZ = "Europe/Berlin"
 _PRICE_FIELDS = ("Open", "High", "Low", "Close")
 
 
-def _ts_ns(date: str, time: str, where: str) -> int:
+def _ts_ns(date: str, time: str, where: str, tz: dt.tzinfo) -> int:
     try:
-        stamp = dt.datetime.fromisoformat(f"{date}T{time}").replace(tzinfo=dt.UTC)
+        stamp = dt.datetime.fromisoformat(f"{date}T{time}").replace(tzinfo=tz)
     except ValueError as err:
         raise InvalidInput(f"{where}:Date/Time", f"{date} {time}", "not a date and time") from err
     return int(stamp.timestamp()) * 1_000_000_000
+
+
+def _zone(tz: str) -> dt.tzinfo:
+    if tz == "UTC":
+        return dt.UTC
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise InvalidInput("tz", tz, "not an IANA time zone (e.g. Europe/Berlin)") from err
 
 
 def _decimal(row: dict[str, str], field: str, where: str) -> Decimal:
@@ -36,8 +49,11 @@ def _decimal(row: dict[str, str], field: str, where: str) -> Decimal:
     return value
 
 
-def parse_bars(lines: Iterable[str], symbol: str, source: str) -> Iterator[Bar]:
-    """Yield validated bars in file order; raise InvalidInput on the first bad row."""
+def parse_bars(lines: Iterable[str], symbol: str, source: str, tz: str = "UTC") -> Iterator[Bar]:
+    """Yield validated bars in file order; raise InvalidInput on the first bad row.
+
+    tz: the time zone the file's Date and Time are written in (an IANA name)."""
+    zone = _zone(tz)
     reader = csv.DictReader(lines)
     missing = {"Date", "Time", "Volume", *_PRICE_FIELDS} - set(reader.fieldnames or ())
     if missing:
@@ -45,7 +61,7 @@ def parse_bars(lines: Iterable[str], symbol: str, source: str) -> Iterator[Bar]:
     last_ts = -1
     for lineno, row in enumerate(reader, start=2):
         where = f"{source}:{lineno}"
-        ts = _ts_ns(row["Date"], row["Time"], where)
+        ts = _ts_ns(row["Date"], row["Time"], where, zone)
         if ts <= last_ts:
             raise InvalidInput(f"{where}:Time", row["Time"], "bars must be in strictly rising time")
         prices = {f: _decimal(row, f, where) for f in _PRICE_FIELDS}
@@ -65,12 +81,13 @@ def parse_bars(lines: Iterable[str], symbol: str, source: str) -> Iterator[Bar]:
         last_ts = ts
 
 
-def load_bars(path: Path, symbol: str) -> list[Bar]:
+def load_bars(path: Path, symbol: str, tz: str = "UTC") -> list[Bar]:
     with path.open(encoding="utf-8", newline="") as fh:
-        return list(parse_bars(fh, symbol, path.name))
+        return list(parse_bars(fh, symbol, path.name, tz))
 
 
 def bundled_bars() -> list[Bar]:
-    """The real one-minute bars shipped with the package (see data/market/README.md)."""
+    """The real one-minute bars shipped with the package (see data/market/README.md),
+    their exchange times read in BUNDLED_TZ."""
     text = resources.files("tradeswarm.data").joinpath("market", BUNDLED_FILE).read_text()
-    return list(parse_bars(text.splitlines(), BUNDLED_SYMBOL, BUNDLED_FILE))
+    return list(parse_bars(text.splitlines(), BUNDLED_SYMBOL, BUNDLED_FILE, BUNDLED_TZ))

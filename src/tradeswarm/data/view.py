@@ -49,6 +49,11 @@ class MarketView:
     def marks(self) -> dict[str, Decimal]:
         return {s: b.close for s, b in self._bars.items()}
 
+    def history_bars(self, symbol: str) -> int:
+        """How many bars of the symbol the volatility and VaR windows hold (at most
+        window + 1): the gate denies on fewer than it is configured to need."""
+        return len(self._closes.get(symbol, ()))
+
     def status(self, now_ns: int) -> MarketStatus:
         if self.session is None or not self.session.is_open(now_ns):
             return MarketStatus.CLOSED

@@ -19,7 +19,13 @@ from tradeswarm.bus.topics import (
 from tradeswarm.core.clock import NS_PER_MS, Clock, Sleeper
 from tradeswarm.core.ids import derived_id
 from tradeswarm.data.view import MarketView
-from tradeswarm.execution.pretrade import ExecutionConfig, pretrade_refusals
+from tradeswarm.execution.pretrade import (
+    Collar,
+    ExecutionConfig,
+    collar_refusal,
+    pretrade_refusals,
+)
+from tradeswarm.instruments import InstrumentMaster
 from tradeswarm.model.enums import Verdict
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import (
@@ -91,8 +97,14 @@ class ExecutionAgent(Agent):
         store: Store,
         market: MarketView,
         sleeper: Sleeper,
+        instruments: InstrumentMaster,
+        collar: Collar,
         config: ExecutionConfig | None = None,
     ) -> None:
+        """instruments and collar: the instrument master and the desk's price collar, for
+        the collar's re-check against the latest quote right before an order is sent."""
+        self.instruments = instruments
+        self.collar = collar
         self.broker = broker
         self.store = store
         self.market = market
@@ -124,8 +136,17 @@ class ExecutionAgent(Agent):
         if self.store.killswitch_active():
             return ["kill switch active"]
         now = self.clock.now_ns()
-        quote = self.market.quote(decision.intent.symbol)
-        return pretrade_refusals(decision, now, quote, self.market.session, self.config)
+        symbol = decision.intent.symbol
+        quote = self.market.quote(symbol)
+        refusals = pretrade_refusals(decision, now, quote, self.market.session, self.config)
+        instrument = self.instruments.get(symbol)
+        if instrument is None:
+            refusals.append(f"unknown instrument {symbol}")
+        elif quote is not None:
+            moved = collar_refusal(decision, quote, self.collar, instrument)
+            if moved is not None:
+                refusals.append(moved)
+        return refusals
 
     def _save(self, order: Order, cause: Envelope | None, reason: str = "") -> None:
         self.store.upsert_order(order)

@@ -9,11 +9,51 @@ import msgspec
 from tradeswarm.core.errors import InvalidInput
 
 
-class Instrument(msgspec.Struct, frozen=True, kw_only=True):
+class Instrument(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Reference data of one instrument (the instrument master's row): what the gate
+    trusts about it, never the proposing agent.
+
+    multiplier: money per unit of price per unit of quantity (a future's point value);
+    tick_size / lot_size: the grids prices and quantities must lie on; calendar: an
+    exchange-calendars code (``XNYS``, ``XEUR``, ``CMES``, ``24/7`` ...) whose sessions say
+    when the instrument trades; tradable: False keeps it in the master but out of trading.
+    """
+
     symbol: str
-    asset_class: str = "equity_index_future"
-    description: str = ""
+    asset_class: str
     currency: str = "USD"
+    multiplier: Decimal = Decimal(1)
+    tick_size: Decimal = Decimal("0.01")
+    lot_size: Decimal = Decimal(1)
+    venue: str = ""
+    calendar: str = "24/7"
+    tradable: bool = True
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        where = f"instruments.{self.symbol or '?'}"
+        for name in ("symbol", "asset_class", "currency", "calendar"):
+            if not getattr(self, name).strip():
+                raise InvalidInput(f"{where}.{name}", getattr(self, name), "must not be empty")
+        for name in ("multiplier", "tick_size", "lot_size"):
+            value = getattr(self, name)
+            if not value.is_finite() or value <= 0:
+                raise InvalidInput(f"{where}.{name}", value, "must be a finite number > 0")
+
+    def on_tick(self, price: Decimal) -> bool:
+        """Whether price is a whole number of ticks (False when it cannot be told)."""
+        return _whole_multiple(price, self.tick_size)
+
+    def on_lot(self, quantity: Decimal) -> bool:
+        """Whether quantity is a whole number of lots (False when it cannot be told)."""
+        return _whole_multiple(quantity, self.lot_size)
+
+
+def _whole_multiple(value: Decimal, step: Decimal) -> bool:
+    try:
+        return value.is_finite() and (value % step) == 0
+    except ArithmeticError:  # the quotient has more digits than the context holds
+        return False
 
 
 class Bar(msgspec.Struct, frozen=True, kw_only=True):

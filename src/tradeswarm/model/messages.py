@@ -25,13 +25,15 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag=T
 
 
 def _unit_interval(value: float, field: str) -> None:
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+    if not isinstance(value, float | int) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
         raise InvalidInput(field, value, "must be a finite number in [0, 1]")
 
 
 def _positive(value: Decimal | None, field: str) -> None:
-    if value is not None and (not value.is_finite() or value <= 0):
-        raise InvalidInput(field, value, "must be a finite number greater than zero")
+    if value is None:
+        return
+    if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+        raise InvalidInput(field, value, "must be a finite Decimal greater than zero")
 
 
 class MarketSignal(Message, frozen=True, kw_only=True):
@@ -53,8 +55,24 @@ class MarketSignal(Message, frozen=True, kw_only=True):
         _positive(self.price, "signal.price")
 
 
+def _check_order_prices(kind: OrderType, limit: Decimal | None, stop: Decimal | None) -> None:
+    """A LIMIT carries a limit price only, a STOP a stop price only, a MARKET neither."""
+    wants = {OrderType.LIMIT: ("limit_price",), OrderType.STOP: ("stop_price",)}.get(kind, ())
+    for name, value in (("limit_price", limit), ("stop_price", stop)):
+        if name in wants and value is None:
+            raise InvalidInput(f"intent.{name}", None, f"a {kind} order needs a {name}")
+        if name not in wants and value is not None:
+            raise InvalidInput(f"intent.{name}", value, f"a {kind} order takes no {name}")
+
+
 class TradeIntent(Message, frozen=True, kw_only=True):
-    """A trade an agent proposes; nothing happens to it without a PERMIT."""
+    """A trade an agent proposes; nothing happens to it without a PERMIT.
+
+    Everything here is the proposing agent's claim. The gate values the trade from its
+    own market view and the instrument master (``reference_price`` is the agent's own
+    price, shown to people, never trusted), and takes the principal from the envelope's
+    signature, checking that ``agent_id`` names the same agent.
+    """
 
     intent_id: uuid.UUID
     signal_id: uuid.UUID | None
@@ -72,23 +90,38 @@ class TradeIntent(Message, frozen=True, kw_only=True):
     strategy: str
     rationale: str
     confidence: float
-    asset_class: str = "equity_index_future"
     ts_event: int
 
     def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field (InvalidInput naming it). Construction and decoding run this;
+        the gate runs it again, since an object handed over in process may have been
+        altered after it was built."""
+        for name, kind in (
+            ("side", Side),
+            ("order_type", OrderType),
+            ("time_in_force", TimeInForce),
+        ):
+            if not isinstance(getattr(self, name), kind):
+                raise InvalidInput(f"intent.{name}", getattr(self, name), f"not a {kind.__name__}")
+        if self.quantity is None:
+            raise InvalidInput("intent.quantity", None, "is required")
         _positive(self.quantity, "intent.quantity")
         for name in ("reference_price", "limit_price", "stop_price", "stop_loss", "take_profit"):
             _positive(getattr(self, name), f"intent.{name}")
-        if self.order_type is OrderType.LIMIT and self.limit_price is None:
-            raise InvalidInput("intent.limit_price", None, "a LIMIT order needs a limit price")
-        if self.order_type is OrderType.STOP and self.stop_price is None:
-            raise InvalidInput("intent.stop_price", None, "a STOP order needs a stop price")
+        _check_order_prices(self.order_type, self.limit_price, self.stop_price)
         _unit_interval(self.confidence, "intent.confidence")
-        if not self.symbol:
-            raise InvalidInput("intent.symbol", self.symbol, "must not be empty")
+        if not isinstance(self.symbol, str) or not self.symbol:
+            raise InvalidInput("intent.symbol", self.symbol, "must be a non-empty string")
+        if not isinstance(self.agent_id, str):
+            raise InvalidInput("intent.agent_id", self.agent_id, "must be a string")
 
     @property
-    def notional(self) -> Decimal:
+    def claimed_notional(self) -> Decimal:
+        """The trade's value as the agent prices it (quantity x its own price): for
+        display only; the gate's valuation is in the decision's metrics."""
         price = self.limit_price or self.stop_price or self.reference_price
         return self.quantity * price
 
@@ -114,7 +147,12 @@ class HumanApproval(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RiskDecision(Message, frozen=True, kw_only=True):
-    """The gate's verdict on one intent, with every reason that determined it."""
+    """The gate's verdict on one intent, with every reason that determined it.
+
+    principal is who was judged: the agent whose signature the intent's envelope carried
+    ("" when the signature itself was refused). metrics hold the gate's own numbers,
+    among them its valuation of the trade (notional, reference_price, valuation_price).
+    """
 
     decision_id: uuid.UUID
     intent: TradeIntent
@@ -123,6 +161,7 @@ class RiskDecision(Message, frozen=True, kw_only=True):
     metrics: dict[str, str]
     ts_event: int
     approval: HumanApproval | None = None
+    principal: str = ""
 
 
 class OversightRequested(Message, frozen=True, kw_only=True):

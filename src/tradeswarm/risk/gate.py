@@ -16,6 +16,7 @@ from typing import Any
 
 from tradeswarm.core.errors import InvalidInput
 from tradeswarm.model.enums import Verdict
+from tradeswarm.model.market import Instrument
 from tradeswarm.model.messages import TradeIntent
 from tradeswarm.policy import CompiledPolicySet, Outcome, PolicyEngine, Response
 from tradeswarm.policy.decision import OVERSIGHT_ANNOTATION
@@ -55,6 +56,14 @@ def _pct(value: Decimal | float) -> str:
     return f"{Decimal(str(value)) * 100:.2f}%"
 
 
+def _order_price(intent: TradeIntent) -> tuple[str, str]:
+    if intent.limit_price is not None:
+        return "limit price", str(intent.limit_price)
+    if intent.stop_price is not None:
+        return "stop price", str(intent.stop_price)
+    return "price", "market"
+
+
 def display_values(
     intent: TradeIntent,
     ctx: RiskContext,
@@ -64,13 +73,15 @@ def display_values(
     """The numbers a reason's message may quote, formatted for people (``grid``: the
     limits' ``grid_limits()``, when the caller has them already)."""
     grid = limits.grid_limits() if grid is None else grid
-    tier = limits.agent_tiers.get(intent.agent_id, "none")
+    tier = limits.agent_tiers.get(ctx.principal, "none")
     tier_cap = grid.get(f"tiers.{tier}.max_trade_size")
     trade_cap = min(tier_cap, grid["hard_cap"]) if tier_cap is not None else None
+    max_qty, max_notional = limits.order_caps(intent.symbol)
+    price_field, order_price = _order_price(intent)
     return {
-        "agent": intent.agent_id,
+        "agent": ctx.principal,
         "symbol": intent.symbol,
-        "asset_class": intent.asset_class,
+        "asset_class": ctx.instrument.asset_class,
         "order_type": str(intent.order_type),
         "tier": tier,
         "trade_amount": _money(ctx.notional),
@@ -93,6 +104,32 @@ def display_values(
         "volatility_limit": f"{grid['volatility_limit']:.2f}",
         "market_status": str(ctx.market_status),
         "compliance_status": ctx.compliance_status,
+        "quantity": str(intent.quantity),
+        "lot_size": str(ctx.instrument.lot_size),
+        "tick_size": str(ctx.instrument.tick_size),
+        "price_field": price_field,
+        "order_price": order_price,
+        "reference_price": str(ctx.reference_price),
+        "price_deviation_pct": _pct(round(ctx.price_deviation, 6)),
+        "price_deviation_ticks": f"{ctx.price_deviation_ticks:.1f}",
+        "price_collar_pct": _pct(grid["price_collar"]),
+        "price_collar_ticks": f"{grid['price_collar_ticks']:g}",
+        "history_bars": str(ctx.history_bars),
+        "min_history_bars": str(limits.min_history_bars),
+        "mark_age_s": f"{ctx.mark_age_ns / 1e9:.0f}",
+        "max_mark_age_s": str(limits.max_mark_age_s),
+        "max_order_quantity": f"{max_qty:g}",
+        "max_order_notional": _money(max_notional),
+        "intents_last_second": str(ctx.intents_last_second),
+        "intents_last_minute": str(ctx.intents_last_minute),
+        "max_intents_per_second": str(limits.max_intents_per_second),
+        "max_intents_per_minute": str(limits.max_intents_per_minute),
+        "duplicate_of": ctx.duplicate_of[:8],
+        "duplicate_window_s": str(limits.duplicate_window_s),
+        "open_orders": str(ctx.open_orders),
+        "max_open_orders": str(limits.max_open_orders),
+        "gross_exposure_after": _money(ctx.gross_exposure_after),
+        "max_gross_exposure": _money(grid["max_gross_exposure"]),
     }
 
 
@@ -134,7 +171,7 @@ class PolicyGate:
         self._prepare: Prepare = prepare or (lambda entities: entities)
         self._base = swarm_entities(limits)
         self._grid = limits.grid_limits()  # RiskLimits is frozen
-        self._entities: dict[tuple[str, str], Any] = {}
+        self._entities: dict[Instrument, Any] = {}
         # the compiled engine takes the request as runtime values (no JSON written and
         # parsed) when its schema declares exactly those types; otherwise Cedar JSON
         self._check_typed = engine.check_typed if isinstance(engine, CompiledPolicySet) else None
@@ -146,19 +183,20 @@ class PolicyGate:
         engine, prepare = make_engine(limits.engine, bundle)
         return cls(bundle, engine, limits, prepare)
 
-    def entities_for(self, intent: TradeIntent) -> Any:
-        """The swarm's entities plus the intent's instrument, prepared once per instrument."""
-        key = (intent.symbol, intent.asset_class)
-        if key not in self._entities:
-            self._entities[key] = self._prepare([*self._base, instrument_entity(*key)])
-        return self._entities[key]
+    def entities_for(self, instrument: Instrument) -> Any:
+        """The swarm's entities plus the instrument (as the instrument master has it),
+        prepared once per instrument."""
+        if instrument not in self._entities:
+            entity = instrument_entity(instrument, self.limits)
+            self._entities[instrument] = self._prepare([*self._base, entity])
+        return self._entities[instrument]
 
     def decide(self, intent: TradeIntent, ctx: RiskContext) -> GateVerdict:
         try:
             request = self.request(intent, ctx)
         except InvalidInput as err:
             return GateVerdict(Verdict.DENY, [f"context_error: {err} (unknown means deny)"])
-        response = self.engine.is_authorized(request, self.entities_for(intent))
+        response = self.engine.is_authorized(request, self.entities_for(ctx.instrument))
         values = LazyValues(lambda: display_values(intent, ctx, self.limits, self._grid))
         return self.verdict_of(response, values)
 

@@ -32,6 +32,13 @@ class TierLimits(ConfigBase, frozen=True):
     max_trade_size: Decimal
 
 
+class InstrumentLimits(ConfigBase, frozen=True):
+    """Per-instrument order caps ([risk.instrument_limits.SYMBOL]); unset means the desk's."""
+
+    max_order_quantity: Decimal | None = None
+    max_order_notional: Decimal | None = None
+
+
 class InsiderWindow(ConfigBase, frozen=True):
     """A blackout: no trading in symbol from start to end (ISO-8601, with a time zone)."""
 
@@ -85,6 +92,19 @@ class RiskLimits(ConfigBase, frozen=True):
     restricted_symbols: list[str] = msgspec.field(default_factory=list)
     allow_short: bool = False
     approval_valid_s: int = 300
+    # pre-trade controls of a regulated desk (SEC 15c3-5, MiFID II RTS 6)
+    price_collar: float = 0.05  # a limit or stop at most this fraction from the quote's mid
+    price_collar_ticks: Decimal = Decimal(0)  # ... or at most this many ticks (0: no leeway)
+    max_order_quantity: Decimal = Decimal(1_000)  # per order, unless instrument_limits says
+    max_order_notional: Decimal = Decimal(1_000_000)
+    instrument_limits: dict[str, InstrumentLimits] = msgspec.field(default_factory=dict)
+    max_intents_per_second: int = 10  # per agent, this intent included
+    max_intents_per_minute: int = 120
+    duplicate_window_s: int = 10  # same agent, side, symbol and quantity within this: DENY
+    max_open_orders: int = 20  # per agent
+    max_gross_exposure: Decimal = Decimal(1_000_000)  # |every position| + open orders, after
+    min_history_bars: int = 30  # volatility and VaR need this many bars, else DENY
+    max_mark_age_s: int = 120  # a quote older than this values nothing: DENY
     compliance_status: dict[str, str] = msgspec.field(default_factory=dict)
     insider_windows: list[InsiderWindow] = msgspec.field(default_factory=list)
     engine: EngineKind = EngineKind.COMPILED
@@ -103,6 +123,10 @@ class RiskLimits(ConfigBase, frozen=True):
             start, end = window.bounds_ns()
             if end <= start:
                 raise ConfigurationError("risk.insider_windows", window.symbol, "end <= start")
+        for name in _COUNTS:
+            value = getattr(self, name)
+            if not 0 < value * (NS_PER_SECOND if name.endswith("_s") else 1) <= LONG_MAX:
+                raise ConfigurationError(f"risk.{name}", value, "must be > 0 (and fit in ns)")
 
     def grid_limits(self) -> dict[str, Decimal]:
         """Every numeric limit as an exact Decimal on Cedar's grid (ConfigurationError if not)."""
@@ -116,7 +140,29 @@ class RiskLimits(ConfigBase, frozen=True):
             "max_var_95": self.max_var_95,
         }
         raw |= {f"tiers.{t}.max_trade_size": v.max_trade_size for t, v in self.tiers.items()}
+        raw |= {
+            "price_collar": self.price_collar,
+            "price_collar_ticks": self.price_collar_ticks,
+            "max_order_quantity": self.max_order_quantity,
+            "max_order_notional": self.max_order_notional,
+            "max_gross_exposure": self.max_gross_exposure,
+        }
+        for symbol, caps in self.instrument_limits.items():
+            for field in ("max_order_quantity", "max_order_notional"):
+                if getattr(caps, field) is not None:
+                    raw[f"instrument_limits.{symbol}.{field}"] = getattr(caps, field)
         return {name: _on_grid(name, value) for name, value in raw.items()}
+
+    def order_caps(self, symbol: str) -> tuple[Decimal, Decimal]:
+        """(max order quantity, max order notional) for symbol, on the decimal grid."""
+        grid = self.grid_limits()
+        caps = self.instrument_limits.get(symbol, InstrumentLimits())
+        quantity = "max_order_quantity" if caps.max_order_quantity is None else None
+        notional = "max_order_notional" if caps.max_order_notional is None else None
+        return (
+            grid[quantity or f"instrument_limits.{symbol}.max_order_quantity"],
+            grid[notional or f"instrument_limits.{symbol}.max_order_notional"],
+        )
 
     def approval_valid_ns(self) -> int:
         return self.approval_valid_s * NS_PER_SECOND
@@ -131,6 +177,16 @@ class RiskLimits(ConfigBase, frozen=True):
             w.symbol == symbol and w.bounds_ns()[0] <= now_ns < w.bounds_ns()[1]
             for w in self.insider_windows
         )
+
+
+_COUNTS = (
+    "max_intents_per_second",
+    "max_intents_per_minute",
+    "duplicate_window_s",
+    "max_open_orders",
+    "min_history_bars",
+    "max_mark_age_s",
+)
 
 
 def _on_grid(name: str, value: Decimal | float) -> Decimal:

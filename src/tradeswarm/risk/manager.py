@@ -1,13 +1,20 @@
 """RiskManager: the deterministic gate between every intent and the execution agent.
 
-It computes the risk context with deterministic math and decides through a Cedar policy
-engine (risk.gate): PERMIT, DENY with the determining policies' reasons, or REVIEW when
-only human-reviewable (@oversight) policies forbid, which opens an oversight request.
+It trusts only what it measured itself and what a valid signature binds. The principal
+is the identity whose signature the intent's envelope carries (verified against the
+swarm's registry, in the algorithm the signing policy asks for); an intent whose body
+names another agent is refused. The context (risk.measure) comes from the instrument
+master, its own market view, the books and the agent's recent traffic; the decision
+comes from a Cedar policy engine (risk.gate): PERMIT, DENY with the determining policies'
+reasons, or REVIEW when only human-reviewable (@oversight) policies forbid, which opens an
+oversight request showing the gate's own valuation of the trade.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+
+import msgspec
 
 from tradeswarm.bus.agent import Agent
 from tradeswarm.bus.inproc import InProcessBus
@@ -19,9 +26,12 @@ from tradeswarm.bus.topics import (
     Role,
 )
 from tradeswarm.core.clock import NS_PER_SECOND, Clock
+from tradeswarm.core.errors import InvalidInput
 from tradeswarm.core.ids import derived_id
-from tradeswarm.crypto import KeyRegistry, SignatureInvalid, verify_bytes
+from tradeswarm.crypto import KeyRegistry, SignatureInvalid, verify_bytes, verify_envelope
+from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.data.view import MarketView
+from tradeswarm.instruments import InstrumentMaster
 from tradeswarm.model.enums import OversightStatus, Verdict
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import (
@@ -32,19 +42,34 @@ from tradeswarm.model.messages import (
     RiskDecision,
     TradeIntent,
 )
-from tradeswarm.risk.context import (
-    BookFacts,
-    DeskFacts,
-    MarketFacts,
-    RiskContext,
-    build_context,
-    equity_of,
-)
+from tradeswarm.risk.context import equity_of
 from tradeswarm.risk.gate import GateVerdict, PolicyGate
 from tradeswarm.risk.limits import RiskLimits
+from tradeswarm.risk.measure import Measurer, Unmeasurable
 from tradeswarm.store import Store
 
 SEVERITY = {Verdict.PERMIT: "INFO", Verdict.REVIEW: "WARNING", Verdict.DENY: "CRITICAL"}
+
+
+def signed_principal(
+    env: Envelope, registry: KeyRegistry, policy: SigningPolicy | None
+) -> tuple[str, str | None]:
+    """(the trading agent whose valid signature env carries, None), or ("", why not) /
+    (name, why not) when the signature, the sender's role or the body's agent_id fail."""
+    try:
+        signed = verify_envelope(env, registry, policy)
+    except SignatureInvalid as err:
+        return "", f"identity: the intent's envelope from {env.sender} is refused: {err}"
+    if signed.role != str(Role.TRADER):
+        return "", f"identity: {signed.principal} is not a trading agent"
+    intent = env.payload
+    assert isinstance(intent, TradeIntent)
+    if intent.agent_id != signed.name:
+        return signed.name, (
+            f"identity: the intent names agent {intent.agent_id!r} but is signed by "
+            f"{signed.name!r}; an agent trades only under its own name"
+        )
+    return signed.name, None
 
 
 class RiskManager(Agent):
@@ -61,19 +86,23 @@ class RiskManager(Agent):
         store: Store,
         market: MarketView,
         limits: RiskLimits,
+        instruments: InstrumentMaster,
+        registry: KeyRegistry,
+        signing: SigningPolicy | None = None,
         oversight_timeout_s: int = 300,
         gate: PolicyGate | None = None,
-        registry: KeyRegistry | None = None,
     ) -> None:
-        """registry: the swarm's public keys; with it, a human approval whose own
-        signature does not verify against it is refused (DENY)."""
+        """registry: the swarm's public keys, against which the intent's envelope (the
+        principal) and a human's approval are verified; signing: the algorithm policy
+        those signatures must meet (no downgrade)."""
         self.store = store
         self.registry = registry
+        self.signing = signing
         self.market = market
         self.limits = limits
         self.gate = gate or PolicyGate.from_limits(limits)
+        self.measure = Measurer(clock, store, market, limits, instruments)
         self.timeout_ns = oversight_timeout_s * NS_PER_SECOND
-        self._intents: dict[str, TradeIntent] = {}
         super().__init__(name, bus, clock)
 
     def subscribe(self, bus: InProcessBus) -> None:
@@ -85,48 +114,42 @@ class RiskManager(Agent):
         key = f"equity_at_open:{day}"
         if self.store.get_meta(key) is None:
             equity = equity_of(
-                self.store.get_cash(), self.store.get_positions(), self.market.marks()
+                self.store.get_cash(),
+                self.store.get_positions(),
+                self.market.marks(),
+                self.measure.multipliers,
             )
             self.store.set_meta(key, str(equity))
 
-    def _facts(self, symbol: str) -> MarketFacts:
-        now = self.clock.now_ns()
-        return MarketFacts(
-            marks=self.market.marks(),
-            status=self.market.status(now),
-            volatility=self.market.realized_volatility(symbol),
-            halted_symbols=frozenset(self.market.halted),
-            returns=tuple(self.market.returns(symbol)),
-        )
-
-    def context_for(self, intent: TradeIntent, approval: HumanApproval | None) -> RiskContext:
-        """The risk context of intent now: book, market, compliance and oversight state."""
-        now = self.clock.now_ns()
-        session = self.market.session
-        opened = self.store.get_meta(f"equity_at_open:{session.day}") if session else None
-        book = BookFacts(
-            cash=self.store.get_cash(),
-            positions=self.store.get_positions(),
-            equity_at_open=Decimal(opened) if opened else None,
-        )
-        desk = DeskFacts(
-            kill_switch=self.store.killswitch_active(),
-            compliance_status=self.limits.compliance_status.get(intent.agent_id, "approved"),
-            insider_window=self.limits.in_insider_window(intent.symbol, now),
-            approval=approval,
-            now_ns=now,
-        )
-        return build_context(intent, book, self._facts(intent.symbol), desk)
-
-    def decide(self, intent: TradeIntent, approval: HumanApproval | None = None) -> RiskDecision:
-        """Decide intent through the policy engine in the current context."""
-        now = self.clock.now_ns()
+    def _verdict(
+        self, intent: TradeIntent, principal: str, approval: HumanApproval | None
+    ) -> tuple[GateVerdict, dict[str, str]]:
         try:
-            ctx = self.context_for(intent, approval)
+            intent.validate()
+            ctx = self.measure.context(intent, principal, approval)
+        except InvalidInput as err:
+            return GateVerdict(Verdict.DENY, [f"intent_invalid: {err}"]), {}
+        except Unmeasurable as err:
+            return GateVerdict(Verdict.DENY, [str(err)]), {}
         except (ValueError, ArithmeticError) as err:  # unknown means deny
-            verdict, metrics = GateVerdict(Verdict.DENY, [f"context_error: {err}"]), {}
+            return GateVerdict(Verdict.DENY, [f"context_error: {err}"]), {}
+        return self.gate.decide(intent, ctx), ctx.metrics()
+
+    def decide(
+        self,
+        intent: TradeIntent,
+        principal: str,
+        approval: HumanApproval | None = None,
+        refused: str | None = None,
+    ) -> RiskDecision:
+        """Decide intent for principal through the policy engine in the current context;
+        refused: a reason the intent is denied before the engine is asked."""
+        now = self.clock.now_ns()
+        metrics: dict[str, str]
+        if refused is not None:
+            verdict, metrics = GateVerdict(Verdict.DENY, [refused]), {}
         else:
-            verdict, metrics = self.gate.decide(intent, ctx), ctx.metrics()
+            verdict, metrics = self._verdict(intent, principal, approval)
         phase = f"approval:{approval.request_id}" if approval else "initial"
         return RiskDecision(
             decision_id=derived_id(now, "decision", str(intent.intent_id), phase),
@@ -136,13 +159,28 @@ class RiskManager(Agent):
             metrics=metrics,
             ts_event=now,
             approval=approval,
+            principal=principal,
         )
 
     async def on_intent(self, env: Envelope) -> None:
         intent = env.payload
         assert isinstance(intent, TradeIntent)
-        decision = self.store.get_decision_for_intent(intent.intent_id) or self.decide(intent)
-        self._publish(decision, env, "intent")
+        known = self.store.get_decision_for_intent(intent.intent_id)
+        if known is not None and known.intent == intent:  # a replay meets its decision
+            self._publish(known, env, "intent")
+            return
+        principal, refused = signed_principal(env, self.registry, self.signing)
+        if known is not None:
+            refused = refused or (
+                f"intent_id_reused: intent {intent.intent_id} was already decided "
+                f"({known.verdict}) and this one differs from it"
+            )
+        decision = self.decide(intent, principal, refused=refused)
+        kind = "intent"
+        if known is not None:  # a second decision on one intent id: its own id and kind
+            decision, kind = _rekeyed(decision, env), "conflict"
+        self.measure.history.record(decision)
+        self._publish(decision, env, kind)
         if decision.verdict is Verdict.REVIEW:
             self._request_oversight(decision, env)
 
@@ -158,13 +196,13 @@ class RiskManager(Agent):
             request_id=derived_id(now, "oversight", str(decision.decision_id)),
             decision_id=decision.decision_id,
             intent=decision.intent,
-            trade_amount=decision.intent.notional,
+            trade_amount=Decimal(decision.metrics["notional"]),
             trigger="HighValueTrade",
             reasons=decision.reasons,
             created_ns=now,
             timeout_ns=now + self.timeout_ns,
         )
-        self.store.create_oversight(request, decision.intent.agent_id)
+        self.store.create_oversight(request, decision.principal)
         self.out.publish(OVERSIGHT_REQUESTS, request, key=str(request.request_id), cause=cause)
 
     async def on_oversight(self, env: Envelope) -> None:
@@ -175,6 +213,8 @@ class RiskManager(Agent):
         if record is None:
             return
         intent = record.request.intent
+        first = self.store.get_decision(record.request.decision_id)
+        principal = first.principal if first is not None else intent.agent_id
         approval = HumanApproval(
             request_id=answer.request_id,
             approver=answer.approver,
@@ -182,18 +222,21 @@ class RiskManager(Agent):
             decided_ns=answer.decided_ns,
             notes=answer.notes,
         )
-        decision = self.decide(intent, approval)
+        decision = self.decide(intent, principal, approval)
         refused = self._unverified(answer) if approval.approved else None
         if not approval.approved or refused is not None:
             decision = _denied_by_oversight(decision, answer, refused)
+        elif decision.verdict is Verdict.REVIEW:  # an approval too old to lift the forbid
+            decision = _stale_approval(decision, answer)
         # a replay after a crash re-delivers the answer: keep the decision already recorded
         self._publish(self.store.get_decision(decision.decision_id) or decision, env, "oversight")
 
     def _unverified(self, answer: OversightDecided) -> str | None:
         """Why the human's own signature on an approval does not verify (None if it does)."""
         signed = answer.answer()
-        if self.registry is None or signed is None:
+        if signed is None:
             return None
+        policy = self.signing
         try:
             verify_bytes(
                 HUMAN_DECISION_CONTEXT,
@@ -202,10 +245,24 @@ class RiskManager(Agent):
                 self.registry,
                 principal=f"{Role.HUMAN}:{answer.approver}",
                 signed_ns=answer.decided_ns,
+                min_algorithm=None if policy is None else policy.algorithm_for("OversightDecided"),
             )
         except SignatureInvalid as err:
             return str(err)
         return None
+
+
+def _rekeyed(decision: RiskDecision, env: Envelope) -> RiskDecision:
+    intent_id = str(decision.intent.intent_id)
+    fresh = derived_id(decision.ts_event, "decision", intent_id, "conflict", str(env.msg_id))
+    return msgspec.structs.replace(decision, decision_id=fresh)
+
+
+def _stale_approval(decision: RiskDecision, answer: OversightDecided) -> RiskDecision:
+    why = f"oversight: the approval by {answer.approver} no longer lifts the review: " + "; ".join(
+        decision.reasons
+    )
+    return _deny(decision, why, decision.approval)
 
 
 def _denied_by_oversight(
@@ -217,6 +274,10 @@ def _denied_by_oversight(
         why = "oversight: auto-denied, no human answer within the timeout"
     else:
         why = f"oversight: denied by {answer.approver}: {answer.notes or 'no note'}"
+    return _deny(decision, why, None if refused is not None else decision.approval)
+
+
+def _deny(decision: RiskDecision, why: str, approval: HumanApproval | None) -> RiskDecision:
     return RiskDecision(
         decision_id=decision.decision_id,
         intent=decision.intent,
@@ -224,5 +285,6 @@ def _denied_by_oversight(
         reasons=[why],
         metrics=decision.metrics,
         ts_event=decision.ts_event,
-        approval=None if refused is not None else decision.approval,
+        approval=approval,
+        principal=decision.principal,
     )

@@ -21,7 +21,9 @@ from typing import Any
 
 import cedarpy
 
+from tradeswarm.core.clock import NS_PER_SECOND as NS_PER_S
 from tradeswarm.core.errors import ConfigurationError
+from tradeswarm.model.market import Instrument
 from tradeswarm.model.messages import TradeIntent
 from tradeswarm.policy import PreparedRequest
 from tradeswarm.policy.sourcemap import locate_parse_error, policy_location
@@ -125,9 +127,22 @@ def desk_entity(limits: RiskLimits) -> dict[str, Any]:
             "max_daily_loss",
             "volatility_limit",
             "max_var_95",
+            "price_collar",
+            "price_collar_ticks",
+            "max_gross_exposure",
         )
     }
     attrs |= {
+        name: cedar_long(f"risk.{name}", getattr(limits, name))
+        for name in (
+            "max_intents_per_second",
+            "max_intents_per_minute",
+            "max_open_orders",
+            "min_history_bars",
+        )
+    }
+    attrs |= {
+        "max_mark_age_ns": cedar_long("risk.max_mark_age_s", limits.max_mark_age_s * NS_PER_S),
         "approval_valid_ns": cedar_long("risk.approval_valid_s", limits.approval_valid_ns()),
         "allow_short": limits.allow_short,
         "excluded_asset_classes": sorted(limits.excluded_asset_classes),
@@ -170,10 +185,20 @@ def swarm_entities(limits: RiskLimits) -> list[dict[str, Any]]:
     return entities
 
 
-def instrument_entity(symbol: str, asset_class: str) -> dict[str, Any]:
+def instrument_entity(instrument: Instrument, limits: RiskLimits) -> dict[str, Any]:
+    """The instrument as the gate knows it: the master's reference data and the desk's
+    order caps for it."""
+    quantity, notional = limits.order_caps(instrument.symbol)
+    where = f"risk.instrument_limits.{instrument.symbol}"
     return {
-        "uid": _uid("Instrument", symbol),
-        "attrs": {"symbol": symbol, "asset_class": asset_class},
+        "uid": _uid("Instrument", instrument.symbol),
+        "attrs": {
+            "symbol": instrument.symbol,
+            "asset_class": instrument.asset_class,
+            "tradable": instrument.tradable,
+            "max_order_quantity": cedar_decimal(f"{where}.max_order_quantity", quantity),
+            "max_order_notional": cedar_decimal(f"{where}.max_order_notional", notional),
+        },
         "parents": [],
     }
 
@@ -194,6 +219,9 @@ MONEY: dict[str, tuple[Callable[[TradeIntent, RiskContext], Any], Rounding]] = {
     "es_95_after": (lambda i, c: c.es_95_after, Rounding.UP),
     "market_volatility": (lambda i, c: c.volatility, Rounding.UP),
     "quantity": (lambda i, c: i.quantity, Rounding.UP),
+    "price_deviation": (lambda i, c: c.price_deviation, Rounding.UP),
+    "price_deviation_ticks": (lambda i, c: c.price_deviation_ticks, Rounding.UP),
+    "gross_exposure_after": (lambda i, c: c.gross_exposure_after, Rounding.UP),
 }
 
 
@@ -241,6 +269,14 @@ def _plain_context(intent: TradeIntent, ctx: RiskContext) -> dict[str, Any]:
         "kill_switch": ctx.kill_switch,
         "compliance_status": ctx.compliance_status,
         "insider_trading_window": ctx.insider_window,
+        "off_lot": ctx.off_lot,
+        "off_tick": ctx.off_tick,
+        "intents_last_second": cedar_long("intents_last_second", ctx.intents_last_second),
+        "intents_last_minute": cedar_long("intents_last_minute", ctx.intents_last_minute),
+        "duplicate_intents": 1 if ctx.duplicate_of else 0,
+        "open_orders": cedar_long("open_orders", ctx.open_orders),
+        "history_bars": cedar_long("history_bars", ctx.history_bars),
+        "mark_age_ns": cedar_long("mark_age_ns", ctx.mark_age_ns),
         "now_ns": cedar_long("now_ns", ctx.now_ns),
     }
 
@@ -289,7 +325,7 @@ def typed_request(intent: TradeIntent, ctx: RiskContext) -> PreparedRequest:
     stays False: the engine decides whether the schema declares these types
     (``CompiledPolicySet.accepts_typed``)."""
     return PreparedRequest(
-        Uid(("Agent", intent.agent_id)),
+        Uid(("Agent", ctx.principal)),
         ACTION_UID,
         Uid(("Instrument", intent.symbol)),
         typed_context(intent, ctx),
@@ -299,7 +335,7 @@ def typed_request(intent: TradeIntent, ctx: RiskContext) -> PreparedRequest:
 def to_cedar_request(intent: TradeIntent, ctx: RiskContext) -> dict[str, Any]:
     """The Cedar request (JSON form) for one intent in its context."""
     return {
-        "principal": _uid("Agent", intent.agent_id),
+        "principal": _uid("Agent", ctx.principal),
         "action": ACTION,
         "resource": _uid("Instrument", intent.symbol),
         "context": to_cedar_context(intent, ctx),
@@ -308,15 +344,11 @@ def to_cedar_request(intent: TradeIntent, ctx: RiskContext) -> dict[str, Any]:
 
 # --- realistic sample traffic for the trading set (benchmarks and property tests) ---
 
-SAMPLE_INSTRUMENTS = {
-    "ES": "equity_index_future",
-    "NQ": "equity_index_future",
-    "AAPL": "equity",
-    "MSFT": "equity",
-    "BTCUSD": "crypto",
-    "EURUSD": "foreign_exchange",
-    "SPX-OPT": "derivatives",
-}
+SAMPLE_SYMBOLS = ("AAPL", "BTCUSD", "ES", "EURUSD", "MSFT", "NQ")
+#: A sample-only instrument of an excluded asset class (it is in no master).
+SAMPLE_OPTION = Instrument(
+    symbol="SPX-OPT", asset_class="derivatives", tick_size=Decimal("0.05"), calendar="XNYS"
+)
 SAMPLE_AGENTS = {
     "trading-agent-01": "professional",
     "trading-agent-02": "starter",
@@ -324,6 +356,14 @@ SAMPLE_AGENTS = {
     "trading-agent-04": "professional",
 }
 SAMPLE_NOW_NS = 1_704_205_800 * 1_000_000_000
+
+
+def sample_instruments() -> dict[str, Instrument]:
+    """The sample universe: instruments of the bundled master and SAMPLE_OPTION."""
+    from tradeswarm.instruments import load_master
+
+    master = load_master()
+    return {s: master[s] for s in SAMPLE_SYMBOLS} | {SAMPLE_OPTION.symbol: SAMPLE_OPTION}
 
 
 def sample_limits() -> RiskLimits:
@@ -338,18 +378,25 @@ def sample_limits() -> RiskLimits:
 
 def sample_entities() -> list[dict[str, Any]]:
     """Entities for sample_requests: the sample desk, tiers, agents and instruments."""
-    instruments = [instrument_entity(s, c) for s, c in sorted(SAMPLE_INSTRUMENTS.items())]
-    return swarm_entities(sample_limits()) + instruments
+    limits = sample_limits()
+    instruments = [instrument_entity(i, limits) for _, i in sorted(sample_instruments().items())]
+    return swarm_entities(limits) + instruments
+
+
+def sample_draw(seed: int) -> SampleDraw:
+    """The seeded stream of (intent, RiskContext) pairs behind sample_requests."""
+    return SampleDraw(seed, sample_limits(), sample_instruments(), sorted(SAMPLE_AGENTS))
 
 
 def sample_requests(n: int, seed: int) -> list[dict[str, Any]]:
     """n varied, realistic trading requests (deterministic for a seed).
 
     Sizes follow the seed's load-test mix ($1k-10k 70%, $10k-50k 25%, $50k-150k 5%,
-    plus a few over the cap); most requests pass, the rest exercise every policy:
-    unknown agents, excluded asset classes, big positions, volatile or closed markets,
-    halted and restricted symbols, stop orders, approvals fresh and stale."""
+    plus a few over the cap), in whole lots; most requests pass, the rest exercise every
+    policy: unknown agents, excluded asset classes, big positions, volatile or closed
+    markets, halted and restricted symbols, stop orders, approvals fresh and stale, limits
+    off the collar, stale quotes, short history, bursts, duplicates, open orders."""
     if n < 0:
         raise ValueError(f"n: must be >= 0, got {n}")
-    draw = SampleDraw(seed, sample_limits(), SAMPLE_INSTRUMENTS, sorted(SAMPLE_AGENTS))
+    draw = sample_draw(seed)
     return [to_cedar_request(*draw.intent_and_context(k)) for k in range(n)]

@@ -17,6 +17,9 @@ from tradeswarm.model.messages import RiskDecision
 from tradeswarm.store.schema import risk_events
 
 _decoder = msgspec.json.Decoder(RiskDecision)
+#: The kind of a decision on an intent whose id was already decided for another body: it
+#: is recorded, but is never "the decision for that intent".
+CONFLICT = "conflict"
 _encoder = msgspec.json.Encoder(order="sorted")
 
 
@@ -32,7 +35,10 @@ def _latest(dialect: str) -> ClauseElement:
         raise NotImplementedError(f"decision lookup on {dialect}: needs an insertion order")
     return (
         select(risk_events.c.body)
-        .where(risk_events.c.intent_id == bindparam("intent"))
+        .where(
+            risk_events.c.intent_id == bindparam("intent"),
+            risk_events.c.event_type != CONFLICT,
+        )
         .order_by(risk_events.c.ts_ns.desc(), literal_column("rowid").desc())
         .limit(1)
     )
@@ -49,7 +55,7 @@ def record_decision(
     params = {
         "event_id": str(decision.decision_id),
         "intent_id": str(decision.intent.intent_id),
-        "agent_id": decision.intent.agent_id,
+        "agent_id": decision.principal,
         "event_type": event_type,
         "severity": severity,
         "verdict": decision.verdict.value,
@@ -59,6 +65,18 @@ def record_decision(
         "ts_ns": decision.ts_event,
     }
     return _INSERT.run(conn, params) == 1
+
+
+_SINCE = FastStatement(
+    select(risk_events.c.body)
+    .where(risk_events.c.ts_ns > bindparam("since"), risk_events.c.event_type == "intent")
+    .order_by(risk_events.c.ts_ns, risk_events.c.event_id)
+)
+
+
+def list_intent_decisions_since(conn: Connection, since_ns: int) -> list[RiskDecision]:
+    """The initial decisions (one per intent) made after since_ns, oldest first."""
+    return [_decoder.decode(r[0]) for r in _SINCE.rows(conn, {"since": since_ns})]
 
 
 def get_decision_for_intent(conn: Connection, intent_id: uuid.UUID) -> RiskDecision | None:

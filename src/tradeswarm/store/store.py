@@ -298,6 +298,11 @@ class Store:
         with self._read() as conn:
             return decisions.get_decision_for_intent(conn, intent_id)
 
+    def list_intent_decisions_since(self, since_ns: int) -> list[RiskDecision]:
+        """The initial decision on each intent made after since_ns, oldest first."""
+        with self._read() as conn:
+            return decisions.list_intent_decisions_since(conn, since_ns)
+
     def list_decisions(self) -> list[RiskDecision]:
         """Every stored decision, ordered by ts."""
         with self._read() as conn:

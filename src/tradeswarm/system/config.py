@@ -102,6 +102,14 @@ class IdentitiesConfig(ConfigBase, frozen=True):
         return self.keystore is None
 
 
+class InstrumentsConfig(ConfigBase, frozen=True):
+    """[instruments]: the instrument master the gate trusts (asset class, multiplier, tick,
+    lot, venue, calendar, tradable). file: a TOML file of `[instruments.SYMBOL]` tables;
+    default: the bundled master (tradeswarm/instruments/instruments.toml)."""
+
+    file: str | None = None
+
+
 class SwarmConfig(ConfigBase, frozen=True):
     seed: int = 7
     day: str = "2006-01-04"
@@ -117,6 +125,7 @@ class SwarmConfig(ConfigBase, frozen=True):
     operator: OperatorConfig = OperatorConfig()
     signing: SigningConfig = SigningConfig()
     identities: IdentitiesConfig = IdentitiesConfig()
+    instruments: InstrumentsConfig = InstrumentsConfig()
 
     def __post_init__(self) -> None:
         for name in ("initial_cash", "quote_spread"):

@@ -69,7 +69,7 @@ class Narrator:
         self._line(
             env,
             f"INTENT {i.side} {i.quantity} {i.symbol} {i.order_type} "
-            f"≈ ${i.notional:,.0f}  [{i.strategy}] {i.rationale}",
+            f"≈ ${i.claimed_notional:,.0f}  [{i.strategy}] {i.rationale}",
         )
 
     async def _decision(self, env: Envelope) -> None:

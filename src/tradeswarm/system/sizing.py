@@ -3,6 +3,7 @@ view's returns and the books' equity, under the risk budget ([trader] sizing = "
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 import numpy as np
@@ -24,17 +25,27 @@ class PortfolioSizer:
     exposure at most risk_budget x equity, ex-ante volatility at most vol_budget.
     """
 
-    def __init__(self, config: PortfolioConfig, market: MarketView, store: Store) -> None:
+    def __init__(
+        self,
+        config: PortfolioConfig,
+        market: MarketView,
+        store: Store,
+        multipliers: Mapping[str, Decimal] | None = None,
+    ) -> None:
+        """multipliers: contract multipliers by symbol (the instrument master's)."""
         self.agent = PortfolioAgent(config)
         self.market = market
         self.store = store
+        self.multipliers = dict(multipliers or {})
 
     def target(self, symbol: str) -> Decimal:
         """The symbol's target market value now (0 without enough history)."""
         returns = self.market.returns(symbol)
         if len(returns) < MIN_RETURNS:
             return Decimal(0)
-        equity = equity_of(self.store.get_cash(), self.store.get_positions(), self.market.marks())
+        equity = equity_of(
+            self.store.get_cash(), self.store.get_positions(), self.market.marks(), self.multipliers
+        )
         matrix = np.asarray(returns, dtype=np.float64)[:, None]
         try:
             return self.agent.target_notionals([symbol], matrix, equity)[symbol]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 from tradeswarm.agents.analyzer import MarketAnalyzer
@@ -12,11 +13,14 @@ from tradeswarm.brokers.paper_config import PaperBrokerConfig
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.compliance.agent import ComplianceAgent
 from tradeswarm.core.clock import Clock, Sleeper
+from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.crypto.identity import AgentIdentity
 from tradeswarm.crypto.keys import Signer
 from tradeswarm.data.view import MarketView
 from tradeswarm.execution.agent import ExecutionAgent
+from tradeswarm.execution.pretrade import Collar
+from tradeswarm.instruments import InstrumentMaster, load_master
 from tradeswarm.model.messages import OversightRequested
 from tradeswarm.oversight.desk import OversightDesk
 from tradeswarm.risk.manager import RiskManager
@@ -60,6 +64,7 @@ class Swarm:
         self.config = config
         self.clock = clock
         broker_config = _broker_config(config)  # validate before any file is created
+        self.instruments = traded_master(config)
         loaded = None if identities is not None else load_identities(config.identities)
         self.identities = SwarmIdentities.for_swarm(
             AGENT_NAMES,
@@ -79,7 +84,9 @@ class Swarm:
         self.bus = InProcessBus(
             clock, sink=self.audit, group_log_writes=True, signing=self.identities.signing
         )
-        self.market = MarketView(spread=config.quote_spread)
+        self.market = MarketView(
+            spread=config.quote_spread, window=max(30, config.risk.min_history_bars)
+        )
         self._build_agents(notify, sleeper)
 
     def _build_agents(
@@ -95,8 +102,10 @@ class Swarm:
             store=self.store,
             market=self.market,
             limits=c.risk,
-            oversight_timeout_s=c.oversight_timeout_s,
+            instruments=self.instruments,
             registry=self.registry,
+            signing=self.identities.policy,
+            oversight_timeout_s=c.oversight_timeout_s,
         )
         self.execution = ExecutionAgent(
             n["execution"],
@@ -106,6 +115,8 @@ class Swarm:
             store=self.store,
             market=self.market,
             sleeper=sleeper,
+            instruments=self.instruments,
+            collar=Collar(_grid(c.risk.price_collar), c.risk.price_collar_ticks),
             config=c.execution,
         )
         self.compliance = ComplianceAgent(
@@ -118,7 +129,8 @@ class Swarm:
             return None
         from tradeswarm.system.sizing import PortfolioSizer
 
-        return PortfolioSizer(self.config.trader.portfolio, self.market, self.store)
+        multipliers = {s: i.multiplier for s, i in self.instruments.items()}
+        return PortfolioSizer(self.config.trader.portfolio, self.market, self.store, multipliers)
 
     def human_signer(self) -> Signer:
         """The configured human approver's key (config.operator.approver)."""
@@ -127,6 +139,21 @@ class Swarm:
     def close(self) -> None:
         self.broker.close()
         self.store.close()
+
+
+def traded_master(config: SwarmConfig) -> InstrumentMaster:
+    """The configured instrument master; ConfigurationError unless it lists the traded
+    symbol as tradable."""
+    master = load_master(config.instruments.file)
+    found = master.get(config.symbol)
+    if found is None or not found.tradable:
+        why = "is not in the instrument master" if found is None else "is not tradable"
+        raise ConfigurationError("symbol", config.symbol, f"{why} ({master.source})")
+    return master
+
+
+def _grid(fraction: float) -> Decimal:
+    return Decimal(repr(fraction))
 
 
 def _broker_config(config: SwarmConfig) -> PaperBrokerConfig:

@@ -111,7 +111,7 @@ def make_oversight_request(**overrides: Any) -> OversightRequested:
     """Build an OversightRequested: by default a human review of `make_intent()`.
 
     Defaults: request_id UUID(int=3), decision_id UUID(int=2), trade_amount the intent's
-    notional, trigger `HighValueTrade`, reasons `["big"]`, created_ns the intent's
+    claimed notional, trigger `HighValueTrade`, reasons `["big"]`, created_ns the intent's
     ts_event, timeout_ns created_ns plus `DEFAULT_OVERSIGHT_TIMEOUT_NS`.
     """
     _check_names(OversightRequested, overrides, "make_oversight_request")
@@ -121,7 +121,7 @@ def make_oversight_request(**overrides: Any) -> OversightRequested:
         "request_id": DEFAULT_REQUEST_ID,
         "decision_id": DEFAULT_DECISION_ID,
         "intent": intent,
-        "trade_amount": intent.notional,
+        "trade_amount": intent.claimed_notional,
         "trigger": "HighValueTrade",
         "reasons": ["big"],
         "created_ns": created,
