@@ -14,15 +14,17 @@ from collections.abc import Sequence
 
 import msgspec
 
+from tradeswarm.audit.charter import CHARTER_TYPE, charter_envelope, needs_recording
 from tradeswarm.audit.keys import VerifierKey
 from tradeswarm.audit.merkle import CompactRange
-from tradeswarm.audit.note import Checkpoint, SignatureLine, sign_note
+from tradeswarm.audit.note import Checkpoint, SignatureLine, sign_note, timestamp_line
 from tradeswarm.audit.tree import StoredTree
 from tradeswarm.audit.witness import Witness, WitnessRefused
 from tradeswarm.core.clock import NS_PER_MS, Clock
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.crypto import Algorithm, Signer
 from tradeswarm.model.envelope import Envelope
+from tradeswarm.model.messages import SwarmCharter
 from tradeswarm.store import Store
 from tradeswarm.store.audit_repo import CheckpointRow, CosignatureRow, KeyRow
 
@@ -61,8 +63,8 @@ class AuditLog:
         self.tree = StoredTree(store.audit)
         self.policy = policy or CheckpointPolicy()
         self._clock = clock
-        if Algorithm.MLDSA87 not in {Algorithm(s.algorithm) for s in signers}:
-            raise ConfigurationError("signers", len(signers), "need an ML-DSA-87 key")
+        if {Algorithm.MLDSA87, Algorithm.ED25519} - {Algorithm(s.algorithm) for s in signers}:
+            raise ConfigurationError("signers", len(signers), "need Ed25519 and ML-DSA-87 keys")
         name = self.policy.origin
         self.keys = [(VerifierKey.for_signer(name, s), s) for s in signers]
         self.witnesses = list(witnesses)
@@ -119,6 +121,17 @@ class AuditLog:
                 self._frontier = frontier
             return frontier.size
 
+    # -- the charter ----------------------------------------------------------------------
+
+    def record_charter(self, charter: SwarmCharter, sender: str) -> bool:
+        """Log charter (signed with this log's Ed25519 key, as sender) unless the last
+        charter logged says the same; return whether it was logged."""
+        if not needs_recording(self.store.last_event_of_type(CHARTER_TYPE), charter):
+            return False
+        signer = next(s for k, s in self.keys if k.algorithm == Algorithm.ED25519)
+        self.append_events([charter_envelope(charter, sender, signer)])
+        return True
+
     # -- checkpoints ----------------------------------------------------------------------
 
     def _maybe_checkpoint(self) -> None:
@@ -141,9 +154,9 @@ class AuditLog:
                 return last
             if size == 0:
                 return None
-            root = self._frontier.root()
-            note = sign_note(Checkpoint(self.policy.origin, size, root).text(), self.keys)
-            row = CheckpointRow(size, root, note, self._clock.now_ns())
+            root, now = self._frontier.root(), self._clock.now_ns()
+            text = Checkpoint(self.policy.origin, size, root, (timestamp_line(now),)).text()
+            row = CheckpointRow(size, root, sign_note(text, self.keys), now)
             self.store.audit.add_checkpoint(row)
             if self.witnesses:
                 self.store.call_after_commit(lambda: self._witness_quietly(row))

@@ -5,7 +5,7 @@ A checkpoint note:
     <origin>
     <tree size, decimal>
     <base64 root hash>
-    [extension lines]
+    [extension lines]   (ours: "timestamp <ns>", when the checkpoint was cut)
 
     — <key name> base64(4-byte key ID || signature)
     ...
@@ -69,6 +69,22 @@ class Checkpoint(msgspec.Struct, frozen=True):
         if len(root) != HASH_SIZE:
             raise NoteError(f"checkpoint root is {len(root)} bytes, not {HASH_SIZE}")
         return cls(origin, int(size), root, tuple(ext))
+
+
+TIMESTAMP = "timestamp "
+
+
+def timestamp_line(ts_ns: int) -> str:
+    """The extension line that puts a checkpoint's time under the log's signatures."""
+    return f"{TIMESTAMP}{ts_ns}"
+
+
+def timestamp_of(checkpoint: Checkpoint) -> int | None:
+    """The checkpoint's signed time (its `timestamp` extension line), if it has one."""
+    for line in checkpoint.extensions:
+        if line.startswith(TIMESTAMP) and _DECIMAL.fullmatch(line[len(TIMESTAMP) :]):
+            return int(line[len(TIMESTAMP) :])
+    return None
 
 
 class SignatureLine(msgspec.Struct, frozen=True):

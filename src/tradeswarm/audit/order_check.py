@@ -1,5 +1,6 @@
-"""Verify the entries behind one order: who signed each, what the gate decided, and a Merkle
-inclusion proof of each entry against the latest signed checkpoint."""
+"""Verify the whole log against a trust anchor, or the entries behind one order: who
+signed each, what the gate decided, and a Merkle inclusion proof of each entry against the
+latest signed checkpoint."""
 
 from __future__ import annotations
 
@@ -8,20 +9,21 @@ from pathlib import Path
 
 import msgspec
 
+from tradeswarm.audit.anchor import TrustAnchor
 from tradeswarm.audit.chain import order_chain
+from tradeswarm.audit.charter import latest_charter, registry_of_charter
 from tradeswarm.audit.proofs import ProofError, verify_inclusion
+from tradeswarm.audit.rebuild import compare_tables
+from tradeswarm.audit.signatures import SignatureWalk, walk_signatures
 from tradeswarm.audit.tree import StoredTree
-from tradeswarm.audit.trust import TrustState
-from tradeswarm.audit.verify import LogScan, scan_log, verify_books
+from tradeswarm.audit.verify import LogScan, scan_log
 from tradeswarm.audit.verify_tree import TreeFacts, verify_tree
 from tradeswarm.audit.witness import WitnessState
 from tradeswarm.core.errors import InvariantViolation
-from tradeswarm.crypto import KeyRegistry, SignatureInvalid, verify_bytes, verify_envelope
+from tradeswarm.crypto import KeyRegistry
 from tradeswarm.model.envelope import Envelope
-from tradeswarm.model.messages import HUMAN_DECISION_CONTEXT, OversightDecided, RiskDecision
+from tradeswarm.model.messages import OversightDecided, RiskDecision
 from tradeswarm.store import Store
-
-REGISTRY_META_KEY = "audit.registry"
 
 
 class EntryCheck(msgspec.Struct, kw_only=True):
@@ -39,6 +41,7 @@ class EntryCheck(msgspec.Struct, kw_only=True):
 class FullCheck(msgspec.Struct, kw_only=True):
     scan: LogScan
     facts: TreeFacts
+    walk: SignatureWalk
 
     @property
     def problems(self) -> list[str]:
@@ -46,53 +49,53 @@ class FullCheck(msgspec.Struct, kw_only=True):
 
 
 def registry_of(store: Store, path: Path | None = None) -> KeyRegistry | None:
-    """The public-key registry: from a file if given, else as the swarm recorded it."""
+    """The public-key registry: from a file if given, else the latest charter's (as the
+    store holds it: for display and the CLI's checks; verification walks the charters)."""
     if path is not None:
         return KeyRegistry.load(path)
-    recorded = store.get_meta(REGISTRY_META_KEY)
-    return None if recorded is None else KeyRegistry.from_json(recorded, "the store's registry")
+    charter = latest_charter(store)
+    return None if charter is None else registry_of_charter(charter)
 
 
 def check_all(
     store: Store,
-    trust: TrustState | None = None,
+    anchor: TrustAnchor,
     witness: WitnessState | None = None,
     books: bool = True,
+    registry: KeyRegistry | None = None,
 ) -> FullCheck:
-    """The log, the Merkle tree, checkpoints and cosignatures; the books if asked."""
+    """The log, every signature under its charter, the Merkle tree, checkpoints,
+    cosignatures and keys against the anchor; every record table if books."""
     scan = scan_log(store)
+    walk = walk_signatures(scan.envelopes, scan.seqs, anchor.charter_keys(), registry)
+    scan.report.problems.extend(walk.problems)
+    permits_on_bad_approvals(scan.envelopes, scan.seqs, walk, scan.report.problems)
     if books:
-        verify_books(store, scan.envelopes, scan.report)
-        _verify_signatures(scan, registry_of(store))
-    facts = verify_tree(store, scan.leaves, scan.report.problems, trust, witness)
-    return FullCheck(scan=scan, facts=facts)
+        compare_tables(store, scan.envelopes, scan.report.problems)
+    facts = verify_tree(store, scan.leaves, scan.report.problems, anchor, witness)
+    return FullCheck(scan=scan, facts=facts, walk=walk)
 
 
-def _verify_signatures(scan: LogScan, registry: KeyRegistry | None) -> None:
-    for env, seq in zip(scan.envelopes, scan.seqs, strict=True):
-        if env.signature is not None:
-            verdict, ok = signature_verdict(env, registry)
-            if not ok:
-                scan.report.problems.append(f"event #{seq} ({env.type}): signature {verdict}")
-    answers = _answers(scan.envelopes)
-    for env, seq in zip(scan.envelopes, scan.seqs, strict=True):
+def permits_on_bad_approvals(
+    envelopes: list[Envelope], seqs: list[int], walk: SignatureWalk, problems: list[str]
+) -> None:
+    """A refused forgery, faithfully logged, is a fact; a PERMIT resting on one is not."""
+    answers = {
+        e.payload.request_id: s
+        for e, s in zip(envelopes, seqs, strict=True)
+        if isinstance(e.payload, OversightDecided) and e.payload.answer() is not None
+    }
+    for env, seq in zip(envelopes, seqs, strict=True):
         request_id = _approval_behind(env)
         if request_id is None:
             continue
-        verdict, ok = human_verdict(answers.get(request_id), registry)
-        if not ok:
-            scan.report.problems.append(
-                f"event #{seq} (RiskDecision): PERMIT on an approval whose human "
-                f"signature is {verdict}"
+        answered = answers.get(request_id)
+        verdict = walk.verdicts.get(answered) if answered is not None else None
+        if verdict is None or not verdict.human_ok:
+            why = "missing" if verdict is None else verdict.human
+            problems.append(
+                f"event #{seq} (RiskDecision): PERMIT on an approval whose human signature is {why}"
             )
-
-
-def _answers(envelopes: list[Envelope]) -> dict[uuid.UUID, OversightDecided]:
-    return {
-        e.payload.request_id: e.payload
-        for e in envelopes
-        if isinstance(e.payload, OversightDecided)
-    }
 
 
 def _approval_behind(env: Envelope) -> uuid.UUID | None:
@@ -101,45 +104,6 @@ def _approval_behind(env: Envelope) -> uuid.UUID | None:
     if isinstance(p, RiskDecision) and p.verdict == "PERMIT" and p.approval and p.approval.approved:
         return p.approval.request_id
     return None
-
-
-def human_verdict(
-    decided: OversightDecided | None, registry: KeyRegistry | None
-) -> tuple[str, bool]:
-    """The human's own signature on an oversight decision: ('valid ed25519, key … of
-    human:…', True), or why not. An auto-denial carries none and needs none."""
-    if decided is None:
-        return "missing (no oversight decision in the log)", False
-    answer = decided.answer()
-    if answer is None:
-        return "none (auto-denied by the desk)", True
-    if registry is None:
-        return "not checked: no registry", False
-    try:
-        v = verify_bytes(
-            HUMAN_DECISION_CONTEXT,
-            answer.signing_bytes(),
-            decided.human_signature,
-            registry,
-            principal=f"human:{decided.approver}",
-            signed_ns=decided.decided_ns,
-        )
-    except SignatureInvalid as err:
-        return f"INVALID ({err})", False
-    return f"valid {v.algorithm}, key {v.key_id[:12]}… of {v.principal}", True
-
-
-def signature_verdict(env: Envelope, registry: KeyRegistry | None) -> tuple[str, bool]:
-    """('ed25519 key 1a2b… of risk:…', True), ('unsigned', True) or (reason, False)."""
-    if env.signature is None:
-        return "unsigned", True
-    if registry is None:
-        return "signed, but no registry to verify it with", False
-    try:
-        v = verify_envelope(env, registry)
-    except SignatureInvalid as err:
-        return f"INVALID ({err})", False
-    return f"valid {v.algorithm}, key {v.key_id[:12]}… of {v.principal}", True
 
 
 def decision_text(env: Envelope) -> str | None:
@@ -166,9 +130,7 @@ def _inclusion(check: FullCheck, tree: StoredTree, seq: int) -> tuple[str, bool]
     return f"valid ({len(proof)} hashes) in checkpoint {latest.size}", True
 
 
-def check_order(
-    store: Store, check: FullCheck, order_ref: str, registry: KeyRegistry | None
-) -> list[EntryCheck] | None:
+def check_order(store: Store, check: FullCheck, order_ref: str) -> list[EntryCheck] | None:
     """Each entry behind the order, verified; None if the log has no such order."""
     chain = order_chain(check.scan.envelopes, order_ref)
     if not chain:
@@ -181,12 +143,13 @@ def check_order(
     out = []
     for env in chain:
         seq = seq_of[env.msg_id]
-        sig, sig_ok = signature_verdict(env, registry)
+        verdict = check.walk.verdicts[seq]
         inc, inc_ok = _inclusion(check, tree, seq)
-        entry = EntryCheck(seq=seq, env=env, signature=sig, inclusion=inc, ok=sig_ok and inc_ok)
+        entry = EntryCheck(
+            seq=seq, env=env, signature=verdict.text, inclusion=inc, ok=verdict.ok and inc_ok
+        )
         if isinstance(env.payload, OversightDecided):
-            # a refused forgery is a fact the log records; a trade resting on one is not
-            entry.human, entry.human_ok = human_verdict(env.payload, registry)
+            entry.human, entry.human_ok = verdict.human, verdict.human_ok
             entry.ok = entry.ok and (entry.human_ok or env.payload.request_id not in permitted)
         out.append(entry)
     return out

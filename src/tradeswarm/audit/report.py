@@ -14,7 +14,8 @@ from pathlib import Path
 
 import msgspec
 
-from tradeswarm.audit.order_check import check_all, registry_of, signature_verdict
+from tradeswarm.audit.anchor import TrustAnchor
+from tradeswarm.audit.order_check import check_all
 from tradeswarm.audit.witness import WitnessState
 from tradeswarm.core.errors import InvalidInput
 from tradeswarm.model.enums import OversightStatus
@@ -63,16 +64,21 @@ def day_window(day: str) -> tuple[int, int]:
     return begin, begin + 86_400 * NS
 
 
-def build_report(store: Store, day: str, witness: WitnessState | None = None) -> DailyReport:
-    """Gather and verify the day's figures."""
+def build_report(
+    store: Store, day: str, anchor: TrustAnchor, witness: WitnessState | None = None
+) -> DailyReport:
+    """Gather and verify the day's figures, trusting anchor's keys."""
     lo, hi = day_window(day)
-    check = check_all(store, witness=witness)
+    check = check_all(store, anchor, witness)
     fills = [f for f in store.list_trades(since_ns=lo) if f.ts_event < hi]
     requests = [r for r in store.list_oversight() if lo <= r.request.created_ns < hi]
-    registry = registry_of(store)
-    todays = [e for e in check.scan.envelopes if lo <= e.ts_ns < hi]
-    signed = [e for e in todays if e.signature is not None]
-    valid = sum(1 for e in signed if signature_verdict(e, registry)[1])
+    todays = [
+        (e, s)
+        for e, s in zip(check.scan.envelopes, check.scan.seqs, strict=True)
+        if lo <= e.ts_ns < hi
+    ]
+    signed = [s for e, s in todays if e.signature is not None]
+    valid = sum(1 for s in signed if check.walk.verdicts[s].ok)
     cps = [c for c in check.facts.checkpoints if lo <= c.ts_ns < hi]
     latest = check.facts.latest
     return DailyReport(
@@ -113,7 +119,10 @@ def _rows(r: DailyReport) -> list[tuple[str, str]]:
         ("Checkpoints witnessed", f"{r.witnessed_checkpoints} of {r.checkpoints}"),
         ("Latest checkpoint", r.latest_checkpoint),
         ("Log keys trusted from", r.key_source),
-        (f"{mark} Audit trail (hash chain, Merkle tree, books)", "intact" if r.clean else "FAILED"),
+        (
+            f"{mark} Audit trail (hash chain, signatures, Merkle tree, every table)",
+            "intact" if r.clean else "FAILED",
+        ),
     ]
 
 

@@ -1,9 +1,9 @@
 """What a verifier trusts, and where it remembers it.
 
-Trust roots, strongest first: the verifier's own trust state (keys pinned and the last
-checkpoint it accepted, from an earlier run), the witness's state file (the log keys it
-checks and the last root it cosigned), and last the keys the store itself lists (trust
-on first use: good against accidents, not against the operator).
+The trust state is the verifier's own file (keys pinned and the last checkpoint it
+accepted, from an earlier run); `audit.anchor` turns it, or explicit keys, into what a
+verification trusts. A witness's state file says what that witness cosigned: a verifier
+demands those cosignatures, but never takes keys from it.
 """
 
 from __future__ import annotations
@@ -20,13 +20,16 @@ from tradeswarm.audit.witness import WitnessState
 
 
 class TrustState(msgspec.Struct, kw_only=True):
-    """A verifier's memory: the log's origin and keys, its witnesses, the last checkpoint."""
+    """A verifier's memory: the log's origin and keys, its witnesses, the last checkpoint,
+    and every cosignature it has seen (witness name -> sizes): once seen, a cosignature
+    that goes missing is tampering."""
 
     origin: str
     log_keys: list[str]
     witness_keys: list[str] = []
     size: int = 0
     root: str = ""
+    cosigned: dict[str, list[int]] = {}
 
     def keys(self) -> list[VerifierKey]:
         return [VerifierKey.parse(v) for v in self.log_keys]

@@ -1,9 +1,12 @@
-"""Re-verify the Merkle tree, the checkpoints and their cosignatures against the log.
+"""Re-verify the Merkle tree, the checkpoints, their cosignatures and the key table.
 
-Everything is recomputed from the entries' bodies: every stored node, the root at every
-checkpoint size, each checkpoint's signatures under the trusted log keys, each witness
-cosignature, the witness's last cosigned root, and a consistency proof from the
-checkpoint the verifier trusted last to the latest one.
+Everything is recomputed from the entries' bodies and checked against the verifier's
+trust anchor, never against keys the store lists: every stored node, the root at every
+checkpoint size, each checkpoint's signatures under the anchor's log keys and its signed
+time (the `timestamp` line) against the row's, each cosignature under the anchor's
+witness keys and its time against the row's, every cosignature the witness's state or
+the anchor says was made, the witness's last cosigned root, a consistency proof from the
+checkpoint the anchor trusts to the latest, and the audit_keys rows against the anchor.
 """
 
 from __future__ import annotations
@@ -13,17 +16,23 @@ from collections.abc import Sequence
 
 import msgspec
 
+from tradeswarm.audit.anchor import LOG_ROLE, WITNESS_ROLE, TrustAnchor
 from tradeswarm.audit.keys import VerifierKey
-from tradeswarm.audit.log import LOG_ROLE, WITNESS_ROLE
 from tradeswarm.audit.merkle import CompactRange, is_stored
-from tradeswarm.audit.note import NoteError, split_note, verify_cosignature, verify_note
+from tradeswarm.audit.note import (
+    NoteError,
+    SignatureLine,
+    split_note,
+    timestamp_of,
+    verify_cosignature,
+    verify_note,
+)
 from tradeswarm.audit.proofs import ProofError, verify_consistency
 from tradeswarm.audit.tree import StoredTree
-from tradeswarm.audit.trust import TrustState
 from tradeswarm.audit.witness import WitnessState
 from tradeswarm.core.errors import InvariantViolation
 from tradeswarm.store import Store
-from tradeswarm.store.audit_repo import CheckpointRow
+from tradeswarm.store.audit_repo import CheckpointRow, CosignatureRow, KeyRow
 
 
 class TreeFacts(msgspec.Struct, kw_only=True):
@@ -40,6 +49,14 @@ class TreeFacts(msgspec.Struct, kw_only=True):
     def latest(self) -> CheckpointRow | None:
         return self.checkpoints[-1] if self.checkpoints else None
 
+    def cosigned(self) -> dict[str, list[int]]:
+        """witness name -> the sizes it validly cosigned."""
+        out: dict[str, list[int]] = {}
+        for size, names in sorted(self.witnessed.items()):
+            for name in names:
+                out.setdefault(name, []).append(size)
+        return out
+
 
 def recompute(
     leaves: Sequence[bytes], sizes: set[int]
@@ -54,26 +71,30 @@ def recompute(
     return roots, {n for n in nodes if is_stored(n[0])}
 
 
-def _keys(store: Store, role: str) -> list[VerifierKey]:
-    return [VerifierKey.parse(k.vkey) for k in store.audit.verifier_keys() if k.role == role]
-
-
-def _trusted_keys(
-    store: Store, trust: TrustState | None, witness: WitnessState | None
-) -> tuple[list[VerifierKey], str]:
-    if trust is not None:
-        return trust.keys(), "the verifier's trust state"
-    if witness is not None:
-        return [VerifierKey.parse(v) for v in witness.log_keys], "the witness's state"
-    return _keys(store, LOG_ROLE), "the store itself (trust on first use)"
-
-
 def _check_nodes(store: Store, nodes: set[tuple[int, int, bytes]], problems: list[str]) -> None:
     stored = set(store.audit.iter_nodes())
     for lv, i, _ in sorted(stored - nodes)[:5]:
         problems.append(f"merkle node ({lv}, {i}): stored hash differs or is not in the tree")
     for lv, i, _ in sorted(nodes - stored)[:5]:
         problems.append(f"merkle node ({lv}, {i}): missing or altered in the store")
+
+
+def _key_row(key: VerifierKey, role: str) -> KeyRow:
+    return KeyRow(key.vkey(), role, key.name, key.algorithm)
+
+
+def check_key_rows(store: Store, anchor: TrustAnchor, problems: list[str]) -> None:
+    """The audit_keys table must list exactly the anchor's keys, each as its vkey says."""
+    want = {_key_row(k, LOG_ROLE) for k in anchor.log_keys}
+    want |= {_key_row(k, WITNESS_ROLE) for k in anchor.witness_keys}
+    have = set(store.audit.verifier_keys())
+    for row in sorted(have - want, key=lambda r: r.vkey):
+        problems.append(
+            f"audit_keys row {row.name} ({row.role}, {row.algorithm}): not a key of "
+            f"{anchor.source}, or altered"
+        )
+    for row in sorted(want - have, key=lambda r: r.vkey):
+        problems.append(f"audit_keys: {row.role} key {row.name} ({row.algorithm}) is missing")
 
 
 def _check_checkpoint(
@@ -87,6 +108,8 @@ def _check_checkpoint(
         return []
     if (cp.size, cp.root) != (row.size, row.root):
         problems.append(f"{where}: the signed note says size {cp.size}, another root")
+    if timestamp_of(cp) != row.ts_ns:
+        problems.append(f"{where}: ts_ns {row.ts_ns} is not the signed time {timestamp_of(cp)}")
     if row.size not in roots:
         problems.append(f"{where}: beyond the log's {max(roots)} entries (entries deleted)")
     elif roots[row.size] != cp.root:
@@ -94,29 +117,69 @@ def _check_checkpoint(
     return [k.algorithm for k in verified]
 
 
+def _check_cosignature(
+    cosig: CosignatureRow,
+    by_size: dict[int, CheckpointRow],
+    by_name: dict[str, VerifierKey],
+    problems: list[str],
+) -> bool:
+    row, key = by_size.get(cosig.size), by_name.get(cosig.witness)
+    where = f"cosignature by {cosig.witness} on checkpoint {cosig.size}"
+    if row is None or key is None:
+        what = "no such checkpoint" if row is None else "not a trusted witness"
+        problems.append(f"{where}: {what}")
+        return False
+    try:
+        ts_s = verify_cosignature(cosig.line, split_note(row.note)[0], key)
+    except NoteError as err:
+        problems.append(f"{where}: {err}")
+        return False
+    if ts_s != cosig.ts_s or SignatureLine.parse(cosig.line).name != cosig.witness:
+        problems.append(f"{where}: ts_s {cosig.ts_s} is not the signed time {ts_s}")
+        return False
+    return True
+
+
 def _check_cosignatures(
-    store: Store, facts: TreeFacts, witnesses: list[VerifierKey], problems: list[str]
+    store: Store, facts: TreeFacts, anchor: TrustAnchor, problems: list[str]
 ) -> None:
     by_size = {c.size: c for c in facts.checkpoints}
-    by_name = {w.name: w for w in witnesses}
+    by_name = {w.name: w for w in anchor.witness_keys}
     for cosig in store.audit.cosignatures():
-        row, key = by_size.get(cosig.size), by_name.get(cosig.witness)
-        if row is None or key is None:
-            problems.append(f"cosignature by {cosig.witness} on unknown checkpoint {cosig.size}")
-            continue
-        try:
-            verify_cosignature(cosig.line, split_note(row.note)[0], key)
-        except NoteError as err:
-            problems.append(f"checkpoint {cosig.size}: {err}")
-            continue
-        facts.witnessed.setdefault(cosig.size, []).append(cosig.witness)
+        if _check_cosignature(cosig, by_size, by_name, problems):
+            facts.witnessed.setdefault(cosig.size, []).append(cosig.witness)
+
+
+def _demand_cosignatures(
+    facts: TreeFacts, required: dict[str, set[int]], problems: list[str]
+) -> None:
+    for witness, sizes in sorted(required.items()):
+        for size in sorted(sizes):
+            if witness not in facts.witnessed.get(size, []):
+                problems.append(
+                    f"checkpoint {size}: the cosignature {witness} made is missing or altered"
+                )
+
+
+def _required(anchor: TrustAnchor, witness: WitnessState | None) -> dict[str, set[int]]:
+    required = {name: set(sizes) for name, sizes in anchor.cosigned.items()}
+    if witness is not None and witness.size:
+        trusted = [k.name for k in anchor.witness_keys] or ["the witness"]
+        name = witness.witness or trusted[0]  # older state files do not name their witness
+        required.setdefault(name, set()).update({*witness.cosigned, witness.size})
+    return required
 
 
 def _check_witness_state(
-    witness: WitnessState | None, roots: dict[int, bytes], problems: list[str]
+    witness: WitnessState | None,
+    anchor: TrustAnchor,
+    roots: dict[int, bytes],
+    problems: list[str],
 ) -> None:
     if witness is None or witness.size == 0:
         return
+    if set(witness.log_keys) != anchor.log_vkeys():
+        problems.append(f"the witness checks other log keys than those of {anchor.source}")
     if witness.size not in roots:
         problems.append(f"the witness cosigned size {witness.size}; the log is shorter now")
     elif roots[witness.size] != base64.b64decode(witness.root):
@@ -124,42 +187,41 @@ def _check_witness_state(
 
 
 def _check_trusted(
-    store: Store, trust: TrustState | None, latest: CheckpointRow | None, problems: list[str]
+    store: Store, anchor: TrustAnchor, latest: CheckpointRow | None, problems: list[str]
 ) -> None:
-    if trust is None or trust.size == 0:
+    if anchor.size == 0:
         return
-    if latest is None or latest.size < trust.size:
-        problems.append(f"the log no longer reaches the trusted checkpoint at size {trust.size}")
+    if latest is None or latest.size < anchor.size:
+        problems.append(f"the log no longer reaches the trusted checkpoint at size {anchor.size}")
         return
     try:
-        proof = StoredTree(store.audit).consistency_proof(trust.size, latest.size)
-        verify_consistency(trust.size, latest.size, proof, trust.root_bytes, latest.root)
+        proof = StoredTree(store.audit).consistency_proof(anchor.size, latest.size)
+        verify_consistency(anchor.size, latest.size, proof, anchor.root, latest.root)
     except (ProofError, InvariantViolation, ValueError) as err:
-        problems.append(f"not consistent with the checkpoint trusted at size {trust.size}: {err}")
+        problems.append(f"not consistent with the checkpoint trusted at size {anchor.size}: {err}")
 
 
 def verify_tree(
     store: Store,
     leaves: Sequence[bytes],
     problems: list[str],
-    trust: TrustState | None = None,
+    anchor: TrustAnchor,
     witness: WitnessState | None = None,
 ) -> TreeFacts:
-    """Check the tree, checkpoints and cosignatures; append what is wrong to problems."""
+    """Check the tree, checkpoints, cosignatures and keys; append what is wrong."""
     facts = TreeFacts(size=store.audit.tree_size(), checkpoints=store.audit.checkpoints())
     if facts.size != len(leaves):
         problems.append(f"the Merkle tree covers {facts.size} of {len(leaves)} log entries")
     sizes = {c.size for c in facts.checkpoints} | {witness.size if witness else 0}
     roots, nodes = recompute(leaves, sizes)
     _check_nodes(store, nodes, problems)
-    keys, facts.key_source = _trusted_keys(store, trust, witness)
-    facts.log_keys = [f"{k.name} ({k.algorithm})" for k in keys]
-    if {k.vkey() for k in keys} != {k.vkey() for k in _keys(store, LOG_ROLE)}:
-        problems.append(f"the store's log keys differ from those of {facts.key_source}")
+    facts.key_source = anchor.source
+    facts.log_keys = [f"{k.name} ({k.algorithm})" for k in anchor.log_keys]
+    check_key_rows(store, anchor, problems)
     for row in facts.checkpoints:
-        facts.verified[row.size] = _check_checkpoint(row, keys, roots, problems)
-    witnesses = trust.witnesses() if trust and trust.witness_keys else _keys(store, WITNESS_ROLE)
-    _check_cosignatures(store, facts, witnesses, problems)
-    _check_witness_state(witness, roots, problems)
-    _check_trusted(store, trust, facts.latest, problems)
+        facts.verified[row.size] = _check_checkpoint(row, anchor.log_keys, roots, problems)
+    _check_cosignatures(store, facts, anchor, problems)
+    _demand_cosignatures(facts, _required(anchor, witness), problems)
+    _check_witness_state(witness, anchor, roots, problems)
+    _check_trusted(store, anchor, facts.latest, problems)
     return facts

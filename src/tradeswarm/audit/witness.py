@@ -53,10 +53,15 @@ class Witness(Protocol):
 
 
 class WitnessState(msgspec.Struct, kw_only=True):
+    """What a witness remembers of a log: its keys, the last size and root it cosigned,
+    and every size it ever cosigned (so a missing cosignature can be told)."""
+
     origin: str
     log_keys: list[str]
     size: int = 0
     root: str = base64.b64encode(EMPTY_ROOT).decode()
+    cosigned: list[int] = []
+    witness: str = ""  # the witness's own key name
 
 
 class LocalWitness:
@@ -74,7 +79,9 @@ class LocalWitness:
         self._signer = signer
         self._log_keys = list(log_keys)
         self._now_s = now_s
-        self.state = WitnessState(origin=origin, log_keys=[k.vkey() for k in log_keys])
+        self.state = WitnessState(
+            origin=origin, log_keys=[k.vkey() for k in log_keys], witness=self._key.name
+        )
 
     @property
     def key(self) -> VerifierKey:
@@ -108,6 +115,8 @@ class LocalWitness:
     def _save(self, size: int, root: bytes) -> None:
         self.state.size = size
         self.state.root = base64.b64encode(root).decode()
+        if size not in self.state.cosigned:
+            self.state.cosigned.append(size)
 
 
 class FileWitness(LocalWitness):

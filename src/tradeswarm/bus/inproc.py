@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from tradeswarm.bus.identity import Identity
-from tradeswarm.bus.topics import Topic
+from tradeswarm.bus.topics import REJECTIONS, Role, Topic
 from tradeswarm.core.clock import Clock
 from tradeswarm.core.errors import AccessDenied
 from tradeswarm.core.ids import derived_id
@@ -17,10 +17,11 @@ from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.crypto.identity import AgentIdentity
 from tradeswarm.crypto.signing import sign_envelope
 from tradeswarm.model.enums import MessageIntent
-from tradeswarm.model.envelope import Envelope
-from tradeswarm.model.messages import AnyMessage
+from tradeswarm.model.envelope import Envelope, encode_envelope
+from tradeswarm.model.messages import AnyMessage, EnvelopeRejected
 
 Handler = Callable[[Envelope], Awaitable[None]]
+BUS_IDENTITY = Identity("bus", Role.SYSTEM)
 
 
 class EnvelopeSink(Protocol):
@@ -151,6 +152,7 @@ class InProcessBus:
         keys: AgentIdentity | None = None,
     ) -> Envelope:
         if sender.role not in topic.publishers:
+            self._refuse(self._envelope(sender, topic, payload, key, cause, intent))
             raise AccessDenied(f"{sender} may not publish on {topic.name}")
         if not isinstance(payload, topic.message_type):
             raise TypeError(
@@ -227,6 +229,34 @@ class InProcessBus:
             self._seen.popitem(last=False)
         return False
 
+    def _refuse(self, env: Envelope) -> None:
+        """Log that env was refused at publish (its sender's role may not publish on its
+        topic), as an EnvelopeRejected record from the bus itself."""
+        digest = hashlib.sha256(encode_envelope(env)).hexdigest()
+        record = EnvelopeRejected(
+            msg_id=env.msg_id,
+            type=env.type,
+            topic=env.topic,
+            sender=env.sender,
+            reason="sender's role may not publish on this topic",
+            detail=f"{env.sender} on {env.topic} (refused at publish)",
+            envelope_sha256=digest,
+            ts_event=env.ts_ns,
+        )
+        self.publish_as(
+            BUS_IDENTITY, REJECTIONS, record, key=digest, cause=None, intent=MessageIntent.EVENT
+        )
+
     def inject(self, env: Envelope) -> None:
-        """Queue an envelope received from elsewhere (a replay, another process)."""
+        """Queue an envelope received from elsewhere for delivery, without logging it
+        (a replay of the log itself)."""
+        self._queue.append(env)
+
+    def admit(self, env: Envelope) -> None:
+        """Log and queue an envelope admitted from outside the process (by a
+        VerifyingGate): it lands in the log exactly as received."""
+        if self._group:
+            self._unlogged.append(env)
+        else:
+            self._sink.append_events([env])
         self._queue.append(env)

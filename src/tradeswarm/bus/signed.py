@@ -1,6 +1,7 @@
 """The receiving side for envelopes that cross a process boundary: verify, then deliver.
 
-`VerifyingGate.receive(env)` admits an envelope into the local bus only when its topic
+`VerifyingGate.receive(env)` admits an envelope into the local bus (logging it there, as
+received) only when its topic
 is known and its sender's role may publish there, it is neither expired (ttl) nor older
 than the replay window nor ahead of the local clock beyond the allowed skew, neither its
 msg_id nor its nonce was seen before, and it carries a valid signature by its sender's
@@ -19,13 +20,14 @@ import collections
 import hashlib
 import heapq
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import msgspec
 
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.inproc import InProcessBus
-from tradeswarm.bus.topics import ALL_TOPICS, Role, Topic
+from tradeswarm.bus.topics import ALL_TOPICS, REJECTIONS, Role, Topic
 from tradeswarm.core.clock import Clock
 from tradeswarm.core.errors import TradeswarmError
 from tradeswarm.crypto.contexts import SigningPolicy
@@ -37,9 +39,8 @@ from tradeswarm.crypto.signing import (
     verify_envelope,
 )
 from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
-from tradeswarm.model.messages import EnvelopeRejected, Message
+from tradeswarm.model.messages import EnvelopeRejected
 
-REJECTIONS = Topic("bus.envelope.rejected", EnvelopeRejected, frozenset({Role.SYSTEM}), ttl_ms=0)
 GATE_IDENTITY = Identity("bus-gate", Role.SYSTEM)
 NS_PER_MS = 1_000_000
 
@@ -62,9 +63,14 @@ class VerifyingGate:
         policy: SigningPolicy | None = None,
         window_ms: int = 300_000,
         max_skew_ms: int = 5_000,
-        topics: Iterable[Topic[Message]] = ALL_TOPICS,
+        topics: Iterable[Topic[Any]] = ALL_TOPICS,
         identity: Identity = GATE_IDENTITY,
+        logged: Callable[[uuid.UUID], bool] | None = None,
     ) -> None:
+        """logged: whether the log already holds an envelope with a msg_id (the store's
+        `has_event`): a replay is then refused after a restart too, not only while the
+        gate remembers it."""
+        self._logged = logged
         self._bus = bus
         self._registry = registry
         self._clock = clock
@@ -99,7 +105,7 @@ class VerifyingGate:
             self._reject(env, err)
             return None
         self._remember(env)
-        self._bus.inject(env)
+        self._bus.admit(env)
         self.stats.accepted += 1
         return verified
 
@@ -109,6 +115,8 @@ class VerifyingGate:
         self._check_time(env)
         if ("id", env.msg_id) in self._seen or ("nonce", env.nonce) in self._seen:
             raise SignatureInvalid(RejectReason.REPLAYED, f"msg_id {env.msg_id}")
+        if self._logged is not None and self._logged(env.msg_id):
+            raise SignatureInvalid(RejectReason.REPLAYED, f"msg_id {env.msg_id} is in the log")
         return verify_envelope(env, self._registry, self._policy)
 
     def _check_acl(self, env: Envelope) -> None:

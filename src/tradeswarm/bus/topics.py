@@ -61,11 +61,15 @@ EXECUTION_REJECTED = Topic(
 KILLSWITCH = Topic(
     "system.killswitch.activated",
     m.KillSwitchActivated,
-    _roles(Role.HUMAN, Role.RISK, Role.COMPLIANCE, Role.SYSTEM),
+    _roles(Role.HUMAN, Role.RISK, Role.COMPLIANCE, Role.EXECUTION, Role.SYSTEM),
 )
 RESUME = Topic("system.killswitch.resumed", m.TradingResumed, _roles(Role.HUMAN))
 COMPLIANCE_FLAGS = Topic("compliance.flag", m.ComplianceFlag, _roles(Role.COMPLIANCE))
 DAILY_SUMMARY = Topic("compliance.summary", m.DailySummary, _roles(Role.COMPLIANCE))
+#: Envelopes refused at a boundary (the bus's ACL, a VerifyingGate): logged, never delivered.
+REJECTIONS = Topic("bus.envelope.rejected", m.EnvelopeRejected, _roles(Role.SYSTEM))
+#: The topics a human may send into the swarm from outside its process (the CLI).
+HUMAN_COMMANDS = (OVERSIGHT_DECISIONS, KILLSWITCH, RESUME)
 
 ALL_TOPICS: tuple[Topic[m.Message], ...] = (
     SIGNALS,

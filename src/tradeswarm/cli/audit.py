@@ -1,31 +1,36 @@
 """`tradeswarm audit`: verify an order or the whole log, export an offline bundle, report.
 
-Exit codes: 0 clean, 1 tampered or divergent, 2 cannot run (bad arguments, missing file).
+Every verification trusts only its anchor (cli.trust): a trust state, explicit keys, the
+demo's keys, or, announced, the checked store's own keys. Exit codes: 0 clean, 1 tampered
+or divergent, 2 cannot run (no trust anchor, bad arguments, missing file).
 """
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tradeswarm.cli.common import EXIT_CANNOT_RUN, cli_errors, console, err_console, existing_store
+from tradeswarm.cli.trust import (
+    DemoKeysOption,
+    LogKeyOption,
+    TofuOption,
+    TrustOption,
+    TrustSource,
+    WitnessKeyOption,
+)
 from tradeswarm.core.clock import iso
 
 if TYPE_CHECKING:  # the audit modules load the store (SQLAlchemy): imported per command
+    from tradeswarm.audit.keys import VerifierKey
     from tradeswarm.audit.order_check import FullCheck
-    from tradeswarm.audit.trust import TrustState
     from tradeswarm.audit.witness import WitnessState
+    from tradeswarm.crypto import KeyRegistry
     from tradeswarm.store import Store
 
 audit_app = typer.Typer(help="Verify, export and report on the audit log.", no_args_is_help=True)
-
-TrustOption = Annotated[
-    Path | None,
-    typer.Option("--trust-state", help="The verifier's memory: pinned keys, last checkpoint."),
-]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -34,6 +39,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _witness_state(db: Path, given: Path | None) -> WitnessState | None:
+    """The witness's state: what it says it cosigned (its keys are never trusted)."""
     from tradeswarm.audit.trust import TrustError, load_witness_state
 
     path = given or Path(f"{db}.witness.json")
@@ -45,43 +51,20 @@ def _witness_state(db: Path, given: Path | None) -> WitnessState | None:
         raise _fail(str(err)) from err
 
 
-def _trust(path: Path | None) -> TrustState | None:
-    from tradeswarm.audit.trust import TrustError, load_trust
+def _store_keys(store: Store) -> tuple[list[VerifierKey], list[VerifierKey]]:
+    from tradeswarm.audit.keys import VerifierKey
 
-    if path is None:
-        return None
-    try:
-        return load_trust(path)
-    except TrustError as err:
-        raise _fail(str(err)) from err
-
-
-def remember(path: Path | None, check: FullCheck, store: Store) -> str:
-    """After a clean check, pin the keys and move the trusted checkpoint forward."""
-    from tradeswarm.audit.trust import TrustState, save_trust
-
-    latest = check.facts.latest
-    if path is None or latest is None:
-        return ""
-    keys = store.audit.verifier_keys()
-    save_trust(
-        path,
-        TrustState(
-            origin=latest.note.split("\n", 1)[0],
-            log_keys=sorted(k.vkey for k in keys if k.role == "log"),
-            witness_keys=sorted(k.vkey for k in keys if k.role == "witness"),
-            size=latest.size,
-            root=base64.b64encode(latest.root).decode(),
-        ),
+    rows = store.audit.verifier_keys()
+    return (
+        [VerifierKey.parse(k.vkey) for k in rows if k.role == "log"],
+        [VerifierKey.parse(k.vkey) for k in rows if k.role == "witness"],
     )
-    return f"trusted checkpoint now size {latest.size} ({path})"
 
 
-def _print_order(store: Store, check: FullCheck, order_id: str, registry_file: Path | None) -> bool:
-    from tradeswarm.audit.order_check import check_order, decision_text, registry_of
+def _print_order(check: FullCheck, store: Store, order_id: str) -> bool:
+    from tradeswarm.audit.order_check import check_order, decision_text
 
-    registry = registry_of(store, registry_file)
-    entries = check_order(store, check, order_id, registry)
+    entries = check_order(store, check, order_id)
     if entries is None:
         raise _fail(f"ORDER_ID={order_id!r}: no such order in the log")
     for e in entries:
@@ -119,59 +102,86 @@ def verify(
     order_id: Annotated[
         str | None, typer.Argument(help="Order id or client order id (prefix).")
     ] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Check the whole log and the books.")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Check the whole log and every table.")
+    ] = False,
     bundle: Annotated[
         Path | None, typer.Option("--bundle", help="Verify an exported bundle, no database.")
     ] = None,
     trust_state: TrustOption = None,
+    log_key: LogKeyOption = None,
+    witness_key: WitnessKeyOption = None,
+    demo_keys: DemoKeysOption = False,
+    trust_on_first_use: TofuOption = False,
     witness_state: Annotated[
-        Path | None, typer.Option("--witness-state", help="Default: DB.witness.json if present.")
+        Path | None,
+        typer.Option(
+            "--witness-state", help="What the witness cosigned (default DB.witness.json)."
+        ),
     ] = None,
     registry: Annotated[
-        Path | None, typer.Option("--registry", help="Public-key registry JSON file.")
+        Path | None,
+        typer.Option("--registry", help="A public-key registry JSON to use instead of the log's."),
     ] = None,
 ) -> None:
-    """Exit 0 clean, 1 tampered or divergent, 2 cannot run."""
+    """Exit 0 clean, 1 tampered or divergent, 2 cannot run (no trust anchor, bad arguments)."""
     from tradeswarm.audit.order_check import check_all
 
+    trust = TrustSource(trust_state, log_key, witness_key, demo_keys, trust_on_first_use)
     if bundle is not None:
         if db is not None or order_id is not None or all_:
             raise _fail("--bundle takes no --db, ORDER_ID or --all")
-        raise typer.Exit(_verify_bundle(bundle, trust_state))
+        raise typer.Exit(_verify_bundle(bundle, trust))
     if db is None:
         raise _fail("give --db DB (or --bundle FILE)")
     if (order_id is None) == (not all_):
         raise _fail("give ORDER_ID or --all (one of them)")
-    trust = _trust(trust_state)
     with existing_store(db) as store, cli_errors():
-        check = check_all(store, trust, _witness_state(db, witness_state), books=all_)
-        entries_ok = _print_order(store, check, order_id, registry) if order_id else True
+        anchor = trust.anchor(_store_keys(store), f"the store {db}")
+        keys = _registry(registry)
+        check = check_all(store, anchor, _witness_state(db, witness_state), all_, keys)
+        entries_ok = _print_order(check, store, order_id) if order_id else True
         for problem in check.problems:
             console.print(f"[red]✗[/] {problem}")
         _print_checkpoint(check)
         ok = check.scan.report.ok and entries_ok
-        if ok:
-            note = remember(trust_state, check, store)
+        latest = check.facts.latest
+        if ok and latest is not None:
+            note = trust.remember(anchor, latest.size, latest.root, check.facts.cosigned())
             if note:
                 console.print(note)
     verdict = "clean" if ok else "TAMPERED OR DIVERGENT"
-    checked = "hash chain, Merkle tree, checkpoints" + (" and books" if all_ else "")
+    checked = "hash chain, signatures, Merkle tree, checkpoints" + (
+        " and every table" if all_ else ""
+    )
     console.print(f"log: {check.scan.report.entries} entries, {checked}: {verdict}")
     raise typer.Exit(0 if ok else 1)
 
 
-def _verify_bundle(path: Path, trust_state: Path | None) -> int:
-    from tradeswarm.audit.bundle import read_bundle, trust_after, verify_bundle
+def _registry(path: Path | None) -> KeyRegistry | None:
+    from tradeswarm.crypto import KeyRegistry
+
+    if path is None:
+        return None
+    if not path.exists():
+        raise _fail(f"--registry {path}: no such file")
+    return KeyRegistry.load(path)
+
+
+def _verify_bundle(path: Path, trust: TrustSource) -> int:
+    from tradeswarm.audit.bundle import bundle_keys, read_bundle, trust_after, verify_bundle
     from tradeswarm.audit.trust import default_trust_path, save_trust
 
     if not path.exists():
         raise _fail(f"--bundle {path}: no such file")
     try:
         b = read_bundle(path)
+        own = bundle_keys(b)
     except ValueError as err:
         raise _fail(str(err)) from err
-    trust_path = trust_state or default_trust_path(b.origin)
-    result = verify_bundle(b, _trust(trust_path))
+    trust.trust_state = trust.trust_state or default_trust_path(b.origin)
+    anchor = trust.anchor(own, f"the bundle {path}")
+    result = verify_bundle(b, anchor)
     for problem in result.problems:
         console.print(f"[red]✗[/] {problem}")
     witnessed = ", ".join(result.witnessed) or "pending"
@@ -182,8 +192,10 @@ def _verify_bundle(path: Path, trust_state: Path | None) -> int:
     if result.problems:
         console.print("bundle: TAMPERED OR DIVERGENT")
         return 1
-    save_trust(trust_path, trust_after(b, result))
-    console.print(f"bundle: clean; trusted checkpoint now size {result.latest_size} ({trust_path})")
+    save_trust(trust.trust_state, trust_after(anchor, result))
+    console.print(
+        f"bundle: clean; trusted checkpoint now size {result.latest_size} ({trust.trust_state})"
+    )
     return 0
 
 
@@ -211,15 +223,23 @@ def report(
     date: Annotated[str, typer.Option("--date", help="The trading day, YYYY-MM-DD (UTC).")],
     out: Annotated[Path, typer.Option("--out", help="Report file to write.")],
     fmt: Annotated[str, typer.Option("--format", help="html or pdf.")] = "html",
+    trust_state: TrustOption = None,
+    log_key: LogKeyOption = None,
+    witness_key: WitnessKeyOption = None,
+    demo_keys: DemoKeysOption = False,
+    trust_on_first_use: TofuOption = False,
 ) -> None:
-    """The daily compliance summary, every integrity claim re-verified. Exit 1 if the audit
-    trail does not verify (the report is still written, saying so)."""
+    """The daily compliance summary, every integrity claim re-verified against the trust
+    anchor. Exit 1 if the audit trail does not verify (the report is still written,
+    saying so)."""
     from tradeswarm.audit.report import build_report, render_html, write_pdf
 
     if fmt not in ("html", "pdf"):
         raise _fail(f"--format {fmt!r}: use html or pdf")
+    trust = TrustSource(trust_state, log_key, witness_key, demo_keys, trust_on_first_use)
     with existing_store(db) as store, cli_errors():
-        summary = build_report(store, date, _witness_state(db, None))
+        anchor = trust.anchor(_store_keys(store), f"the store {db}")
+        summary = build_report(store, date, anchor, _witness_state(db, None))
     if fmt == "html":
         out.write_text(render_html(summary), encoding="utf-8")
     else:

@@ -13,7 +13,7 @@ from tradeswarm.core.clock import iso
 from tradeswarm.core.errors import AccessDenied
 
 if TYPE_CHECKING:
-    from tradeswarm.crypto import Signer
+    from tradeswarm.crypto import AgentIdentity, Signer
     from tradeswarm.store import Store
 
 KeystoreOption = Annotated[
@@ -36,13 +36,33 @@ def human_key(
     keystore: Path | None,
     passphrase_env: str,
     demo_key: bool,
+    signs: str,
 ) -> Signer:
-    """who's Ed25519 signer, refused (AccessDenied) unless the swarm's registry knows it.
+    """who's signer for a message of type `signs`, in the algorithm the swarm's recorded
+    signing policy asks for it (ML-DSA-87 when `[signing] algorithms` says so), refused
+    (AccessDenied) unless the swarm's recorded registry knows the key.
 
-    Checked before anything changes: a decision the risk manager would refuse is not made.
-    """
-    from tradeswarm.audit.order_check import registry_of
-    from tradeswarm.crypto import Algorithm
+    Checked before anything is queued: an envelope the swarm's gate would refuse is not
+    sent."""
+    from tradeswarm.audit.charter import latest_charter, policy_of, registry_of_charter
+
+    identity = _identity(who, keystore, passphrase_env, demo_key)
+    charter = latest_charter(store)
+    if charter is None:
+        raise AccessDenied(f"{store.path}: no swarm charter in the log; run the swarm first")
+    signer = identity.signer(policy_of(charter).algorithm_for(signs))
+    state, found = registry_of_charter(charter).state_at(signer.key_id, now_ns)
+    if found is None or state != "valid" or found.owner.principal != str(who):
+        raise AccessDenied(
+            f"{who}: {signer.algorithm} key {signer.key_id[:12]}… is not a key of {who} this "
+            f"swarm's registry accepts at {iso(now_ns)} ({state}); nothing was sent"
+        )
+    return signer
+
+
+def _identity(
+    who: Identity, keystore: Path | None, passphrase_env: str, demo_key: bool
+) -> AgentIdentity:
     from tradeswarm.crypto.keystore import open_keystore
     from tradeswarm.crypto.provision import demo_identities
 
@@ -60,13 +80,4 @@ def human_key(
         identity = open_keystore(keystore, passphrase(passphrase_env), create=False).load(who.name)
     if identity.role != str(who.role):
         raise AccessDenied(f"{who}: the keystore holds {identity.principal}, not a {who.role}")
-    signer = identity.signer(Algorithm.ED25519)
-    registry = registry_of(store)
-    if registry is not None:
-        state, found = registry.state_at(signer.key_id, now_ns)
-        if found is None or state != "valid" or found.owner.principal != str(who):
-            raise AccessDenied(
-                f"{who}: key {signer.key_id[:12]}… is not a key of {who} this swarm's registry "
-                f"accepts at {iso(now_ns)} ({state}); nothing changed"
-            )
-    return signer
+    return identity

@@ -1,15 +1,18 @@
 """`tradeswarm oversight …` and `tradeswarm killswitch …`: what only humans decide.
 
-Decisions and kill-switch commands are signed with the human's own key: from a keystore
-(`--keystore DIR`, passphrase in `--passphrase-env`), or, for the demo's stores only,
-`--demo-key` (derived from the public demo seed: reproducible, protecting nothing).
+Answers and kill-switch commands are envelopes signed with the human's own key (in the
+algorithm the swarm's recorded signing policy asks for): from a keystore (`--keystore
+DIR`, passphrase in `--passphrase-env`), or, for the demo's stores only, `--demo-key`
+(derived from the public demo seed: reproducible, protecting nothing). The CLI changes
+nothing itself: it puts the envelope in the swarm's inbox, and the swarm's VerifyingGate
+checks and logs it when the swarm next runs a bar.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,6 +27,9 @@ from tradeswarm.cli.human_key import (
 )
 from tradeswarm.core.clock import iso
 from tradeswarm.model.enums import OversightStatus
+
+if TYPE_CHECKING:
+    from tradeswarm.crypto import Signer
 
 oversight_app = typer.Typer(help="Human oversight of high-value trades.", no_args_is_help=True)
 killswitch_app = typer.Typer(help="Stop all trading; only a human resumes.", no_args_is_help=True)
@@ -68,6 +74,13 @@ def list_requests(
         )
 
 
+def _queued(env_type: str, what: str, signer: Signer, place: int) -> None:
+    console.print(
+        f"{what}: a signed {env_type} ({signer.algorithm} key {signer.key_id[:12]}…) is in "
+        f"the swarm's inbox (#{place}); its gate checks and logs it at the next bar"
+    )
+
+
 def _decide(
     db: Path,
     request_id: str,
@@ -76,19 +89,18 @@ def _decide(
     note: str,
     key: tuple[Path | None, str, bool],
 ) -> None:
-    from tradeswarm.oversight.service import decide_request, find_request
+    from tradeswarm.oversight.service import answer_request, find_request, submit
     from tradeswarm.system.clockref import store_now_ns
 
     with existing_store(db) as store, cli_errors():
         who = Identity(name, Role.HUMAN)
         now = store_now_ns(store)
-        find_request(store, request_id)  # a bad id is named before any key is asked for
-        signer = human_key(store, who, now, *key)
-        record = decide_request(store, request_id, who, approve, note, now, signer=signer)
-    console.print(
-        f"{record.status} {record.request.request_id} by {name}, signed with "
-        f"{signer.algorithm} key {signer.key_id[:12]}…"
-    )
+        record = find_request(store, request_id)  # a bad id is named before a key is asked for
+        signer = human_key(store, who, now, *key, signs="OversightDecided")
+        env = answer_request(store, request_id, who, approve, note, now, signer=signer)
+        place = submit(store, env)
+    verb = "APPROVED" if approve else "DENIED"
+    _queued("OversightDecided", f"{verb} {record.request.request_id} by {name}", signer, place)
 
 
 @oversight_app.command()
@@ -128,19 +140,19 @@ def activate(
     passphrase_env: PassEnvOption = "TRADESWARM_PASSPHRASE",
     demo_key: DemoKeyOption = False,
 ) -> None:
-    """Stop trading: the execution agent cancels open orders and refuses new ones.
-
-    Signed when a key is given; never blocked for want of one (stopping must always work)."""
-    from tradeswarm.oversight.service import activate_killswitch
+    """Stop trading, signed with your key: at the next bar the swarm logs it, the risk
+    manager denies every new trade and the execution agent cancels open orders."""
+    from tradeswarm.oversight.service import stop_trading, submit
     from tradeswarm.system.clockref import store_now_ns
 
     with existing_store(db) as store, cli_errors():
         who = Identity(name, Role.HUMAN)
         now = store_now_ns(store)
-        signing = keystore is not None or demo_key
-        signer = human_key(store, who, now, keystore, passphrase_env, demo_key) if signing else None
-        changed = activate_killswitch(store, who, reason, now, signer=signer)
-    console.print("kill switch ACTIVE" if changed else "kill switch was already active")
+        signer = human_key(
+            store, who, now, keystore, passphrase_env, demo_key, signs="KillSwitchActivated"
+        )
+        place = submit(store, stop_trading(who, reason, now, signer=signer))
+    _queued("KillSwitchActivated", "kill switch", signer, place)
 
 
 @killswitch_app.command()
@@ -152,12 +164,14 @@ def resume(
     demo_key: DemoKeyOption = False,
 ) -> None:
     """Resume trading (human only), signed with your key."""
-    from tradeswarm.oversight.service import resume_trading
+    from tradeswarm.oversight.service import resume_trading, submit
     from tradeswarm.system.clockref import store_now_ns
 
     with existing_store(db) as store, cli_errors():
         who = Identity(name, Role.HUMAN)
         now = store_now_ns(store)
-        signer = human_key(store, who, now, keystore, passphrase_env, demo_key)
-        changed = resume_trading(store, who, now, signer=signer)
-    console.print("trading resumed" if changed else "kill switch was not active")
+        signer = human_key(
+            store, who, now, keystore, passphrase_env, demo_key, signs="TradingResumed"
+        )
+        place = submit(store, resume_trading(who, now, signer=signer))
+    _queued("TradingResumed", "resume", signer, place)

@@ -150,19 +150,7 @@ class ExecutionAgent(Agent):
 
     def _save(self, order: Order, cause: Envelope | None, reason: str = "") -> None:
         self.store.upsert_order(order)
-        update = OrderUpdated(
-            order_id=order.order_id,
-            client_order_id=order.client_order_id,
-            intent_id=order.intent_id,
-            symbol=order.symbol,
-            side=order.side,
-            quantity=order.quantity,
-            state=order.state,
-            filled_qty=order.filled_qty,
-            broker_order_id=order.broker_order_id,
-            reason=reason or order.reason,
-            ts_event=order.updated_ns,
-        )
+        update = OrderUpdated(order=order, note=reason, ts_event=order.updated_ns)
         key = f"{order.client_order_id}:{order.state}:{order.filled_qty}"
         self.out.publish(ORDERS, update, key=key, cause=cause)
 
@@ -212,8 +200,11 @@ class ExecutionAgent(Agent):
         self.out.publish(EXECUTION_REJECTED, refusal, key=order.client_order_id, cause=cause)
 
     def _halt(self, reason: str, cause: Envelope | None) -> None:
+        """Stop trading now (the flag, read before every order) and say so in the log."""
         now = self.clock.now_ns()
         self.store.set_killswitch(True, f"{self.identity}: {reason}", now)
+        halt = KillSwitchActivated(reason=reason, triggered_by=str(self.identity), ts_event=now)
+        self.out.publish(KILLSWITCH, halt, key=f"halt:{now}", cause=cause)
 
     async def _recover(self, order: Order, cause: Envelope) -> None:
         """A replay met an order we already know: finish what a crash interrupted."""
@@ -229,9 +220,8 @@ class ExecutionAgent(Agent):
             self._acknowledged(order, seen.broker_order_id, cause)
 
     async def on_killswitch(self, env: Envelope) -> None:
+        """Cancel every open order (the flag itself is the kill-switch projector's)."""
         assert isinstance(env.payload, KillSwitchActivated)
-        if not self.store.killswitch_active():
-            self.store.set_killswitch(True, env.payload.reason, env.ts_ns)
         await self.cancel_open_orders(env)
 
     async def cancel_open_orders(self, cause: Envelope | None) -> int:
@@ -263,7 +253,7 @@ class ExecutionAgent(Agent):
 
     def _record_fill(self, fill: Fill) -> None:
         order = self.store.get_order_by_client_id(fill.client_order_id)
-        if order is None or not self.store.record_fill(fill, order.agent_id, self.clock.now_ns()):
+        if order is None or not self.store.record_fill(fill, order.agent_id):
             return
         order = order.apply_fill(fill.quantity, fill.price, fill.ts_event)
         self.out.publish(FILLS, FillReceived.of(fill), key=fill.fill_id)

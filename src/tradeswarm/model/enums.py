@@ -32,6 +32,10 @@ class Verdict(StrEnum):
     REVIEW = "REVIEW"
 
 
+#: The severity a decision is recorded with (risk_events.severity).
+VERDICT_SEVERITY = {Verdict.PERMIT: "INFO", Verdict.REVIEW: "WARNING", Verdict.DENY: "CRITICAL"}
+
+
 class SignalDirection(StrEnum):
     BUY = "BUY"
     SELL = "SELL"
@@ -56,3 +60,11 @@ class MarketStatus(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
     HALTED = "halted"
+
+
+class DecisionKind(StrEnum):
+    """Which decision on an intent a RiskDecision is."""
+
+    INTENT = "intent"  # the first decision on the intent
+    OVERSIGHT = "oversight"  # after a human's (or the timeout's) answer
+    CONFLICT = "conflict"  # on an intent whose id was already decided for another body

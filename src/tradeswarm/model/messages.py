@@ -10,6 +10,7 @@ import msgspec
 
 from tradeswarm.core.errors import InvalidInput
 from tradeswarm.model.enums import (
+    DecisionKind,
     OrderType,
     OversightStatus,
     Side,
@@ -17,6 +18,7 @@ from tradeswarm.model.enums import (
     TimeInForce,
     Verdict,
 )
+from tradeswarm.model.order import Order, OrderState
 from tradeswarm.model.portfolio import Fill
 
 
@@ -152,6 +154,8 @@ class RiskDecision(Message, frozen=True, kw_only=True):
     principal is who was judged: the agent whose signature the intent's envelope carried
     ("" when the signature itself was refused). metrics hold the gate's own numbers,
     among them its valuation of the trade (notional, reference_price, valuation_price).
+    phase: the first decision on an intent, the one after its oversight answer, or a
+    decision on an intent whose id was already decided for another body (a conflict).
     """
 
     decision_id: uuid.UUID
@@ -162,6 +166,7 @@ class RiskDecision(Message, frozen=True, kw_only=True):
     ts_event: int
     approval: HumanApproval | None = None
     principal: str = ""
+    phase: DecisionKind = DecisionKind.INTENT
 
 
 class OversightRequested(Message, frozen=True, kw_only=True):
@@ -206,19 +211,55 @@ class OversightDecided(Message, frozen=True, kw_only=True, omit_defaults=True):
 
 
 class OrderUpdated(Message, frozen=True, kw_only=True):
-    """An order moved to a new state (submitted, acknowledged, rejected, canceled ...)."""
+    """An order moved to a new state (submitted, acknowledged, rejected, canceled ...).
 
-    order_id: uuid.UUID
-    client_order_id: str
-    intent_id: uuid.UUID
-    symbol: str
-    side: Side
-    quantity: Decimal
-    state: str
-    filled_qty: Decimal
-    broker_order_id: str | None
-    reason: str
+    It carries the whole order as the execution agent stored it, so the orders table can
+    be rebuilt from the log field by field; note says what moved it."""
+
+    order: Order
+    note: str = ""
     ts_event: int
+
+    @property
+    def order_id(self) -> uuid.UUID:
+        return self.order.order_id
+
+    @property
+    def client_order_id(self) -> str:
+        return self.order.client_order_id
+
+    @property
+    def intent_id(self) -> uuid.UUID:
+        return self.order.intent_id
+
+    @property
+    def symbol(self) -> str:
+        return self.order.symbol
+
+    @property
+    def side(self) -> Side:
+        return self.order.side
+
+    @property
+    def quantity(self) -> Decimal:
+        return self.order.quantity
+
+    @property
+    def state(self) -> OrderState:
+        return self.order.state
+
+    @property
+    def filled_qty(self) -> Decimal:
+        return self.order.filled_qty
+
+    @property
+    def broker_order_id(self) -> str | None:
+        return self.order.broker_order_id
+
+    @property
+    def reason(self) -> str:
+        """The note, else the order's own reason."""
+        return self.note or self.order.reason
 
 
 class FillReceived(Message, frozen=True, kw_only=True):
@@ -279,6 +320,21 @@ class DailySummary(Message, frozen=True, kw_only=True):
     ts_event: int
 
 
+class SwarmCharter(Message, frozen=True, kw_only=True):
+    """What every later entry of the log is held to, recorded by the audit log and signed
+    with the log's own key (the key the auditor pins): the public-key registry that
+    envelope signatures verify against, the signing policy (which message types must be
+    signed, in which algorithm), and the books' opening cash. A new charter is recorded
+    whenever one of them changes."""
+
+    registry: str  # the KeyRegistry's canonical JSON
+    signed_types: list[str]
+    default_algorithm: str
+    algorithms: dict[str, str]
+    initial_cash: Decimal
+    ts_event: int
+
+
 class EnvelopeRejected(Message, frozen=True, kw_only=True):
     """An envelope the receiving side refused: unsigned, wrongly signed, expired, replayed.
 
@@ -310,4 +366,5 @@ AnyMessage = (
     | ComplianceFlag
     | DailySummary
     | EnvelopeRejected
+    | SwarmCharter
 )

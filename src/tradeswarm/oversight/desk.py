@@ -18,10 +18,10 @@ Notifier = Callable[[OversightRequested], None]
 
 
 class OversightDesk(Agent):
-    """Watches pending requests. Humans decide in the store (CLI or in-process);
-    the desk publishes their decision with the human's own signature over it (the desk's
-    envelope signature says only who relayed it), and denies what is still pending at
-    the timeout."""
+    """Watches pending requests: tells the notifier of each new one, and answers every
+    request still pending at its timeout with an auto-denial. Humans answer through
+    their own signed envelopes (oversight.service); the risk manager applies whichever
+    answer comes first, in the unit of work that logs it."""
 
     role = Role.OVERSIGHT
 
@@ -47,36 +47,23 @@ class OversightDesk(Agent):
             self.notify(env.payload)
 
     def tick(self) -> int:
-        """Publish decisions made since the last tick and auto-deny expired requests."""
+        """Auto-deny every pending request whose timeout has passed; return how many."""
         now = self.clock.now_ns()
-        published = 0
-        for record in self.store.list_oversight():
-            if record.status is OversightStatus.PENDING and now >= record.request.timeout_ns:
-                self.store.decide_oversight(
-                    record.request.request_id,
-                    OversightStatus.TIMEOUT,
-                    AUTO_DENY,
-                    "no answer within the timeout",
-                    now,
-                )
-                record = self.store.get_oversight(record.request.request_id) or record  # noqa: PLW2901
-            if record.status is not OversightStatus.PENDING and self._relay(record):
-                published += 1
-        return published
+        denied = 0
+        for record in self.store.list_oversight(OversightStatus.PENDING):
+            if now >= record.request.timeout_ns:
+                self._auto_deny(record, now)
+                denied += 1
+        return denied
 
-    def _relay(self, record: OversightRecord) -> bool:
-        key = f"{record.request.request_id}:{record.status}"
-        if self.store.get_meta(f"oversight.relayed:{key}") is not None:
-            return False
+    def _auto_deny(self, record: OversightRecord, now: int) -> None:
+        request = record.request
         decided = OversightDecided(
-            request_id=record.request.request_id,
-            intent_id=record.request.intent.intent_id,
-            status=record.status,
-            approver=record.approver or AUTO_DENY,
-            notes=record.notes or "",
-            decided_ns=record.decision_ns or self.clock.now_ns(),
-            human_signature=record.signature,
+            request_id=request.request_id,
+            intent_id=request.intent.intent_id,
+            status=OversightStatus.TIMEOUT,
+            approver=AUTO_DENY,
+            notes="no answer within the timeout",
+            decided_ns=now,
         )
-        self.out.publish(OVERSIGHT_DECISIONS, decided, key=key)
-        self.store.set_meta(f"oversight.relayed:{key}", "1")
-        return True
+        self.out.publish(OVERSIGHT_DECISIONS, decided, key=f"{request.request_id}:TIMEOUT")

@@ -1,50 +1,38 @@
-"""What a human does, from the CLI or in-process: decide requests, flip the kill switch.
+"""What a human does, from the CLI or in process: answer oversight requests, stop and
+resume trading, each as an envelope the human signs.
 
-Every function here takes the human's Identity and refuses any other role: only a human
-may approve or deny a request or resume trading. Each takes the human's signer too: the
-decision (a `HumanApproval`) is signed with the human's own key under
-`HUMAN_DECISION_CONTEXT` and stored with it, so the risk manager and the auditor can
-check it was this human who decided, not whoever relayed it. Kill-switch commands are
-signed the same way (context `command/<type>`) and kept beside the flag.
+Nothing here changes the swarm's state. Each function checks what it can (a request is
+pending and not timed out; only a human may decide or resume), builds the message, signs
+the envelope with the human's own key (and an oversight answer's `HumanApproval` too, a
+detached signature the risk manager and the auditor check) and puts it in the store's
+inbox. The swarm takes it from there through its VerifyingGate, which logs it, and its
+agents apply it in the same unit of work: the tables never say what the log does not.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import uuid
-
-import msgspec
+from typing import Any
 
 from tradeswarm.bus.identity import Identity
+from tradeswarm.bus.topics import KILLSWITCH, OVERSIGHT_DECISIONS, RESUME, Topic
 from tradeswarm.core.clock import iso
 from tradeswarm.core.errors import AccessDenied, InvalidInput
-from tradeswarm.crypto import KeyRegistry, Signer, VerifiedSignature, sign_bytes, verify_bytes
-from tradeswarm.model.enums import OversightStatus
+from tradeswarm.core.ids import derived_id
+from tradeswarm.crypto import Signer, sign_bytes, sign_envelope
+from tradeswarm.model.enums import MessageIntent, OversightStatus
+from tradeswarm.model.envelope import Envelope, encode_envelope
 from tradeswarm.model.messages import (
     HUMAN_DECISION_CONTEXT,
+    AnyMessage,
     HumanApproval,
     KillSwitchActivated,
+    OversightDecided,
     TradingResumed,
 )
 from tradeswarm.store import OversightRecord, Store
-
-COMMAND_META_KEY = "killswitch.command"
-_canonical = msgspec.json.Encoder(order="sorted")
-Command = KillSwitchActivated | TradingResumed
-
-
-class SignedCommand(msgspec.Struct, frozen=True, kw_only=True):
-    """The last kill-switch command, its canonical bytes and its signer's block."""
-
-    command: Command
-    signer: str  # the principal that signed (role:name)
-    signature: bytes | None
-
-    def signed_bytes(self) -> bytes:
-        return _canonical.encode(self.command)
-
-
-def command_context(command: Command) -> str:
-    return f"command/{type(command).__name__}"
 
 
 def _require_human(who: Identity, act: str) -> None:
@@ -63,7 +51,41 @@ def find_request(store: Store, request_id: str) -> OversightRecord:
     return record
 
 
-def decide_request(
+def human_envelope(
+    payload: AnyMessage,
+    topic: Topic[Any],
+    who: Identity,
+    now_ns: int,
+    signer: Signer,
+    key: str,
+    nonce: bytes | None = None,
+) -> Envelope:
+    """payload in an envelope from who, signed by signer. nonce: random unless given (the
+    demo's scripted human derives it, for a reproducible log)."""
+    msg_id = derived_id(now_ns, topic.name, who.name, key)
+    env = Envelope(
+        msg_id=msg_id,
+        type=type(payload).__name__,
+        topic=topic.name,
+        correlation_id=msg_id,
+        causation_id=None,
+        ttl_ms=topic.ttl_ms,
+        sender=str(who),
+        intent=MessageIntent.COMMAND,
+        idempotency_key=key,
+        ts_ns=now_ns,
+        nonce=nonce if nonce is not None else os.urandom(16),
+        payload=payload,
+    )
+    return sign_envelope(env, signer)
+
+
+def derived_nonce(key: str) -> bytes:
+    """A reproducible nonce for an in-process human (never for one across processes)."""
+    return hashlib.sha256(key.encode()).digest()[:16]
+
+
+def answer_request(
     store: Store,
     request_id: str,
     who: Identity,
@@ -71,13 +93,11 @@ def decide_request(
     note: str,
     now_ns: int,
     *,
-    signer: Signer | None,
-) -> OversightRecord:
-    """Approve or deny a pending request as a human; refuse one that is decided or expired.
-
-    signer: the human's own key; the decision is stored with its signature. Without one
-    the decision is stored unsigned, and a swarm that verifies approvals refuses it.
-    """
+    signer: Signer,
+    nonce: bytes | None = None,
+) -> Envelope:
+    """A human's signed answer to a pending request; InvalidInput (nothing queued) for a
+    request that is unknown, decided or timed out."""
     _require_human(who, "decide oversight requests")
     record = find_request(store, request_id)
     rid = record.request.request_id
@@ -93,98 +113,40 @@ def decide_request(
     answer = HumanApproval(
         request_id=rid, approver=who.name, approved=approve, decided_ns=now_ns, notes=note
     )
-    signature = (
-        None
-        if signer is None
-        else sign_bytes(HUMAN_DECISION_CONTEXT, answer.signing_bytes(), signer)
+    decided = OversightDecided(
+        request_id=rid,
+        intent_id=record.request.intent.intent_id,
+        status=status,
+        approver=who.name,
+        notes=note,
+        decided_ns=now_ns,
+        human_signature=sign_bytes(HUMAN_DECISION_CONTEXT, answer.signing_bytes(), signer),
     )
-    if not store.decide_oversight(rid, status, who.name, note, now_ns, signature):
-        raise InvalidInput("request_id", str(rid), "was decided concurrently; nothing changed")
-    decided = store.get_oversight(rid)
-    assert decided is not None
-    return decided
+    key = f"{rid}:{status}"
+    return human_envelope(decided, OVERSIGHT_DECISIONS, who, now_ns, signer, key, nonce)
 
 
-def verify_decision(record: OversightRecord, registry: KeyRegistry) -> VerifiedSignature | None:
-    """Check a decided record's human signature; None for a request not decided by a human.
-
-    Raises crypto.SignatureInvalid (unsigned, unknown or foreign key, bad signature).
-    """
-    if record.status not in (OversightStatus.APPROVED, OversightStatus.DENIED):
-        return None
-    assert record.approver is not None and record.decision_ns is not None
-    answer = HumanApproval(
-        request_id=record.request.request_id,
-        approver=record.approver,
-        approved=record.status is OversightStatus.APPROVED,
-        decided_ns=record.decision_ns,
-        notes=record.notes or "",
-    )
-    return verify_bytes(
-        HUMAN_DECISION_CONTEXT,
-        answer.signing_bytes(),
-        record.signature,
-        registry,
-        principal=f"human:{record.approver}",
-        signed_ns=record.decision_ns,
-    )
-
-
-def _record_command(store: Store, who: Identity, command: Command, signer: Signer | None) -> None:
-    signed = SignedCommand(command=command, signer=str(who), signature=None)
-    if signer is not None:
-        block = sign_bytes(command_context(command), signed.signed_bytes(), signer)
-        signed = msgspec.structs.replace(signed, signature=block)
-    store.set_meta(COMMAND_META_KEY, _canonical.encode(signed).decode())
-
-
-def last_command(store: Store) -> SignedCommand | None:
-    """The last kill-switch command recorded, with its signature (if it was signed)."""
-    raw = store.get_meta(COMMAND_META_KEY)
-    return None if raw is None else msgspec.json.decode(raw, type=SignedCommand)
-
-
-def verify_command(signed: SignedCommand, registry: KeyRegistry) -> VerifiedSignature:
-    """Check a kill-switch command's signature (SignatureInvalid if it does not verify)."""
-    ts = signed.command.ts_event
-    return verify_bytes(
-        command_context(signed.command),
-        signed.signed_bytes(),
-        signed.signature,
-        registry,
-        principal=signed.signer,
-        signed_ns=ts,
-    )
-
-
-def activate_killswitch(
-    store: Store, who: Identity, reason: str, now_ns: int, *, signer: Signer | None = None
-) -> bool:
-    """Turn the kill switch on; returns False when it already was. Any identity may.
-
-    With signer (the caller's key) the command is signed and kept beside the flag."""
-    if store.killswitch_active():
-        return False
-    with store.transaction():
-        store.set_killswitch(True, f"{who}: {reason}", now_ns)
-        command = KillSwitchActivated(reason=reason, triggered_by=str(who), ts_event=now_ns)
-        _record_command(store, who, command, signer)
-    return True
+def stop_trading(
+    who: Identity, reason: str, now_ns: int, *, signer: Signer, nonce: bytes | None = None
+) -> Envelope:
+    """A signed kill-switch activation. Any identity may stop trading."""
+    command = KillSwitchActivated(reason=reason, triggered_by=str(who), ts_event=now_ns)
+    return human_envelope(command, KILLSWITCH, who, now_ns, signer, f"stop:{now_ns}", nonce)
 
 
 def resume_trading(
-    store: Store, who: Identity, now_ns: int, *, signer: Signer | None = None
-) -> bool:
-    """Turn the kill switch off; human-only. Returns False when it was not on.
-
-    With signer (the human's key) the command is signed and kept beside the flag."""
+    who: Identity, now_ns: int, *, signer: Signer, nonce: bytes | None = None
+) -> Envelope:
+    """A signed resume; human-only."""
     _require_human(who, "resume trading")
-    if not store.killswitch_active():
-        return False
-    with store.transaction():
-        store.set_killswitch(False, f"{who}: resumed", now_ns)
-        _record_command(store, who, TradingResumed(resumed_by=str(who), ts_event=now_ns), signer)
-    return True
+    command = TradingResumed(resumed_by=str(who), ts_event=now_ns)
+    return human_envelope(command, RESUME, who, now_ns, signer, f"resume:{now_ns}", nonce)
+
+
+def submit(store: Store, env: Envelope) -> int:
+    """Hand a signed envelope to the swarm: its inbox, drained through its VerifyingGate
+    at the start of its next unit of work. Returns its place in the queue."""
+    return store.put_inbox(encode_envelope(env), env.ts_ns)
 
 
 def request_uuid(value: str) -> uuid.UUID:

@@ -32,7 +32,7 @@ from tradeswarm.crypto import KeyRegistry, SignatureInvalid, verify_bytes, verif
 from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.data.view import MarketView
 from tradeswarm.instruments import InstrumentMaster
-from tradeswarm.model.enums import OversightStatus, Verdict
+from tradeswarm.model.enums import VERDICT_SEVERITY, DecisionKind, OversightStatus, Verdict
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import (
     HUMAN_DECISION_CONTEXT,
@@ -48,7 +48,7 @@ from tradeswarm.risk.limits import RiskLimits
 from tradeswarm.risk.measure import Measurer, Unmeasurable
 from tradeswarm.store import Store
 
-SEVERITY = {Verdict.PERMIT: "INFO", Verdict.REVIEW: "WARNING", Verdict.DENY: "CRITICAL"}
+SEVERITY = VERDICT_SEVERITY
 
 
 def signed_principal(
@@ -151,6 +151,7 @@ class RiskManager(Agent):
         else:
             verdict, metrics = self._verdict(intent, principal, approval)
         phase = f"approval:{approval.request_id}" if approval else "initial"
+        kind = DecisionKind.OVERSIGHT if approval else DecisionKind.INTENT
         return RiskDecision(
             decision_id=derived_id(now, "decision", str(intent.intent_id), phase),
             intent=intent,
@@ -160,6 +161,7 @@ class RiskManager(Agent):
             ts_event=now,
             approval=approval,
             principal=principal,
+            phase=kind,
         )
 
     async def on_intent(self, env: Envelope) -> None:
@@ -167,7 +169,7 @@ class RiskManager(Agent):
         assert isinstance(intent, TradeIntent)
         known = self.store.get_decision_for_intent(intent.intent_id)
         if known is not None and known.intent == intent:  # a replay meets its decision
-            self._publish(known, env, "intent")
+            self._publish(known, env)
             return
         principal, refused = signed_principal(env, self.registry, self.signing)
         if known is not None:
@@ -176,16 +178,15 @@ class RiskManager(Agent):
                 f"({known.verdict}) and this one differs from it"
             )
         decision = self.decide(intent, principal, refused=refused)
-        kind = "intent"
         if known is not None:  # a second decision on one intent id: its own id and kind
-            decision, kind = _rekeyed(decision, env), "conflict"
+            decision = _rekeyed(decision, env)
         self.measure.history.record(decision)
-        self._publish(decision, env, kind)
+        self._publish(decision, env)
         if decision.verdict is Verdict.REVIEW:
             self._request_oversight(decision, env)
 
-    def _publish(self, decision: RiskDecision, cause: Envelope, kind: str) -> Envelope:
-        self.store.record_decision(decision, kind, SEVERITY[decision.verdict])
+    def _publish(self, decision: RiskDecision, cause: Envelope) -> Envelope:
+        self.store.record_decision(decision, SEVERITY[decision.verdict])
         return self.out.publish(
             RISK_DECISIONS, decision, key=str(decision.decision_id), cause=cause
         )
@@ -206,14 +207,34 @@ class RiskManager(Agent):
         self.out.publish(OVERSIGHT_REQUESTS, request, key=str(request.request_id), cause=cause)
 
     async def on_oversight(self, env: Envelope) -> None:
-        """A human answered (or the timeout did): re-decide with the approval, or deny."""
+        """An answer to a pending request: a human's (from that human) or the timeout's
+        (from the desk, once the request timed out). The first one that fits moves the
+        request, in this unit of work; the intent is then decided again with it. Any
+        other answer (late, for a decided request, from the wrong sender) changes
+        nothing: it stays in the log as received."""
         answer = env.payload
         assert isinstance(answer, OversightDecided)
         record = self.store.get_oversight(answer.request_id)
-        if record is None:
+        if record is None or record.request.intent.intent_id != answer.intent_id:
             return
-        intent = record.request.intent
-        first = self.store.get_decision(record.request.decision_id)
+        if _misfit(env, answer, record.request, self.clock.now_ns()) is not None:
+            return
+        if not self.store.decide_oversight(
+            answer.request_id,
+            answer.status,
+            answer.approver,
+            answer.notes,
+            answer.decided_ns,
+            answer.human_signature,
+        ):
+            return  # another answer came first
+        self._publish(self._after_oversight(record.request, answer), env)
+
+    def _after_oversight(
+        self, request: OversightRequested, answer: OversightDecided
+    ) -> RiskDecision:
+        intent = request.intent
+        first = self.store.get_decision(request.decision_id)
         principal = first.principal if first is not None else intent.agent_id
         approval = HumanApproval(
             request_id=answer.request_id,
@@ -225,11 +246,10 @@ class RiskManager(Agent):
         decision = self.decide(intent, principal, approval)
         refused = self._unverified(answer) if approval.approved else None
         if not approval.approved or refused is not None:
-            decision = _denied_by_oversight(decision, answer, refused)
-        elif decision.verdict is Verdict.REVIEW:  # an approval too old to lift the forbid
-            decision = _stale_approval(decision, answer)
-        # a replay after a crash re-delivers the answer: keep the decision already recorded
-        self._publish(self.store.get_decision(decision.decision_id) or decision, env, "oversight")
+            return _denied_by_oversight(decision, answer, refused)
+        if decision.verdict is Verdict.REVIEW:  # an approval too old to lift the forbid
+            return _stale_approval(decision, answer)
+        return decision
 
     def _unverified(self, answer: OversightDecided) -> str | None:
         """Why the human's own signature on an approval does not verify (None if it does)."""
@@ -252,10 +272,27 @@ class RiskManager(Agent):
         return None
 
 
+def _misfit(
+    env: Envelope, answer: OversightDecided, request: OversightRequested, now_ns: int
+) -> str | None:
+    """Why answer cannot decide request (None when it can)."""
+    if answer.status is OversightStatus.TIMEOUT:
+        if not env.sender.startswith(f"{Role.OVERSIGHT}:"):
+            return f"a timeout from {env.sender}, not the oversight desk"
+        return None if now_ns >= request.timeout_ns else "a timeout before the request's"
+    if answer.status is OversightStatus.PENDING:
+        return "an answer must approve, deny or time out"
+    if env.sender != f"{Role.HUMAN}:{answer.approver}":
+        return f"answered for {answer.approver} by {env.sender}"
+    if not request.created_ns <= answer.decided_ns < request.timeout_ns:
+        return "answered outside the request's window"
+    return None if answer.decided_ns <= now_ns else "answered in the future"
+
+
 def _rekeyed(decision: RiskDecision, env: Envelope) -> RiskDecision:
     intent_id = str(decision.intent.intent_id)
     fresh = derived_id(decision.ts_event, "decision", intent_id, "conflict", str(env.msg_id))
-    return msgspec.structs.replace(decision, decision_id=fresh)
+    return msgspec.structs.replace(decision, decision_id=fresh, phase=DecisionKind.CONFLICT)
 
 
 def _stale_approval(decision: RiskDecision, answer: OversightDecided) -> RiskDecision:
@@ -287,4 +324,5 @@ def _deny(decision: RiskDecision, why: str, approval: HumanApproval | None) -> R
         ts_event=decision.ts_event,
         approval=approval,
         principal=decision.principal,
+        phase=decision.phase,
     )

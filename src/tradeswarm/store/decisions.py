@@ -13,13 +13,14 @@ from sqlalchemy import ClauseElement, Connection, bindparam, literal_column, sel
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tradeswarm.core.fastsql import FastStatement
+from tradeswarm.model.enums import DecisionKind
 from tradeswarm.model.messages import RiskDecision
 from tradeswarm.store.schema import risk_events
 
 _decoder = msgspec.json.Decoder(RiskDecision)
-#: The kind of a decision on an intent whose id was already decided for another body: it
-#: is recorded, but is never "the decision for that intent".
-CONFLICT = "conflict"
+#: A decision on an intent whose id was already decided for another body is recorded,
+#: but is never "the decision for that intent".
+CONFLICT = DecisionKind.CONFLICT.value
 _encoder = msgspec.json.Encoder(order="sorted")
 
 
@@ -48,15 +49,13 @@ _INSERT = FastStatement(_insert)
 _LATEST = FastStatement(_latest)
 
 
-def record_decision(
-    conn: Connection, decision: RiskDecision, event_type: str, severity: str
-) -> bool:
+def record_decision(conn: Connection, decision: RiskDecision, severity: str) -> bool:
     """Store the decision once (by decision id); False if it is already stored."""
     params = {
         "event_id": str(decision.decision_id),
         "intent_id": str(decision.intent.intent_id),
         "agent_id": decision.principal,
-        "event_type": event_type,
+        "event_type": decision.phase.value,
         "severity": severity,
         "verdict": decision.verdict.value,
         "reasons": _encoder.encode(decision.reasons).decode(),
@@ -69,7 +68,10 @@ def record_decision(
 
 _SINCE = FastStatement(
     select(risk_events.c.body)
-    .where(risk_events.c.ts_ns > bindparam("since"), risk_events.c.event_type == "intent")
+    .where(
+        risk_events.c.ts_ns > bindparam("since"),
+        risk_events.c.event_type == DecisionKind.INTENT.value,
+    )
     .order_by(risk_events.c.ts_ns, risk_events.c.event_id)
 )
 

@@ -194,3 +194,23 @@ def leaf_hashes_between(conn: Connection, first_seq: int, last_seq: int) -> list
 
 def head_seq(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(events.c.seq), 0))).scalar_one())
+
+
+_BY_ID = FastStatement(select(events.c.seq).where(events.c.msg_id == bindparam("id")))
+_LAST_OF_TYPE = FastStatement(
+    select(events.c.body)
+    .where(events.c.type == bindparam("type"))
+    .order_by(events.c.seq.desc())
+    .limit(1)
+)
+
+
+def has_msg_id(conn: Connection, msg_id: uuid.UUID) -> bool:
+    """Whether an envelope with msg_id is logged."""
+    return _BY_ID.scalar(conn, {"id": msg_id.bytes}) is not None
+
+
+def last_body_of_type(conn: Connection, type_: str) -> bytes | None:
+    """The body of the newest logged envelope of one message type."""
+    found = _LAST_OF_TYPE.scalar(conn, {"type": type_})
+    return None if found is None else bytes(found)

@@ -122,12 +122,17 @@ def _v5_compact_events(conn: Connection) -> None:
     conn.execute(text("DROP TABLE events_v4"))
 
 
+def _v6_inbox(conn: Connection) -> None:
+    schema.inbox.create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "merkle nodes, checkpoints, cosignatures, audit keys", _v2_audit_log),
     Migration(3, "human signatures on oversight decisions", _v3_oversight_signatures),
     Migration(4, "drop the unused events correlation index", _v4_drop_correlation_index),
     Migration(5, "events: msg_id as 16 bytes, unread copied columns dropped", _v5_compact_events),
+    Migration(6, "an inbox of signed commands from other processes", _v6_inbox),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -237,3 +237,18 @@ oversight_signatures = Table(
 )
 """The deciding human's detached signature block over the decision (crypto.sign_bytes
 under model.messages.HUMAN_DECISION_CONTEXT), written with the decision itself."""
+
+# -- commands from outside the swarm's process (migration 6) ----------------------------
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("wire", LargeBinary, nullable=False),
+    Column("received_ns", BigInteger, nullable=False),
+    sqlite_autoincrement=True,
+)
+"""Signed envelopes another process (the CLI) handed to the swarm: a human's oversight
+answer, a kill-switch command. The swarm drains it in its unit of work, through its
+VerifyingGate, which logs what it admits and what it refuses; nothing else changes
+state on the CLI's behalf."""

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.exc import DBAPIError, StatementError
@@ -14,11 +15,11 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from tradeswarm.core.errors import TradeswarmError
 from tradeswarm.core.fastsql import FastStatement
 from tradeswarm.model.enums import OversightStatus, Side
-from tradeswarm.model.envelope import Envelope
+from tradeswarm.model.envelope import Envelope, decode_envelope
 from tradeswarm.model.messages import OversightRequested, RiskDecision
 from tradeswarm.model.order import Order
 from tradeswarm.model.portfolio import Fill, Position
-from tradeswarm.store import books, decisions, events, governance
+from tradeswarm.store import books, decisions, events, governance, inbox, schema
 from tradeswarm.store.audit_repo import AuditRepository
 from tradeswarm.store.events import ChainHead, EventRow
 from tradeswarm.store.governance import OversightRecord
@@ -182,6 +183,43 @@ class Store:
         with self._read() as conn:
             return events.count_of_type(conn, type_, start_ns, end_ns)
 
+    def has_event(self, msg_id: uuid.UUID) -> bool:
+        """Whether the log holds an envelope with msg_id (replay detection at the gate)."""
+        with self._read() as conn:
+            return events.has_msg_id(conn, msg_id)
+
+    def last_event_of_type(self, type_: str) -> Envelope | None:
+        """The newest logged envelope of one message type (e.g. the SwarmCharter)."""
+        with self._read() as conn:
+            body = events.last_body_of_type(conn, type_)
+        return None if body is None else decode_envelope(body)
+
+    def table_rows(self, name: str) -> list[dict[str, Any]]:
+        """Every row of one record table as the database holds it (money as Decimal),
+        for the verifier to compare with what it rebuilt from the log."""
+        table = schema.metadata.tables[name]
+        key = [c for c in table.primary_key.columns] or list(table.columns)
+        with self._read() as conn:
+            self._flush_orders(conn)
+            rows = conn.execute(select(table).order_by(*key)).mappings().all()
+        return [dict(r) for r in rows]
+
+    # -- the inbox ------------------------------------------------------------------------
+
+    def put_inbox(self, wire: bytes, received_ns: int) -> int:
+        """Queue a signed envelope from another process for the swarm's gate."""
+        with self._tx() as conn:
+            return inbox.put(conn, wire, received_ns)
+
+    def take_inbox(self) -> list[bytes]:
+        """The queued envelopes, oldest first, removed in the current unit of work."""
+        with self._tx() as conn:
+            return inbox.take(conn)
+
+    def inbox_pending(self) -> int:
+        with self._read() as conn:
+            return inbox.pending(conn)
+
     def event_count(self) -> int:
         """How many events the log holds."""
         with self._read() as conn:
@@ -256,15 +294,18 @@ class Store:
                 self._positions = books.all_positions(conn)
         return self._positions
 
-    def record_fill(self, fill: Fill, agent_id: str, ts_ns: int) -> bool:
-        """Book a fill once: trade row, position and cash together; False if already booked."""
+    def record_fill(self, fill: Fill, agent_id: str) -> bool:
+        """Book a fill once: trade row, position and cash together; False if already booked.
+
+        The position's updated_ns is the fill's own time, so the row can be rebuilt from
+        the logged fills."""
         with self._tx() as conn:
             cash, held = self.get_cash(), self._position_book()
             if not books.insert_trade(conn, fill, agent_id):
                 return False
             old = held.get(fill.symbol, Position(symbol=fill.symbol))
             pos = old.apply(fill.side, fill.quantity, fill.price)
-            books.save_position(conn, pos, ts_ns)
+            books.save_position(conn, pos, fill.ts_event)
             books.set_cash(conn, cash + fill.cash_delta)
             self._cash = cash + fill.cash_delta
             held[fill.symbol] = pos
@@ -283,10 +324,10 @@ class Store:
 
     # -- risk -----------------------------------------------------------------------------
 
-    def record_decision(self, decision: RiskDecision, event_type: str, severity: str) -> bool:
-        """Store the gate's decision once per intent; False if the intent already has one."""
+    def record_decision(self, decision: RiskDecision, severity: str) -> bool:
+        """Store the gate's decision once (by decision id); False if it is stored."""
         with self._tx() as conn:
-            return decisions.record_decision(conn, decision, event_type, severity)
+            return decisions.record_decision(conn, decision, severity)
 
     def get_decision(self, decision_id: uuid.UUID) -> RiskDecision | None:
         """One decision by its id."""

@@ -10,31 +10,37 @@ another party plugs in behind the same `Witness` protocol.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
-from tradeswarm.audit.keys import VerifierKey, derived_signer
+from tradeswarm.audit.demo_keys import (
+    DEMO_LOG_NAME,
+    DEMO_ORIGIN,
+    DEMO_WITNESS,
+    demo_log_signers,
+    demo_witness_signer,
+)
+from tradeswarm.audit.keys import VerifierKey
 from tradeswarm.audit.log import AuditLog, CheckpointPolicy
-from tradeswarm.audit.order_check import REGISTRY_META_KEY
 from tradeswarm.audit.witness import FileWitness, LocalWitness, Witness
+from tradeswarm.bus.topics import Role
 from tradeswarm.core.clock import NS_PER_SECOND, Clock
-from tradeswarm.crypto import Algorithm, KeyRegistry, Signer
+from tradeswarm.crypto import Signer
+from tradeswarm.model.messages import SwarmCharter
 from tradeswarm.store import Store
 
-DEMO_ORIGIN = "tradeswarm.local/log"
-DEMO_WITNESS = "witness.tradeswarm.local/w1"
-DEMO_SEED = "tradeswarm demo audit keys (public, not secret)"
+
+class AuditKeys(NamedTuple):
+    """The audit log's identity name, its checkpoint signers (Ed25519 and ML-DSA-87), and
+    its witness's Ed25519 signer."""
+
+    log_name: str
+    log: list[Signer]
+    witness: Signer
 
 
 def witness_path_for(db: str | Path) -> Path | None:
     """The file witness keeps its state beside the store: DB -> DB.witness.json."""
     return None if str(db) == ":memory:" else Path(f"{db}.witness.json")
-
-
-def demo_log_signers() -> list[Signer]:
-    return [derived_signer(a, DEMO_SEED, "log") for a in (Algorithm.ED25519, Algorithm.MLDSA87)]
-
-
-def demo_witness_signer() -> Signer:
-    return derived_signer(Algorithm.ED25519, DEMO_SEED, "witness")
 
 
 def file_witness(
@@ -60,15 +66,16 @@ def build_audit_log(
     store: Store,
     clock: Clock,
     db: str | Path,
-    registry: KeyRegistry,
-    keys: tuple[list[Signer], Signer] | None = None,
+    charter: SwarmCharter,
+    keys: AuditKeys | None = None,
 ) -> AuditLog:
-    """The audit log the bus appends to. keys: (checkpoint signers, witness signer) from
-    the swarm's keystore; None for the demo's public-seed keys."""
+    """The audit log the bus appends to, its charter recorded (when it changed). keys:
+    the swarm's keystore's audit-log and witness keys; None for the demo's public-seed
+    keys."""
     policy = CheckpointPolicy(origin=DEMO_ORIGIN)
-    log_signers, witness_signer = keys or (demo_log_signers(), demo_witness_signer())
-    store.set_meta(REGISTRY_META_KEY, registry.to_json().decode())
-    witness = file_witness(db, clock, policy, witness_signer, log_signers)
-    log = AuditLog(store, clock, log_signers, policy, [witness])
+    keys = keys or AuditKeys(DEMO_LOG_NAME, demo_log_signers(), demo_witness_signer())
+    witness = file_witness(db, clock, policy, keys.witness, keys.log)
+    log = AuditLog(store, clock, keys.log, policy, [witness])
     log.catch_up()
+    log.record_charter(charter, f"{Role.AUDIT_LOG}:{keys.log_name}")
     return log

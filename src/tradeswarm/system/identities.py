@@ -22,6 +22,7 @@ from tradeswarm.crypto.keys import Algorithm, Signer
 from tradeswarm.crypto.keystore import open_keystore
 from tradeswarm.crypto.provision import REGISTRY_FILE, demo_identities
 from tradeswarm.crypto.registry import KeyRegistry
+from tradeswarm.system.audit_wiring import AuditKeys
 from tradeswarm.system.config import IdentitiesConfig
 
 AGENT_ROLES = {
@@ -84,7 +85,7 @@ class SwarmIdentities:
                 raise ConfigurationError("identities", name, f"no {role} identity with this name")
         return made
 
-    def audit_keys(self, keystore: str) -> tuple[list[Signer], Signer]:
+    def audit_keys(self, keystore: str) -> AuditKeys:
         """The audit log's checkpoint signers (Ed25519 and ML-DSA-87 of the `audit-log`
         identity) and the witness's Ed25519 signer, from a keystore swarm's identities.
 
@@ -103,7 +104,7 @@ class SwarmIdentities:
             found[role] = match[0]
         log = found[Role.AUDIT_LOG]
         log_signers = [log.signer(Algorithm.ED25519), log.signer(Algorithm.MLDSA87)]
-        return log_signers, found[Role.WITNESS].signer(Algorithm.ED25519)
+        return AuditKeys(log.name, log_signers, found[Role.WITNESS].signer(Algorithm.ED25519))
 
     def enroll(self, name: str, role: Role) -> AgentIdentity:
         """Add a demo-seeded identity (for a benchmark's or test's extra publisher)."""

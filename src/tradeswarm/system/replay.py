@@ -77,11 +77,14 @@ class DayReplay:
         s.risk.mark_session_open(day)  # once per day: it records equity at the first bar only
         s.broker.on_bar(bar)
         with s.store.transaction():
+            s.pump_inbox()  # humans' commands first: a kill switch stops this bar's trades
+            await s.bus.drain()
             await s.execution.sync()
             s.analyzer.on_bar(bar)
             await s.bus.drain()
             if self.operator is not None:
                 self.operator.act()
+                s.pump_inbox()
             s.desk.tick()
             await s.bus.drain()
             s.store.set_meta(CURSOR, str(bar.ts_event))
@@ -90,6 +93,8 @@ class DayReplay:
         s = self.swarm
         s.broker.close_session()
         with s.store.transaction():
+            s.pump_inbox()
+            await s.bus.drain()
             await s.execution.sync()
             s.desk.tick()
             await s.bus.drain()

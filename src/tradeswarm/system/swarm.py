@@ -8,9 +8,12 @@ from pathlib import Path
 
 from tradeswarm.agents.analyzer import MarketAnalyzer
 from tradeswarm.agents.trader import Sizer, Sizing, TradingAgent
+from tradeswarm.audit.charter import make_charter
 from tradeswarm.brokers.paper import PaperBroker
 from tradeswarm.brokers.paper_config import PaperBrokerConfig
 from tradeswarm.bus.inproc import InProcessBus
+from tradeswarm.bus.signed import VerifyingGate
+from tradeswarm.bus.topics import HUMAN_COMMANDS
 from tradeswarm.compliance.agent import ComplianceAgent
 from tradeswarm.core.clock import Clock, Sleeper
 from tradeswarm.core.errors import ConfigurationError
@@ -28,6 +31,7 @@ from tradeswarm.store import Store
 from tradeswarm.system.audit_wiring import build_audit_log
 from tradeswarm.system.config import SwarmConfig
 from tradeswarm.system.identities import SwarmIdentities, load_identities
+from tradeswarm.system.killswitch import KillSwitchState
 
 AGENT_NAMES = {
     "analyzer": "market-analyzer-01",
@@ -78,12 +82,23 @@ class Swarm:
         audit_keys = None if loaded is None else self.identities.audit_keys(keystore)
         self.store = Store.open(db)
         self.store.set_initial_cash(config.initial_cash)
-        self.audit = build_audit_log(self.store, clock, db, self.registry, audit_keys)
+        cash = self.store.get_initial_cash() or config.initial_cash
+        charter = make_charter(self.registry, self.identities.policy, cash, clock.now_ns())
+        self.audit = build_audit_log(self.store, clock, db, charter, audit_keys)
         broker_path = broker_path_for(db) if broker_db is None else broker_db
         self.broker = PaperBroker(clock, broker_config, broker_path)
         self.bus = InProcessBus(
             clock, sink=self.audit, group_log_writes=True, signing=self.identities.signing
         )
+        self.gate = VerifyingGate(
+            self.bus,
+            self.registry,
+            clock,
+            policy=self.identities.policy,
+            topics=HUMAN_COMMANDS,
+            logged=self.store.has_event,
+        )
+        self.killswitch = KillSwitchState(self.bus, self.store)  # before the agents' handlers
         self.market = MarketView(
             spread=config.quote_spread, window=max(30, config.risk.min_history_bars)
         )
@@ -131,6 +146,15 @@ class Swarm:
 
         multipliers = {s: i.multiplier for s, i in self.instruments.items()}
         return PortfolioSizer(self.config.trader.portfolio, self.market, self.store, multipliers)
+
+    def pump_inbox(self) -> int:
+        """Pass every envelope waiting in the inbox (the CLI's, the scripted human's)
+        through the swarm's VerifyingGate, inside the current unit of work: admitted ones
+        are logged and queued on the bus, refusals are logged. Returns how many."""
+        wires = self.store.take_inbox()
+        for wire in wires:
+            self.gate.receive_bytes(wire)
+        return len(wires)
 
     def human_signer(self) -> Signer:
         """The configured human approver's key (config.operator.approver)."""
