@@ -28,11 +28,12 @@ from tradeswarm.bus.topics import INTENTS, Role
 from tradeswarm.core.clock import SimClock, SimSleeper
 from tradeswarm.core.errors import InvalidInput
 from tradeswarm.core.ids import derived_id
-from tradeswarm.crypto.contexts import UNSIGNED, SigningPolicy
+from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.crypto.keys import Algorithm
+from tradeswarm.instruments import InstrumentMaster, load_master
 from tradeswarm.model.enums import TimeInForce
 from tradeswarm.model.envelope import decode_envelope
-from tradeswarm.model.market import Bar, Session
+from tradeswarm.model.market import Bar, Instrument, Session
 from tradeswarm.model.messages import TradeIntent
 from tradeswarm.risk.limits import RiskLimits
 from tradeswarm.system.config import FeeConfig, SwarmConfig
@@ -46,7 +47,9 @@ START = 1_700_000_000 * 1_000_000_000
 
 
 def bench_config() -> SwarmConfig:
-    """Limits wide enough that every synthetic intent is PERMITted and filled."""
+    """Limits wide enough that every synthetic intent is PERMITted and filled (every
+    control still evaluated: the throttle and credit limits are set out of reach, the
+    duplicate check off, one bar of history enough)."""
     huge = Decimal(10) ** 12
     return SwarmConfig(
         symbol=SYMBOL,
@@ -56,8 +59,21 @@ def bench_config() -> SwarmConfig:
             max_concentration=2.0,
             max_daily_loss=huge,
             agent_tiers={"bench-trader": "professional"},
+            max_intents_per_second=10**9,
+            max_intents_per_minute=10**9,
+            max_open_orders=10**9,
+            max_gross_exposure=huge,
+            duplicate_window_s=0,
+            min_history_bars=1,
         ),
         broker=FeeConfig(participation=Decimal(1), rate_limit_per_sec=10**9),
+    )
+
+
+def bench_instruments() -> InstrumentMaster:
+    """The bundled master and the synthetic instrument, trading around the clock."""
+    return load_master().with_instruments(
+        Instrument(symbol=SYMBOL, asset_class="equity", calendar="24/7", venue="PAPER")
     )
 
 
@@ -87,13 +103,15 @@ def _bar(ts: int) -> Bar:
     )
 
 
-SIGN_CHOICES = ("none", "ed25519", "mldsa87")
+SIGN_CHOICES = ("intents", "ed25519", "mldsa87")
 
 
 def signing_policy(sign: str) -> SigningPolicy:
-    """none: nothing signed; ed25519 / mldsa87: the non-repudiable types, in that algorithm."""
-    if sign == "none":
-        return UNSIGNED
+    """intents: only the intents (Ed25519), the least the gate needs, since an intent's
+    principal is its signer; ed25519 / mldsa87: every non-repudiable type, in that
+    algorithm (ed25519 is the swarm's default)."""
+    if sign == "intents":
+        return SigningPolicy(signed_types=frozenset({"TradeIntent"}))
     if sign == "ed25519":
         return SigningPolicy(default_algorithm=Algorithm.ED25519)
     if sign == "mldsa87":
@@ -170,6 +188,7 @@ def run_pipeline_bench(
             SimSleeper(clock),
             broker_db=":memory:",
             signing=policy,
+            instruments=bench_instruments(),
         )
         session = Session(day="bench", open_ns=START, close_ns=START + 10**6 * MINUTE)
         swarm.market.open_session(session)

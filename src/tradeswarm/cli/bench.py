@@ -20,7 +20,9 @@ def pipeline(
     sign: Annotated[
         str,
         typer.Option(
-            "--sign", help="What signs the non-repudiable messages: ed25519|mldsa87|none."
+            "--sign",
+            help="What is signed: intents (the least the gate needs), or every "
+            "non-repudiable type in ed25519 or mldsa87.",
         ),
     ] = "ed25519",
 ) -> None:

@@ -82,7 +82,7 @@ class IntentHistory:
     def traffic(self, principal: str, symbol: str, side: Side, qty: Decimal, now: int) -> Traffic:
         """The principal's traffic as it stands with one more intent at now."""
         agent = self._agent(principal, now)
-        twin = agent.live.get((symbol, side, qty))
+        twin = agent.live.get((symbol, side, qty)) if self._duplicate_ns else None
         duplicate = twin[1] if twin is not None and twin[0] > now - self._duplicate_ns else ""
         second = 1 + agent.since(now - NS_PER_SECOND)
         return Traffic(second, 1 + agent.since(now - MINUTE_NS), duplicate)

@@ -100,7 +100,7 @@ class RiskLimits(ConfigBase, frozen=True):
     instrument_limits: dict[str, InstrumentLimits] = msgspec.field(default_factory=dict)
     max_intents_per_second: int = 10  # per agent, this intent included
     max_intents_per_minute: int = 120
-    duplicate_window_s: int = 10  # same agent, side, symbol and quantity within this: DENY
+    duplicate_window_s: int = 10  # same agent, side, symbol and quantity within this: DENY (0: off)
     max_open_orders: int = 20  # per agent
     max_gross_exposure: Decimal = Decimal(1_000_000)  # |every position| + open orders, after
     min_history_bars: int = 30  # volatility and VaR need this many bars, else DENY
@@ -125,8 +125,9 @@ class RiskLimits(ConfigBase, frozen=True):
                 raise ConfigurationError("risk.insider_windows", window.symbol, "end <= start")
         for name in _COUNTS:
             value = getattr(self, name)
-            if not 0 < value * (NS_PER_SECOND if name.endswith("_s") else 1) <= LONG_MAX:
-                raise ConfigurationError(f"risk.{name}", value, "must be > 0 (and fit in ns)")
+            low = 0 if name == "duplicate_window_s" else 1
+            if not low <= value * (NS_PER_SECOND if name.endswith("_s") else 1) <= LONG_MAX:
+                raise ConfigurationError(f"risk.{name}", value, f"must be >= {low} (and fit in ns)")
 
     def grid_limits(self) -> dict[str, Decimal]:
         """Every numeric limit as an exact Decimal on Cedar's grid (ConfigurationError if not)."""

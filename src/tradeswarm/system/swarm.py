@@ -61,14 +61,16 @@ class Swarm:
         broker_db: str | Path | None = None,
         identities: list[AgentIdentity] | None = None,
         signing: SigningPolicy | None = None,
+        instruments: InstrumentMaster | None = None,
     ) -> None:
         """identities: given here, else from config.identities (a keystore, or the demo's
         keys derived from a public seed); signing: which message types are signed with what
-        (default: config.signing). `self.registry` holds every public key, for verifiers."""
+        (default: config.signing); instruments: the instrument master (default: the one
+        config.instruments names). `self.registry` holds every public key, for verifiers."""
         self.config = config
         self.clock = clock
         broker_config = _broker_config(config)  # validate before any file is created
-        self.instruments = traded_master(config)
+        self.instruments = traded_master(config, instruments)
         loaded = None if identities is not None else load_identities(config.identities)
         self.identities = SwarmIdentities.for_swarm(
             AGENT_NAMES,
@@ -165,10 +167,10 @@ class Swarm:
         self.store.close()
 
 
-def traded_master(config: SwarmConfig) -> InstrumentMaster:
-    """The configured instrument master; ConfigurationError unless it lists the traded
-    symbol as tradable."""
-    master = load_master(config.instruments.file)
+def traded_master(config: SwarmConfig, given: InstrumentMaster | None = None) -> InstrumentMaster:
+    """The instrument master (given, else the configured one); ConfigurationError unless it
+    lists the traded symbol as tradable."""
+    master = given if given is not None else load_master(config.instruments.file)
     found = master.get(config.symbol)
     if found is None or not found.tradable:
         why = "is not in the instrument master" if found is None else "is not tradable"
