@@ -11,7 +11,10 @@ unknown means closed, so the gate denies.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime as dt
+import warnings
+from collections.abc import Iterator
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -49,6 +52,15 @@ def check_calendar(code: str, field: str) -> None:
         )
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """exchange-calendars' own use of pandas raises deprecation warnings (pandas 3): they are
+    the library's to fix, not errors in what we ask of it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def _year_of(ts_ns: int) -> int:
     return dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, tz=dt.UTC).year
 
@@ -64,7 +76,8 @@ class SessionCalendar:
     @property
     def tz(self) -> str:
         """The exchange's time zone (IANA name), e.g. Europe/Berlin for XEUR."""
-        return str(self._calendar_for_year(None).tz)
+        with _quiet():
+            return str(self._calendar_for_year(None).tz)
 
     def _calendar_for_year(self, year: int | None) -> Any:
         xc = _exchange_calendars()
@@ -74,10 +87,12 @@ class SessionCalendar:
 
     def _load(self, year: int) -> Sessions | None:
         if year not in self._years:
+            errors = _exchange_calendars().errors
             try:
-                schedule = self._calendar_for_year(year).schedule
-            except Exception:  # outside the calendar's range: no sessions known
-                self._years[year] = None
+                with _quiet():
+                    schedule = self._calendar_for_year(year).schedule
+            except (errors.CalendarError, errors.DateOutOfBounds, ValueError):
+                self._years[year] = None  # outside what the calendar covers: none known
             else:
                 cols = [schedule[c].array.asi8.tolist() for c in ("open", "close")]
                 breaks = [schedule[c].array.asi8.tolist() for c in ("break_start", "break_end")]

@@ -99,7 +99,8 @@ def test_a_policy_error_is_a_deny_even_when_cedar_allows(kind: EngineKind) -> No
     )
     ctx = context(big, human=broken)
     the_gate = gate(kind=kind)
-    response = the_gate.engine.is_authorized(to_cedar_request(big, ctx), the_gate.entities_for(big))
+    stores = the_gate.entities_for(ctx.instrument)
+    response = the_gate.engine.is_authorized(to_cedar_request(big, ctx), stores)
     assert response.allowed and response.errors  # what Cedar itself says
     decided = gate(kind=kind).decide(big, ctx)
     assert decided.verdict is Verdict.DENY

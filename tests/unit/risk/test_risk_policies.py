@@ -38,6 +38,18 @@ def test_policy_ids_are_unique_and_all_covered_here() -> None:
         "restricted_symbol",
         "order_type",
         "oversight_high_value",
+        "instrument_tradable",
+        "lot_size",
+        "tick_size",
+        "insufficient_history",
+        "stale_market_data",
+        "price_collar",
+        "max_order_quantity",
+        "max_order_notional",
+        "message_throttle",
+        "duplicate_order",
+        "max_open_orders",
+        "gross_exposure",
     }
 
 
@@ -47,13 +59,15 @@ def test_kill_switch_denies_everything() -> None:
     assert rule_ids(reasons) == {"kill_switch"}
 
 
-@pytest.mark.parametrize(
-    ("asset_class", "expected"), [("crypto", DENY), ("equity_index_future", PERMIT)]
-)
-def test_excluded_asset_class_is_denied(asset_class: str, expected: Verdict) -> None:
-    verdict, reasons = judge(intent(1, 100, asset_class=asset_class))
+@pytest.mark.parametrize(("symbol", "expected"), [("BTCUSD", DENY), ("ES", PERMIT)])
+def test_excluded_asset_class_comes_from_the_instrument_master(
+    symbol: str, expected: Verdict
+) -> None:
+    verdict, reasons = judge(intent(1, 100, symbol=symbol))
     assert verdict is expected
     assert ("asset_class" in rule_ids(reasons)) is (expected is DENY)
+    if expected is DENY:
+        assert "asset class crypto is excluded" in reasons[0]
 
 
 @pytest.mark.parametrize(("price", "expected"), [("100000", PERMIT), ("100000.01", REVIEW)])

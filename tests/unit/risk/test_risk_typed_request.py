@@ -18,19 +18,17 @@ from tradeswarm.risk.engines import make_engine
 from tradeswarm.risk.gate import PolicyGate
 from tradeswarm.risk.limits import EngineKind
 from tradeswarm.risk.policyset import (
-    SAMPLE_AGENTS,
-    SAMPLE_INSTRUMENTS,
     bundled_text,
     grid_scaled,
     load_bundle,
+    sample_draw,
     sample_limits,
     to_cedar_request,
     typed_request,
 )
-from tradeswarm.risk.samples import SampleDraw
 
 ENGINE = compile_policies(bundled_text("trading.cedar"), bundled_text("trading.cedarschema"))
-DRAW = SampleDraw(11, sample_limits(), SAMPLE_INSTRUMENTS, sorted(SAMPLE_AGENTS))
+DRAW = sample_draw(11)
 
 
 def test_the_typed_request_equals_the_parsed_json_request_on_sample_traffic() -> None:
@@ -53,7 +51,7 @@ def test_the_gate_decides_the_same_on_the_typed_and_the_json_request() -> None:
         intent, ctx = DRAW.intent_and_context(k)
         request = gate.request(intent, ctx)
         assert not isinstance(request, dict)  # the typed entry was taken
-        entities = gate.entities_for(intent)
+        entities = gate.entities_for(ctx.instrument)
         assert engine.is_authorized(request, entities) == engine.is_authorized(
             to_cedar_request(intent, ctx), entities
         )
@@ -68,7 +66,7 @@ def test_values_of_the_wrong_type_fall_back_to_json_and_its_refusal() -> None:
     gate = PolicyGate(bundle, engine, sample_limits(), prepare)
     assert isinstance(gate.request(intent, odd), dict)
     with pytest.raises(InvalidInput) as caught:
-        engine.is_authorized(gate.request(intent, odd), gate.entities_for(intent))
+        engine.is_authorized(gate.request(intent, odd), gate.entities_for(ctx.instrument))
     assert caught.value.field == "context.compliance_status"
 
 
