@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 from risk_kit import INSTRUMENTS, T0
-from signed_kit import signed_bus
 
+from signed_kit import signed_bus
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.core.clock import NS_PER_SECOND, SimClock
 from tradeswarm.crypto.registry import KeyRegistry

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-from conftest import MINUTE, make_manager, quote_at
 from risk_kit import INSTRUMENTS, T0, intent
-from signed_kit import DESK, HUMAN, RISK, TRADER, keys_for, signed_bus
 
+from conftest import MINUTE, make_manager, quote_at
+from signed_kit import DESK, HUMAN, RISK, TRADER, keys_for, signed_bus
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.topics import INTENTS, OVERSIGHT_DECISIONS, RISK_DECISIONS, Topic
 from tradeswarm.core.clock import NS_PER_SECOND, SimClock
