@@ -23,7 +23,15 @@ from tradeswarm.risk.limits import RiskLimits
 
 NOW_NS = 1_704_205_800 * NS_PER_SECOND
 SIZE_MIX = ((0.70, 1_000, 10_000), (0.25, 10_000, 50_000), (0.04, 50_000, 150_000))
-PRICES = {"ES": 4_700, "NQ": 16_800, "AAPL": 185, "MSFT": 370, "BTCUSD": 42_000, "EURUSD": 1}
+PRICES = {
+    "ES": 4_700,
+    "NQ": 16_800,
+    "AAPL": 185,
+    "MSFT": 370,
+    "BTCUSD": 42_000,
+    "EURUSD": 1,
+    "SHLD": 2,
+}
 WEIGHTS = {"AAPL": 14, "MSFT": 6, "ES": 6, "NQ": 6, "BTCUSD": 1, "EURUSD": 1, "SPX-OPT": 1}
 
 
@@ -66,9 +74,9 @@ class SampleDraw:
         """A limit or stop near the market; one in fifty far outside the collar."""
         bps = self.rng.randint(-150, 150) if not _rarely(self.rng, 0.02) else 5_000
         raw = mid * (1 + Decimal(bps).scaleb(-4))
-        return max((raw / instrument.tick_size).to_integral_value(), Decimal(1)) * (
-            instrument.tick_size
-        )
+        ticks = max((raw / instrument.tick_size).to_integral_value(), Decimal(1))
+        off = instrument.tick_size / 2 if _rarely(self.rng, 0.01) else 0  # off the tick grid
+        return ticks * instrument.tick_size + off
 
     def _intent(self, k: int) -> tuple[TradeIntent, Instrument, Decimal]:
         rng = self.rng
