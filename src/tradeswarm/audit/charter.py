@@ -15,7 +15,6 @@ from decimal import Decimal
 
 import msgspec
 
-from tradeswarm.core.errors import TradeswarmError
 from tradeswarm.core.ids import derived_id
 from tradeswarm.crypto import (
     Algorithm,

@@ -95,17 +95,18 @@ def human_verdict(
 def _envelope_verdict(
     env: Envelope, registry: KeyRegistry | None, policy: SigningPolicy | None
 ) -> Verdict:
-    required = env.type in (policy.signed_types if policy is not None else NON_REPUDIABLE)
+    acl = _acl_problem(env)  # signed or not: the body's type, the topic and the sender agree
+    if acl is not None:
+        return Verdict(text=f"INVALID ({acl})", ok=False)
+    body = type(env.payload).__name__  # what the entry is, not what it says it is
+    required = body in (policy.signed_types if policy is not None else NON_REPUDIABLE)
     if env.signature is None:
         if required:
             why = "the charter's signing policy" if policy is not None else "no charter yet"
-            return Verdict(text=f"UNSIGNED, but {env.type} must be signed ({why})", ok=False)
+            return Verdict(text=f"UNSIGNED, but {body} must be signed ({why})", ok=False)
         return Verdict(text="unsigned", ok=True)
     if registry is None:
         return Verdict(text="signed before any charter: no registry to check it", ok=False)
-    acl = _acl_problem(env)
-    if acl is not None:
-        return Verdict(text=f"INVALID ({acl})", ok=False)
     try:
         v = verify_envelope(env, registry, policy if required else None)
     except SignatureInvalid as err:

@@ -57,6 +57,11 @@ def scan_log(store: Store) -> LogScan:
     prev = GENESIS
     for row in store.iter_events():
         scan.report.entries += 1
+        if row.seq != scan.report.entries:  # the tree indexes leaves by seq - 1
+            scan.report.problems.append(
+                f"event #{row.seq}: the {scan.report.entries}th entry (renumbered, or one "
+                "deleted before it)"
+            )
         scan.leaves.append(hashlib.sha256(b"\x00" + row.body).digest())
         env = _check_row(row, prev, scan.report)
         if env is not None:

@@ -8,16 +8,18 @@ import os
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
+import msgspec
+
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.topics import REJECTIONS, Role, Topic
 from tradeswarm.core.clock import Clock
-from tradeswarm.core.errors import AccessDenied
+from tradeswarm.core.errors import AccessDenied, InvalidInput
 from tradeswarm.core.ids import derived_id
 from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.crypto.identity import AgentIdentity
 from tradeswarm.crypto.signing import sign_envelope
 from tradeswarm.model.enums import MessageIntent
-from tradeswarm.model.envelope import Envelope, encode_envelope
+from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
 from tradeswarm.model.messages import AnyMessage, EnvelopeRejected
 
 Handler = Callable[[Envelope], Awaitable[None]]
@@ -152,7 +154,8 @@ class InProcessBus:
         keys: AgentIdentity | None = None,
     ) -> Envelope:
         if sender.role not in topic.publishers:
-            self._refuse(self._envelope(sender, topic, payload, key, cause, intent))
+            refused = self._envelope(sender, topic, payload, key, cause, intent)
+            self._refuse(refused, "sender's role may not publish on this topic", "at publish")
             raise AccessDenied(f"{sender} may not publish on {topic.name}")
         if not isinstance(payload, topic.message_type):
             raise TypeError(
@@ -161,6 +164,7 @@ class InProcessBus:
         env = self._envelope(sender, topic, payload, key, cause, intent)
         if self.signing is not None:
             env = self.signing.sign(env, keys)
+        env = self._snapshot(env)
         if self._group:
             self._unlogged.append(env)
         else:
@@ -229,17 +233,31 @@ class InProcessBus:
             self._seen.popitem(last=False)
         return False
 
-    def _refuse(self, env: Envelope) -> None:
-        """Log that env was refused at publish (its sender's role may not publish on its
-        topic), as an EnvelopeRejected record from the bus itself."""
-        digest = hashlib.sha256(encode_envelope(env)).hexdigest()
+    def _snapshot(self, env: Envelope) -> Envelope:
+        """The envelope as its canonical bytes decode: what is signed, logged and delivered
+        is one immutable copy, never an object its publisher still holds (and could alter
+        after publishing), and it passes the message's own field checks. A message that
+        does not is refused, the refusal logged."""
+        try:
+            return decode_envelope(encode_envelope(env))
+        except (InvalidInput, msgspec.ValidationError, msgspec.DecodeError, TypeError) as err:
+            self._refuse(env, "message fails its own field checks", str(err))
+            raise InvalidInput(f"{env.type}", env.msg_id, str(err)) from err
+
+    def _refuse(self, env: Envelope, reason: str, detail: str) -> None:
+        """Log that env was refused at publish, as an EnvelopeRejected record from the bus
+        itself (the envelope is never logged or delivered)."""
+        try:
+            digest = hashlib.sha256(encode_envelope(env)).hexdigest()
+        except (TypeError, ValueError):  # not even encodable: hash what it claims to be
+            digest = hashlib.sha256(repr(env).encode()).hexdigest()
         record = EnvelopeRejected(
             msg_id=env.msg_id,
             type=env.type,
             topic=env.topic,
             sender=env.sender,
-            reason="sender's role may not publish on this topic",
-            detail=f"{env.sender} on {env.topic} (refused at publish)",
+            reason=reason,
+            detail=f"{env.sender} on {env.topic}: {detail}"[:500],
             envelope_sha256=digest,
             ts_event=env.ts_ns,
         )

@@ -91,7 +91,13 @@ def collar_refusal(
                 f"now (collar {collar.fraction:.2%}); the market moved"
             )
     valued = decision.metrics.get("reference_price")
-    moved = None if valued is None else _outside(Decimal(valued), mid, collar, tick)
+    try:
+        reference = Decimal(valued) if valued is not None else None
+    except ArithmeticError:
+        reference = None
+    if reference is None or not reference.is_finite() or reference <= 0:
+        return f"price collar: the decision carries no usable gate valuation ({valued!r})"
+    moved = _outside(reference, mid, collar, tick)
     if moved is not None:
         return (
             f"price collar: the market moved {moved:.2%} since the gate valued the trade at "

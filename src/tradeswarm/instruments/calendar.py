@@ -103,7 +103,11 @@ class SessionCalendar:
         """(open_ns, close_ns) of the session whose [open, close) holds ts_ns, else None.
 
         A session's break counts as inside it here; `is_open` excludes it."""
-        for year in sorted({_year_of(ts_ns), _year_of(ts_ns + NS_PER_DAY)}):
+        try:
+            years = sorted({_year_of(ts_ns), _year_of(ts_ns + NS_PER_DAY)})
+        except (OverflowError, ValueError, OSError):  # not a time any calendar holds
+            return None
+        for year in years:
             sessions = self._load(year)
             if sessions is None:
                 continue

@@ -63,6 +63,10 @@ def _row(symbol: str, raw: Any, source: str) -> Instrument:
     where = f"{source}:instruments.{symbol}"
     if not isinstance(raw, dict):
         raise ConfigurationError(where, raw, "must be a table of the instrument's fields")
+    if "symbol" in raw:
+        raise ConfigurationError(f"{where}.symbol", raw["symbol"], "the table's name is the symbol")
+    if "tradable" in raw and not isinstance(raw["tradable"], bool):
+        raise ConfigurationError(f"{where}.tradable", raw["tradable"], "must be true or false")
     for name in _MONEY_FIELDS:
         if isinstance(raw.get(name), float):
             raise ConfigurationError(

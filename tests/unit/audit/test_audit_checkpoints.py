@@ -25,6 +25,7 @@ from tradeswarm.audit.note import (
     NoteError,
     SignatureLine,
     split_note,
+    timestamp_of,
     verify_cosignature,
     verify_note,
 )
@@ -53,8 +54,9 @@ def test_checkpoint_note_has_the_c2sp_shape_and_verifies(store: Store, clock: Si
     log.append_events([make_envelope(i) for i in range(5)])
     (row,) = store.audit.checkpoints()
     text, sigs = split_note(row.note)
-    origin, size, root_b64 = text.splitlines()
+    origin, size, root_b64, stamp = text.splitlines()
     assert (origin, size) == (ORIGIN, "5")
+    assert stamp == f"timestamp {row.ts_ns}" and row.ts_ns == clock.now_ns()
     assert base64.b64decode(root_b64) == row.root == log.tree.root(5)
     assert row.note == text + "\n" + "".join(s.line() for s in sigs)
     assert [s.name for s in sigs] == [ORIGIN, ORIGIN]
@@ -65,8 +67,20 @@ def test_checkpoint_note_has_the_c2sp_shape_and_verifies(store: Store, clock: Si
     assert verify("ed25519", ed_key.public_key_bytes(), sigs[0].signature, text.encode())
     assert len(sigs[1].signature) == 4627  # ML-DSA-87
     checkpoint, verified = verify_note(row.note, log_keys(log_signers()))
-    assert checkpoint == Checkpoint(ORIGIN, 5, row.root)
+    assert checkpoint == Checkpoint(ORIGIN, 5, row.root, (stamp,))
+    assert timestamp_of(checkpoint) == row.ts_ns
     assert {k.algorithm for k in verified} == {"ed25519", "ml-dsa-87"}
+
+
+def test_the_checkpoint_time_is_under_the_log_signatures(store: Store, clock: SimClock) -> None:
+    log = make_log(store, clock)
+    log.append_events([make_envelope(i) for i in range(3)])
+    row = log.checkpoint()
+    assert row is not None
+    backdated = row.note.replace(f"timestamp {row.ts_ns}\n", f"timestamp {row.ts_ns - 1}\n")
+    assert backdated != row.note
+    with pytest.raises(NoteError, match="invalid"):
+        verify_note(backdated, log_keys(log_signers()))
 
 
 def test_a_changed_or_foreign_signed_note_is_rejected(store: Store, clock: SimClock) -> None:
@@ -150,6 +164,8 @@ def test_witness_cosigns_each_checkpoint_after_commit(store: Store, clock: SimCl
     cosigs = store.audit.cosignatures()
     assert [c.size for c in cosigs] == [6, 12]
     assert witness.state.size == 12
+    assert witness.state.cosigned == [6, 12]
+    assert witness.state.witness == witness.key.name == "witness.test/w1"
     for c, cp in zip(cosigs, store.audit.checkpoints(), strict=True):
         text, _ = split_note(cp.note)
         assert verify_cosignature(c.line, text, witness.key) == c.ts_s
@@ -174,6 +190,7 @@ def test_witness_refuses_a_fork(clock: SimClock) -> None:
     with pytest.raises(WitnessRefused, match="fork"):
         witness.cosign(row.note, 8, forked.tree.consistency_proof(8, 12))
     assert witness.state.size == 8
+    assert witness.state.cosigned == [8]  # a refusal is not a cosignature
     with pytest.raises(WitnessRefused, match="I hold size 8"):
         witness.cosign(row.note, 0, [])
 
@@ -230,8 +247,10 @@ def test_file_witness_keeps_state_outside_the_db(tmp_path: Path, clock: SimClock
     log.checkpoint()
     state = json.loads(path.read_text())
     assert state["size"] == 5 and base64.b64decode(state["root"]) == log.tree.root(5)
+    assert (state["cosigned"], state["witness"]) == ([5], "witness.test/file")
     again = file_witness()  # a restart reads the state back
     assert again.state.size == 5
+    assert again.state.cosigned == [5]
     forked = make_log(Store.open(":memory:"), clock, signers=signers)
     forked.append_events([make_envelope(i, "x") for i in range(7)])
     row = forked.checkpoint()

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
-from audit_factories import make_envelope, make_log
+from audit_factories import log_signers, make_envelope, make_log
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradeswarm.audit import ProofError, verify_consistency, verify_inclusion
+from tradeswarm.audit.charter import check_charter, make_charter
 from tradeswarm.audit.merkle import CompactRange, nodes_of_range
 from tradeswarm.core.clock import SimClock
 from tradeswarm.core.errors import ConfigurationError, InvariantViolation
-from tradeswarm.model.envelope import encode_envelope
+from tradeswarm.crypto import AgentIdentity, KeyRegistry, SigningPolicy
+from tradeswarm.crypto.contexts import context
+from tradeswarm.crypto.signing import decode_block
+from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope, signing_bytes
+from tradeswarm.model.messages import SwarmCharter
 from tradeswarm.store import Store
 
 # -- RFC 9162 section 2.1, written as the definitions read (the oracle) -------------------
@@ -172,8 +179,6 @@ def test_frontier_extend_reports_completed_nodes() -> None:
 
 
 def test_the_log_needs_a_post_quantum_key(store: Store, clock: SimClock) -> None:
-    from audit_factories import log_signers
-
     with pytest.raises(ConfigurationError, match="ML-DSA-87"):
         make_log(store, clock, signers=log_signers()[:1])
 
@@ -191,3 +196,52 @@ def test_roots_agree_with_pymerkle(batches: list[int]) -> None:
         for n, entry in enumerate(entries, start=1):
             peer.append_entry(entry)
             assert tree.root(n) == peer.get_root(n)
+
+
+# -- the charter ---------------------------------------------------------------------------
+
+SENDER = "audit-log:test-log"
+
+
+def _charter(clock: SimClock, cash: str = "1000000") -> SwarmCharter:
+    trader = AgentIdentity.from_seed(
+        "trading-agent-01", "trading-agent", b"charter-test-seed-0001", 0
+    )
+    registry = KeyRegistry([trader.public()])
+    return make_charter(registry, SigningPolicy(), Decimal(cash), clock.now_ns())
+
+
+def _charters(store: Store) -> list[Envelope]:
+    envs = [decode_envelope(row.body) for row in store.iter_events()]
+    return [e for e in envs if isinstance(e.payload, SwarmCharter)]
+
+
+def test_a_charter_is_logged_once_and_again_when_its_terms_change(
+    store: Store, clock: SimClock
+) -> None:
+    log = make_log(store, clock)
+    assert log.record_charter(_charter(clock), SENDER) is True
+    clock.advance(10**9)
+    assert log.record_charter(_charter(clock), SENDER) is False  # same terms, later time
+    assert log.record_charter(_charter(clock, cash="5"), SENDER) is True
+    logged = _charters(store)
+    assert [e.payload.initial_cash for e in logged] == [Decimal(1_000_000), Decimal(5)]  # type: ignore[union-attr]
+    assert store.last_event_of_type("SwarmCharter") == logged[-1]
+    assert log.tree.size == 2  # in the Merkle tree like every other entry
+    assert {(e.sender, e.topic) for e in logged} == {(SENDER, "audit.charter")}
+
+
+def test_the_charter_is_signed_with_the_logs_ed25519_key(store: Store, clock: SimClock) -> None:
+    log = make_log(store, clock)
+    log.record_charter(_charter(clock), SENDER)
+    (env,) = _charters(store)
+    block = decode_block(env.signature or b"")
+    assert block.alg == "ed25519"
+    public = log_signers()[0].public_key_bytes()
+    # the signature checked with the cryptography package itself, not our verifier
+    Ed25519PublicKey.from_public_bytes(public).verify(
+        block.sig, context("SwarmCharter") + signing_bytes(env)
+    )
+    assert check_charter(env, [("ed25519", public)]) is None
+    stranger = log_signers("mallory")[0].public_key_bytes()
+    assert "not signed by a trusted log key" in (check_charter(env, [("ed25519", stranger)]) or "")

@@ -11,6 +11,7 @@ from tradeswarm.bus.topics import (
     ALL_TOPICS,
     INTENTS,
     KILLSWITCH,
+    REJECTIONS,
     RESUME,
     RISK_DECISIONS,
     SIGNALS,
@@ -21,6 +22,7 @@ from tradeswarm.core.errors import AccessDenied, InvalidInput
 from tradeswarm.model.enums import SignalDirection, Verdict
 from tradeswarm.model.envelope import Envelope, decode_envelope
 from tradeswarm.model.messages import (
+    EnvelopeRejected,
     KillSwitchActivated,
     MarketSignal,
     RiskDecision,
@@ -66,12 +68,41 @@ def _decision(clock: SimClock) -> RiskDecision:
     )
 
 
+def _logged(store: Store) -> list[Envelope]:
+    return [decode_envelope(row.body) for row in store.iter_events()]
+
+
 def test_trader_may_not_publish_risk_decisions(clock: SimClock) -> None:
     bus = InProcessBus(clock)
     trader = bus.attach(TRADER)
     with pytest.raises(AccessDenied, match=RISK_DECISIONS.name):
         trader.publish(RISK_DECISIONS, _decision(clock), key="forged")
-    assert bus.stats.published == 0
+    assert bus.stats.published == 1  # the bus's own record of the refusal, nothing else
+
+
+@pytest.mark.asyncio
+async def test_acl_violation_is_logged_as_a_rejection_before_access_is_denied(
+    clock: SimClock, store: Store
+) -> None:
+    bus = InProcessBus(clock, sink=store)
+    decisions = _collector(bus, RISK_DECISIONS)
+    rejections = _collector(bus, REJECTIONS)
+    with pytest.raises(AccessDenied):
+        bus.attach(TRADER).publish(RISK_DECISIONS, _decision(clock), key="forged")
+    (logged,) = _logged(store)  # logged already, when publish raised
+    assert (logged.sender, logged.topic) == ("system:bus", REJECTIONS.name)
+    record = logged.payload
+    assert isinstance(record, EnvelopeRejected)
+    assert (record.sender, record.topic, record.type) == (
+        str(TRADER),
+        RISK_DECISIONS.name,
+        "RiskDecision",
+    )
+    assert "may not publish" in record.reason
+    assert len(record.envelope_sha256) == 64
+    await bus.drain()
+    assert decisions == []  # the forgery itself is neither logged nor delivered
+    assert [e.payload for e in rejections] == [record]
 
 
 def test_risk_manager_may_publish_risk_decisions(clock: SimClock) -> None:
@@ -98,13 +129,16 @@ def test_each_topic_refuses_every_role_outside_its_acl(clock: SimClock, topic) -
             )
 
 
-def test_only_a_human_may_publish_resume(clock: SimClock) -> None:
-    bus = InProcessBus(clock)
+def test_only_a_human_may_publish_resume(clock: SimClock, store: Store) -> None:
+    bus = InProcessBus(clock, sink=store)
     payload = TradingResumed(resumed_by="x", ts_event=0)
     with pytest.raises(AccessDenied):
         bus.attach(Identity("sys", Role.SYSTEM)).publish(RESUME, payload, key="r")
     bus.attach(Identity("jane.doe@desk", Role.HUMAN)).publish(RESUME, payload, key="r")
-    assert bus.stats.published == 1
+    assert [(e.type, e.sender) for e in _logged(store)] == [
+        ("EnvelopeRejected", "system:bus"),
+        ("TradingResumed", "human:jane.doe@desk"),
+    ]
 
 
 def test_wrong_payload_type_raises_type_error(clock: SimClock) -> None:

@@ -11,8 +11,8 @@ import pytest
 
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.inproc import BusSigning, InProcessBus
-from tradeswarm.bus.signed import REJECTIONS, VerifyingGate
-from tradeswarm.bus.topics import INTENTS, KILLSWITCH, SIGNALS, Role
+from tradeswarm.bus.signed import VerifyingGate
+from tradeswarm.bus.topics import INTENTS, KILLSWITCH, REJECTIONS, SIGNALS, Role
 from tradeswarm.core.clock import NS_PER_SECOND, SimClock
 from tradeswarm.core.errors import AccessDenied
 from tradeswarm.crypto import (
@@ -26,13 +26,14 @@ from tradeswarm.crypto import (
 )
 from tradeswarm.crypto.contexts import UNSIGNED
 from tradeswarm.model.enums import SignalDirection
-from tradeswarm.model.envelope import Envelope, encode_envelope
+from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
 from tradeswarm.model.messages import (
     EnvelopeRejected,
     KillSwitchActivated,
     MarketSignal,
     TradeIntent,
 )
+from tradeswarm.store import Store
 from tradeswarm.testkit import make_intent
 
 T0 = 1_704_205_800 * NS_PER_SECOND
@@ -76,13 +77,18 @@ def sender(sender_clock: SimClock) -> InProcessBus:
     return InProcessBus(sender_clock, signing=signing, random_nonces=True)
 
 
+def _registry() -> KeyRegistry:
+    return KeyRegistry([_keys(w).public() for w in (TRADER, ANALYZER, RISK)])
+
+
 class Receiver:
     def __init__(self, policy: SigningPolicy | None = None) -> None:
         self.clock = SimClock(T0)
         self.sink = Recorder()
         self.bus = InProcessBus(self.clock, sink=self.sink)
-        registry = KeyRegistry([_keys(w).public() for w in (TRADER, ANALYZER, RISK)])
-        self.gate = VerifyingGate(self.bus, registry, self.clock, policy=policy, window_ms=60_000)
+        self.gate = VerifyingGate(
+            self.bus, _registry(), self.clock, policy=policy, window_ms=60_000
+        )
         self.delivered: list[Envelope] = []
 
         async def handler(env: Envelope) -> None:
@@ -110,6 +116,44 @@ async def test_a_signed_envelope_passes_the_gate_and_is_delivered(sender: InProc
     assert await rx.take(env)
     assert rx.delivered == [env]
     assert rx.gate.stats.accepted == 1 and not rx.sink.rejections()
+
+
+@pytest.mark.asyncio
+async def test_what_the_gate_admits_is_appended_to_the_sink_as_received(
+    sender: InProcessBus,
+) -> None:
+    rx = Receiver()
+    env = _send(sender)
+    assert await rx.take(env)
+    assert rx.sink.logged == [env]
+    assert encode_envelope(rx.sink.logged[0]) == encode_envelope(env)  # signature and all
+
+
+@pytest.mark.asyncio
+async def test_a_fresh_gate_refuses_an_envelope_the_log_already_holds(
+    sender: InProcessBus,
+) -> None:
+    clock = SimClock(T0)
+    with Store.open(":memory:") as store:
+        bus = InProcessBus(clock, sink=store)
+        first = VerifyingGate(bus, _registry(), clock, logged=store.has_event)
+        env = _send(sender)
+        assert first.receive(env) is not None
+        await bus.drain()
+        assert [decode_envelope(r.body) for r in store.iter_events()] == [env]
+        # a restart: the new gate remembers nothing, the log does
+        restarted = VerifyingGate(bus, _registry(), clock, logged=store.has_event)
+        assert restarted.receive(env) is None
+        assert restarted.stats.rejected[RejectReason.REPLAYED] == 1
+        logged = [decode_envelope(r.body) for r in store.iter_events()]
+        assert [e.type for e in logged] == ["TradeIntent", "EnvelopeRejected"]
+        refusal = logged[1].payload
+        assert isinstance(refusal, EnvelopeRejected)
+        assert refusal.reason == RejectReason.REPLAYED.value and refusal.msg_id == env.msg_id
+        assert "in the log" in refusal.detail
+        # without the log to ask, a fresh gate would have let the replay in
+        forgetful = VerifyingGate(InProcessBus(clock), _registry(), clock)
+        assert forgetful.check(env) is not None
 
 
 @pytest.mark.asyncio

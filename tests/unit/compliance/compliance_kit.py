@@ -40,7 +40,7 @@ async def book_fill(
         fee=Decimal(0),
         ts_event=ts,
     )
-    assert store.record_fill(fill, "trading-agent-01", ts)
+    assert store.record_fill(fill, "trading-agent-01")
     bus.attach(EXECUTION).publish(
         FILLS,
         FillReceived.of(fill),

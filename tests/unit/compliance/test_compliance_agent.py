@@ -119,7 +119,7 @@ async def test_summary_counts_the_days_trades_oversight_and_flags(
         reasons=["x"],
         ts_event=T0,
     )
-    store.record_decision(decision, "intent", "CRITICAL")
+    store.record_decision(decision, "CRITICAL")
     clock.set(SESSION.close_ns)
     summaries: list[Envelope] = []
 
@@ -154,6 +154,6 @@ async def test_summary_counts_the_utc_day_including_what_is_decided_at_the_close
             reasons=["market is closed"],
             ts_event=ts,
         )
-        store.record_decision(decision, "intent", "CRITICAL")
+        store.record_decision(decision, "CRITICAL")
     clock.set(SESSION.close_ns)
     assert compliance.summarize(SESSION).risk_events == 2

@@ -6,10 +6,13 @@ import asyncio
 import base64
 from pathlib import Path
 
+from tradeswarm.audit.anchor import demo_anchor
+from tradeswarm.audit.charter import check_charter, registry_of_charter
 from tradeswarm.crypto import NON_REPUDIABLE, SigningPolicy, verify_envelope
 from tradeswarm.crypto.keys import Algorithm
 from tradeswarm.crypto.signing import decode_block
 from tradeswarm.model.envelope import decode_envelope
+from tradeswarm.model.messages import SwarmCharter
 from tradeswarm.store import Store
 from tradeswarm.system.config import SwarmConfig
 from tradeswarm.system.demo import run_demo
@@ -42,8 +45,13 @@ def test_demo_log_signed_by_each_author_and_verified_by_the_swarm_registry(tmp_p
     for env in signed:
         got = verify_envelope(env, registry, SigningPolicy())
         assert got.principal == env.sender and got.algorithm is Algorithm.ED25519
-    assert all(e.signature is None for e in envs if e.type not in NON_REPUDIABLE)
+    charters = [e for e in envs if isinstance(e.payload, SwarmCharter)]
+    assert len(charters) == 1 and envs[0] == charters[0]  # the first entry of the log
+    assert check_charter(charters[0], demo_anchor().charter_keys()) is None
+    assert registry_of_charter(charters[0].payload).to_json() == registry.to_json()  # type: ignore[arg-type]
+    others = [e for e in envs if e.type not in NON_REPUDIABLE and e not in charters]
+    assert others and all(e.signature is None for e in others)
     story = "\n".join(lines)  # the story stays byte-identical: it prints no signature bytes
-    for env in signed:
+    for env in [*signed, *charters]:
         raw = decode_block(env.signature or b"").sig
         assert base64.b64encode(raw).decode()[:24] not in story and raw.hex()[:24] not in story

@@ -4,11 +4,13 @@ import itertools
 import math
 from decimal import Decimal
 
+import exchange_calendars
 import numpy as np
+import pandas as pd
 import pytest
 
 from tradeswarm.core.errors import InvalidInput
-from tradeswarm.data.csv_bars import BUNDLED_SYMBOL, bundled_bars, parse_bars
+from tradeswarm.data.csv_bars import BUNDLED_SYMBOL, BUNDLED_TZ, bundled_bars, parse_bars
 from tradeswarm.data.replay import pick_day, split_days, synth_quote
 from tradeswarm.data.view import MINUTES_PER_YEAR, MarketView
 from tradeswarm.model.enums import MarketStatus
@@ -76,6 +78,35 @@ def test_bundled_bars_load_three_days() -> None:
     assert len(before) == 2 and day is days[2]
     with pytest.raises(InvalidInput, match="2006-01-03"):
         pick_day(days, "2006-02-01")
+
+
+def test_bundled_bars_are_read_in_frankfurt_time() -> None:
+    bars = bundled_bars()
+    # the file's first and last rows: 2006-01-03 09:01 and 2006-01-05 22:00, exchange time
+    assert BUNDLED_TZ == "Europe/Berlin"
+    assert bars[0].ts_event == pd.Timestamp("2006-01-03 09:01", tz="Europe/Berlin").value
+    assert bars[0].ts_event == pd.Timestamp("2006-01-03 08:01", tz="UTC").value
+    assert bars[-1].ts_event == pd.Timestamp("2006-01-05 21:00", tz="UTC").value
+
+
+@pytest.mark.filterwarnings("ignore::pandas.errors.Pandas4Warning")  # inside the library
+def test_every_bundled_bar_lies_in_an_xeur_session() -> None:
+    xeur = exchange_calendars.get_calendar("XEUR", start="2006-01-02", end="2006-01-06")
+    starts = [pd.Timestamp(b.ts_event - 60 * 10**9, tz="UTC") for b in bundled_bars()]
+    assert [t for t in starts if not xeur.is_open_on_minute(t)] == []
+
+
+def test_summer_time_is_two_hours_ahead_of_utc() -> None:
+    rows = ["2006-07-03,09:01:00,10,11,9,10,100", "2006-12-29,09:01:00,10,11,9,10,100"]
+    summer, winter = list(parse_bars([HEADER, *rows], "X", "b.csv", tz="Europe/Berlin"))
+    assert summer.ts_event == pd.Timestamp("2006-07-03 07:01", tz="UTC").value
+    assert winter.ts_event == pd.Timestamp("2006-12-29 08:01", tz="UTC").value
+
+
+def test_an_unknown_time_zone_is_refused_by_name() -> None:
+    with pytest.raises(InvalidInput) as info:
+        list(parse_bars([HEADER, GOOD], "X", "b.csv", tz="Mars/Olympus"))
+    assert info.value.field == "tz"
 
 
 def test_synth_quote_centres_on_the_close() -> None:

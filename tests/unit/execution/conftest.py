@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from exec_kit import SESSION, T0, Rig, exec_bar
+from exec_kit import COLLAR, SESSION, T0, Rig, exec_bar, exec_instruments
 
 from tradeswarm.brokers.paper import PaperBroker
 from tradeswarm.brokers.paper_config import PaperBrokerConfig
@@ -13,6 +13,7 @@ from tradeswarm.core.clock import SimClock, SimSleeper
 from tradeswarm.data.view import MarketView
 from tradeswarm.execution.agent import ExecutionAgent
 from tradeswarm.store import Store
+from tradeswarm.system.killswitch import KillSwitchState
 
 
 @pytest.fixture
@@ -29,6 +30,7 @@ def rig() -> Iterator[Rig]:
     market.open_session(SESSION)
     market.on_bar(exec_bar(T0))
     bus = InProcessBus(clock, sink=store)
+    KillSwitchState(bus, store)  # the flag's projector, subscribed first as in a swarm
     agent = ExecutionAgent(
         "order-executor-01",
         bus,
@@ -37,6 +39,8 @@ def rig() -> Iterator[Rig]:
         store=store,
         market=market,
         sleeper=SimSleeper(clock),
+        instruments=exec_instruments(),
+        collar=COLLAR,
     )
     yield Rig(clock=clock, store=store, broker=broker, bus=bus, market=market, agent=agent)
     broker.close()

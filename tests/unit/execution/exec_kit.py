@@ -12,9 +12,11 @@ from tradeswarm.bus.topics import RISK_DECISIONS, Role
 from tradeswarm.core.clock import NS_PER_SECOND, SimClock
 from tradeswarm.data.view import MarketView
 from tradeswarm.execution.agent import ExecutionAgent
-from tradeswarm.model.enums import Side, Verdict
+from tradeswarm.execution.pretrade import Collar
+from tradeswarm.instruments import InstrumentMaster, load_master
+from tradeswarm.model.enums import OrderType, Side, Verdict
 from tradeswarm.model.envelope import Envelope
-from tradeswarm.model.market import Bar, Session
+from tradeswarm.model.market import Bar, Instrument, Session
 from tradeswarm.model.messages import RiskDecision
 from tradeswarm.store import Store
 from tradeswarm.testkit import make_decision, make_intent
@@ -23,6 +25,15 @@ MIN = 60 * NS_PER_SECOND
 T0 = 1_704_205_800 * NS_PER_SECOND
 SESSION = Session(day="2024-01-02", open_ns=T0 - MIN, close_ns=T0 + 390 * MIN)
 RISK = Identity("risk-manager-01", Role.RISK)
+#: The desk's collar: within 5% of the reference, no tick allowance.
+COLLAR = Collar(Decimal("0.05"), Decimal(0))
+#: A symbol the instrument master knows but the paper broker does not list.
+NOT_AT_BROKER = Instrument(symbol="ZZ", asset_class="equity", tick_size=Decimal("0.01"))
+
+
+def exec_instruments() -> InstrumentMaster:
+    """The bundled master (ES: tick 0.25, multiplier 50) plus ZZ."""
+    return load_master().with_instruments(NOT_AT_BROKER)
 
 
 def exec_bar(ts: int, price: str = "100", symbol: str = "ES") -> Bar:
@@ -38,20 +49,29 @@ def permit(
     symbol: str = "ES",
     side: Side = Side.BUY,
     verdict: Verdict = Verdict.PERMIT,
+    limit: str | None = None,
+    reference_price: str | None = "100",
 ) -> RiskDecision:
+    """A decision on a MARKET intent, or a LIMIT one at `limit`; reference_price is the
+    quote mid the gate valued the trade at (its metrics["reference_price"]; None: a
+    decision without it, which execution refuses)."""
     now = clock.now_ns()
     i = make_intent(
         intent_id=uuid.UUID(int=1000 + n),
         symbol=symbol,
         side=side,
         quantity=Decimal(qty),
+        order_type=OrderType.MARKET if limit is None else OrderType.LIMIT,
+        limit_price=limit,
         ts_event=now,
     )
+    metrics = {} if reference_price is None else {"reference_price": reference_price}
     return make_decision(
         decision_id=uuid.UUID(int=2000 + n),
         intent=i,
         verdict=verdict,
         reasons=["all rules passed"],
+        metrics=metrics,
         ts_event=now,
     )
 

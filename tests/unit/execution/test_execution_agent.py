@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from exec_kit import MIN, SESSION, Rig, exec_bar, permit
+from exec_kit import COLLAR, MIN, SESSION, Rig, exec_bar, exec_instruments, permit
 
 from tradeswarm.brokers.errors import ErrorCode
 from tradeswarm.brokers.port import BrokerOrderStatus
@@ -11,11 +11,13 @@ from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.topics import EXECUTION_REJECTED, FILLS, KILLSWITCH, ORDERS, Role
 from tradeswarm.core.clock import NS_PER_SECOND
 from tradeswarm.execution.agent import order_for
-from tradeswarm.model.enums import Verdict
-from tradeswarm.model.envelope import Envelope
+from tradeswarm.execution.pretrade import Collar, collar_refusal
+from tradeswarm.model.enums import Side, Verdict
+from tradeswarm.model.envelope import Envelope, decode_envelope
 from tradeswarm.model.market import Quote
 from tradeswarm.model.messages import ExecutionRejected, KillSwitchActivated, RiskDecision
 from tradeswarm.model.order import OrderState
+from tradeswarm.testkit import make_envelope
 
 
 def _watch(rig: Rig, topic) -> list[Envelope]:  # type: ignore[no-untyped-def]
@@ -108,9 +110,9 @@ async def test_unknown_symbol_is_rejected_without_retry(rig: Rig) -> None:
     assert isinstance(rejected[0].payload, ExecutionRejected)
 
 
-async def _refused(rig: Rig) -> str:
+async def _refused(rig: Rig, decision: RiskDecision | None = None) -> str:
     rejected = _watch(rig, EXECUTION_REJECTED)
-    await rig.send(permit(rig.clock))
+    await rig.send(decision or permit(rig.clock))
     assert await rig.broker.get_open_orders() == []
     stored = rig.store.list_orders()
     assert [o.state for o in stored] == [OrderState.REJECTED]
@@ -207,7 +209,7 @@ async def test_kill_switch_message_cancels_open_orders_at_the_broker(rig: Rig) -
         key="k",
     )
     await rig.bus.drain()
-    assert rig.store.killswitch_active()
+    assert rig.store.killswitch_active()  # set by the KillSwitchState projector
     assert await rig.broker.get_open_orders() == []
     for order in rig.store.list_orders():
         assert order.state is OrderState.CANCELED
@@ -257,3 +259,109 @@ async def test_fills_are_booked_once_and_finish_the_order(rig: Rig) -> None:
     assert len(fills) == 1
     assert rig.store.get_positions()["ES"].quantity == Decimal(5)
     assert rig.store.get_cash() == Decimal(1_000_000) + trades[0].cash_delta
+
+
+@pytest.mark.asyncio
+async def test_the_agent_cancels_on_a_kill_switch_but_leaves_the_flag_to_its_projector(
+    rig: Rig,
+) -> None:
+    await rig.send(permit(rig.clock))
+    halt = KillSwitchActivated(reason="panic", triggered_by="ops", ts_event=rig.clock.now_ns())
+    env = make_envelope(halt, topic=KILLSWITCH.name, sender="system:ops", ts_ns=halt.ts_event)
+    await rig.agent.on_killswitch(env)  # the agent's handler alone, not the projector's
+    assert not rig.store.killswitch_active()
+    assert await rig.broker.get_open_orders() == []
+    assert [o.state for o in rig.store.list_orders()] == [OrderState.CANCELED]
+
+
+@pytest.mark.asyncio
+async def test_a_symbol_missing_from_the_instrument_master_never_reaches_the_broker(
+    rig: Rig,
+) -> None:
+    rig.tick(symbol="QQQQ")  # a fresh quote, but no reference data
+    reason = await _refused(rig, permit(rig.clock, symbol="QQQQ"))
+    assert "unknown instrument QQQQ" in reason
+
+
+# -- the price collar, checked again against the latest quote (mid 100 at the start) ------
+
+
+@pytest.mark.asyncio
+async def test_limit_outside_the_collar_of_the_latest_quote_is_not_sent(rig: Rig) -> None:
+    decision = permit(rig.clock, limit="104")  # 4% off the mid the gate saw
+    rig.tick("110")  # the market moved: 104 is now 5.45% below the mid
+    reason = await _refused(rig, decision)
+    assert reason.startswith("price collar:")
+    assert "limit 104" in reason
+
+
+@pytest.mark.asyncio
+async def test_limit_far_from_an_unmoved_quote_is_not_sent(rig: Rig) -> None:
+    reason = await _refused(rig, permit(rig.clock, limit="94.75", side=Side.SELL))
+    assert reason.startswith("price collar:")
+
+
+@pytest.mark.asyncio
+async def test_limit_exactly_at_the_collar_is_sent(rig: Rig) -> None:
+    decision = permit(rig.clock, limit="105")  # 5% of the mid 100: the edge is inside
+    await rig.send(decision)
+    assert await rig.broker.get_order_by_client_id(_cid(decision)) is not None
+    assert rig.store.list_orders()[0].state is not OrderState.REJECTED
+
+
+@pytest.mark.asyncio
+async def test_market_order_whose_mid_moved_beyond_the_collar_is_not_sent(rig: Rig) -> None:
+    decision = permit(rig.clock, reference_price="100")
+    rig.tick("106")  # |100 - 106| / 106 = 5.7% since the gate valued the trade
+    reason = await _refused(rig, decision)
+    assert reason.startswith("price collar:")
+    assert "market moved" in reason
+
+
+@pytest.mark.asyncio
+async def test_market_order_whose_mid_moved_inside_the_collar_is_sent(rig: Rig) -> None:
+    decision = permit(rig.clock, reference_price="100")
+    rig.tick("104")  # 3.8%
+    await rig.send(decision)
+    assert await rig.broker.get_order_by_client_id(_cid(decision)) is not None
+    assert [o.state for o in rig.store.list_orders()] == [OrderState.ACKNOWLEDGED]
+
+
+@pytest.mark.parametrize("valued", [None, "abc", "NaN", "0", "-100"])
+@pytest.mark.asyncio
+async def test_a_permit_without_a_usable_gate_valuation_is_not_sent(
+    rig: Rig, valued: str | None
+) -> None:
+    reason = await _refused(rig, permit(rig.clock, reference_price=valued))
+    assert reason.startswith("price collar: the decision carries no usable gate valuation")
+
+
+def test_the_collar_in_ticks_widens_the_fraction(rig: Rig) -> None:
+    es = exec_instruments()["ES"]  # tick 0.25
+    quote = Quote(symbol="ES", ts_event=0, bid=Decimal("99.5"), ask=Decimal("100.5"))
+    decision = permit(rig.clock, limit="106")  # 6% off: 24 ticks
+    assert collar_refusal(decision, quote, COLLAR, es) is not None
+    assert collar_refusal(decision, quote, Collar(Decimal("0.05"), Decimal(24)), es) is None
+    assert collar_refusal(decision, quote, Collar(Decimal("0.05"), Decimal(23)), es) is not None
+
+
+# -- a broker fatal error halts trading ----------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_broker_fatal_error_publishes_a_kill_switch_and_stops_trading(rig: Rig) -> None:
+    halts = _watch(rig, KILLSWITCH)
+    rig.broker.inject_fault(ErrorCode.ERR_AUTH)
+    cause = await rig.send(permit(rig.clock, 1))
+    assert [o.state for o in rig.store.list_orders()] == [OrderState.FATAL_ERROR]
+    (halt,) = halts
+    assert isinstance(halt.payload, KillSwitchActivated)
+    assert halt.sender == "order-executor:order-executor-01"
+    assert ErrorCode.ERR_AUTH in halt.payload.reason
+    assert halt.causation_id == cause.msg_id
+    logged = [e.msg_id for e in map(decode_envelope, (r.body for r in rig.store.iter_events()))]
+    assert halt.msg_id in logged
+    assert rig.store.killswitch_active()
+    second = permit(rig.clock, 2)
+    await rig.send(second)
+    assert rig.store.get_order_by_client_id(_cid(second)).reason == "kill switch active"  # type: ignore[union-attr]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from tradeswarm.core.errors import InvalidInput
@@ -93,6 +94,16 @@ def _intent(**changes: object) -> TradeIntent:
         ({"confidence": 1.5}, "intent.confidence"),
         ({"confidence": float("nan")}, "intent.confidence"),
         ({"symbol": ""}, "intent.symbol"),
+        ({"limit_price": Decimal(90)}, "intent.limit_price"),
+        ({"stop_price": Decimal(90)}, "intent.stop_price"),
+        (
+            {"order_type": OrderType.LIMIT, "limit_price": Decimal(90), "stop_price": Decimal(95)},
+            "intent.stop_price",
+        ),
+        (
+            {"order_type": OrderType.STOP, "stop_price": Decimal(95), "limit_price": Decimal(90)},
+            "intent.limit_price",
+        ),
     ],
 )
 def test_trade_intent_refuses_bad_fields_by_name(changes: dict[str, object], field: str) -> None:
@@ -102,10 +113,35 @@ def test_trade_intent_refuses_bad_fields_by_name(changes: dict[str, object], fie
     assert field in str(info.value)
 
 
-def test_trade_intent_notional_prefers_limit_price() -> None:
-    assert _intent().notional == Decimal(200)
+def test_trade_intent_claimed_notional_prefers_limit_price() -> None:
+    assert _intent().claimed_notional == Decimal(200)
     limit = _intent(order_type=OrderType.LIMIT, limit_price=Decimal(90))
-    assert limit.notional == Decimal(180)
+    assert limit.claimed_notional == Decimal(180)
+    stop = _intent(order_type=OrderType.STOP, stop_price=Decimal(95))
+    assert stop.claimed_notional == Decimal(190)
+
+
+@pytest.mark.parametrize(
+    ("name", "forced", "field"),
+    [
+        ("quantity", Decimal(-5), "intent.quantity"),
+        ("quantity", 2.0, "intent.quantity"),
+        ("quantity", None, "intent.quantity"),
+        ("limit_price", Decimal(99), "intent.limit_price"),
+        ("reference_price", Decimal("NaN"), "intent.reference_price"),
+        ("side", "BUY", "intent.side"),
+        ("symbol", "", "intent.symbol"),
+    ],
+)
+def test_validate_refuses_an_intent_altered_after_construction(
+    name: str, forced: object, field: str
+) -> None:
+    intent = _intent()  # a valid MARKET buy of 2
+    intent.validate()
+    msgspec.structs.force_setattr(intent, name, forced)  # the frozen struct, altered in place
+    with pytest.raises(InvalidInput) as info:
+        intent.validate()
+    assert info.value.field == field
 
 
 def _bar(**changes: object) -> Bar:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from store_factories import make_fill, make_order, uid
+from store_factories import BASE_NS, make_fill, make_order, uid
 
 from tradeswarm.core.errors import InvariantViolation
 from tradeswarm.model.enums import Side
@@ -73,8 +74,8 @@ def test_initial_cash_is_set_once(store: Store) -> None:
 def test_record_fill_books_trade_position_and_cash_once(store: Store) -> None:
     store.set_initial_cash(Decimal("1000"))
     buy = make_fill("f1", Side.BUY, "0.1", "10.1", fee="0.01", ts=1)
-    assert store.record_fill(buy, "momentum-1", 5) is True
-    assert store.record_fill(buy, "momentum-1", 6) is False
+    assert store.record_fill(buy, "momentum-1") is True
+    assert store.record_fill(buy, "momentum-1") is False
     assert store.list_trades() == [buy]
     assert store.get_cash() == Decimal("1000") - Decimal("1.01") - Decimal("0.01")
     assert str(store.get_cash()) == "998.98"
@@ -82,19 +83,19 @@ def test_record_fill_books_trade_position_and_cash_once(store: Store) -> None:
     assert pos == Position(symbol="ES", quantity=Decimal("0.1"), avg_cost=Decimal("10.1"))
 
     buy2 = make_fill("f2", Side.BUY, "0.2", "10.4", ts=2)
-    assert store.record_fill(buy2, "momentum-1", 7)
+    assert store.record_fill(buy2, "momentum-1")
     pos = store.get_positions()["ES"]
     assert pos.quantity == Decimal("0.3")
     assert pos.avg_cost == Decimal("10.3")
 
 
 def test_closing_fill_realizes_pnl_and_hides_flat_position(store: Store) -> None:
-    store.record_fill(make_fill("f1", Side.BUY, "2", "100", ts=1), "a", 1)
-    store.record_fill(make_fill("f2", Side.SELL, "2", "101.5", ts=2), "a", 2)
+    store.record_fill(make_fill("f1", Side.BUY, "2", "100", ts=1), "a")
+    store.record_fill(make_fill("f2", Side.SELL, "2", "101.5", ts=2), "a")
     assert store.get_positions() == {}
     assert store.get_cash() == Decimal("3.0")
     with store.transaction():
-        store.record_fill(make_fill("f3", Side.SELL, "1", "90", ts=3), "a", 3)
+        store.record_fill(make_fill("f3", Side.SELL, "1", "90", ts=3), "a")
     assert store.get_positions()["ES"].quantity == Decimal("-1")
     assert store.get_positions()["ES"].realized_pnl == Decimal("3.0")
 
@@ -106,7 +107,7 @@ def test_list_trades_ordered_by_ts_then_fill_id(store: Store) -> None:
         make_fill("a", Side.BUY, "1", "1", ts=2),
     ]
     for f in fills:
-        store.record_fill(f, "a", 0)
+        store.record_fill(f, "a")
     assert [f.fill_id for f in store.list_trades()] == ["z", "a", "b"]
 
 
@@ -119,9 +120,49 @@ def test_float_money_is_refused(store: Store) -> None:
 def test_books_survive_reopen(db_path: Path) -> None:
     with Store.open(db_path) as s:
         s.set_initial_cash(Decimal("0.1"))
-        s.record_fill(make_fill("f1", Side.SELL, "0.2", "0.1"), "a", 1)
+        s.record_fill(make_fill("f1", Side.SELL, "0.2", "0.1"), "a")
         s.upsert_order(make_order(1))
     with Store.open(db_path) as s:
         assert s.get_cash() == Decimal("0.12")
         assert s.get_positions()["ES"].quantity == Decimal("-0.2")
         assert s.get_order(uid(101)) == make_order(1)
+
+
+def _raw_rows(db: Path, table: str) -> tuple[list[str], list[tuple[object, ...]]]:
+    """The table as sqlite3 itself reads it: column names and rows in key order."""
+    with sqlite3.connect(db) as conn:
+        columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+        rows = conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+    return columns, rows
+
+
+def test_position_updated_ns_is_the_fills_own_time(store: Store) -> None:
+    fill = make_fill("f1", Side.BUY, "1", "10", ts=42)
+    store.record_fill(fill, "a")
+    (row,) = store.table_rows("positions")
+    assert row["updated_ns"] == fill.ts_event
+
+
+def test_table_rows_return_every_column_as_the_database_holds_it(db_path: Path) -> None:
+    with Store.open(db_path) as s:
+        s.set_initial_cash(Decimal("100.50"))
+        s.record_fill(make_fill("f1", Side.BUY, "0.3", "10.25", fee="0.01", ts=3), "agent-7")
+        s.upsert_order(make_order(1, broker_order_id="B-1"))
+        got = {t: s.table_rows(t) for t in ("trades", "positions", "orders", "account")}
+    for table, rows in got.items():
+        columns, raw = _raw_rows(db_path, table)
+        assert [list(r) for r in rows] == [columns] * len(raw)
+        as_text = [tuple(None if v is None else str(v) for v in r.values()) for r in rows]
+        assert as_text == [tuple(None if v is None else str(v) for v in r) for r in raw]
+    assert got["trades"][0]["agent_id"] == "agent-7"
+    assert got["trades"][0]["price"] == Decimal("10.25")
+    assert got["account"][0]["cash"] == Decimal("100.50") - Decimal("3.075") - Decimal("0.01")
+
+
+def test_table_rows_see_the_orders_of_the_open_unit_of_work(store: Store) -> None:
+    with store.transaction():
+        store.upsert_order(make_order(1))
+        moved = make_order(1).transition(OrderTrigger.SUBMIT, BASE_NS + 9)
+        store.upsert_order(moved)
+        (row,) = store.table_rows("orders")
+        assert (row["state"], row["updated_ns"]) == ("SUBMITTED", BASE_NS + 9)

@@ -5,9 +5,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from store_factories import make_envelope
+from store_factories import BASE_NS, make_envelope, uid
 
+from tradeswarm import testkit
 from tradeswarm.model.envelope import decode_envelope, encode_envelope
+from tradeswarm.model.messages import TradingResumed
 from tradeswarm.store import EventRow, Store
 
 ZERO32 = b"\x00" * 32
@@ -120,3 +122,29 @@ def test_rolled_back_append_does_not_poison_the_chain(store: Store) -> None:
     assert store.event_count() == 1
     assert store.append_event(make_envelope(4)) == 2
     verify_chain(list(store.iter_events()))
+
+
+def test_has_event_knows_logged_msg_ids_only(store: Store) -> None:
+    store.append_event(make_envelope(1))
+    with pytest.raises(RuntimeError), store.transaction():
+        store.append_event(make_envelope(2))
+        assert store.has_event(make_envelope(2).msg_id)  # the unit sees its own write
+        raise RuntimeError("boom")
+    assert store.has_event(make_envelope(1).msg_id)
+    assert not store.has_event(make_envelope(2).msg_id)  # rolled back
+    assert not store.has_event(make_envelope(3).msg_id)
+
+
+def test_last_event_of_type_is_the_last_one_logged(store: Store) -> None:
+    resumed = testkit.make_envelope(
+        TradingResumed(resumed_by="jane", ts_event=BASE_NS),
+        topic="system.killswitch.resumed",
+        sender="human:jane",
+        ts_ns=BASE_NS,
+        msg_id=uid(77),
+    )
+    assert store.last_event_of_type("KillSwitchActivated") is None
+    store.append_events([make_envelope(5), make_envelope(2), resumed])  # log order, not time
+    assert store.last_event_of_type("KillSwitchActivated") == make_envelope(2)
+    assert store.last_event_of_type("TradingResumed") == resumed
+    assert store.last_event_of_type("SwarmCharter") is None

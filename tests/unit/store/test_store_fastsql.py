@@ -55,10 +55,10 @@ def test_money_text_is_exact_and_refuses_floats() -> None:
 
 def test_read_models_follow_fills_and_forget_a_rolled_back_unit(store: Store) -> None:
     store.set_initial_cash(Decimal("1000"))
-    store.record_fill(make_fill("f1", Side.BUY, "2", "10"), "a", 1)
+    store.record_fill(make_fill("f1", Side.BUY, "2", "10"), "a")
     assert store.get_cash() == Decimal("980")
     with pytest.raises(RuntimeError), store.transaction():
-        store.record_fill(make_fill("f2", Side.BUY, "1", "10"), "a", 2)
+        store.record_fill(make_fill("f2", Side.BUY, "1", "10"), "a")
         assert store.get_cash() == Decimal("970")
         assert store.get_positions()["ES"].quantity == Decimal("3")
         raise RuntimeError("crash inside the unit of work")
@@ -70,9 +70,9 @@ def test_read_models_follow_fills_and_forget_a_rolled_back_unit(store: Store) ->
 def test_read_models_equal_a_fresh_store_after_reopen(db_path: Path) -> None:
     with Store.open(db_path) as s:
         s.set_initial_cash(Decimal("100"))
-        s.record_fill(make_fill("f1", Side.BUY, "1", "10"), "a", 1)
-        s.record_fill(make_fill("f2", Side.SELL, "1", "13"), "a", 2)  # flat, P&L kept
-        s.record_fill(make_fill("f3", Side.SELL, "1", "12"), "a", 3)
+        s.record_fill(make_fill("f1", Side.BUY, "1", "10"), "a")
+        s.record_fill(make_fill("f2", Side.SELL, "1", "13"), "a")  # flat, P&L kept
+        s.record_fill(make_fill("f3", Side.SELL, "1", "12"), "a")
         cash, held = s.get_cash(), s.get_positions()
     with Store.open(db_path) as fresh:
         assert fresh.get_cash() == cash == Decimal("115")

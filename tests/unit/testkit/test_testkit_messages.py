@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tradeswarm.core.errors import InvalidInput
-from tradeswarm.model.enums import MessageIntent, OrderType, Side, Verdict
+from tradeswarm.model.enums import DecisionKind, MessageIntent, OrderType, Side, Verdict
 from tradeswarm.model.envelope import decode_envelope, encode_envelope
 from tradeswarm.model.messages import KillSwitchActivated, TradeIntent
 from tradeswarm.testkit import (
@@ -25,7 +25,7 @@ def test_default_intent_is_a_valid_one_contract_market_buy() -> None:
     intent = make_intent()
     assert (intent.symbol, intent.side, intent.order_type) == ("ES", Side.BUY, OrderType.MARKET)
     assert intent.quantity == Decimal(1)
-    assert intent.notional == Decimal(100)
+    assert intent.claimed_notional == Decimal(100)
     assert intent.ts_event == DEFAULT_TS_NS
 
 
@@ -42,7 +42,7 @@ def test_intent_overrides_apply_and_money_is_converted_exactly() -> None:
     assert intent.quantity == Decimal("0.1")
     assert intent.limit_price == Decimal(4750)
     assert isinstance(intent.limit_price, Decimal)
-    assert intent.notional == Decimal("475.0")
+    assert intent.claimed_notional == Decimal("475.0")
     assert intent.intent_id == uuid.UUID(int=9)
 
 
@@ -51,6 +51,8 @@ def test_intent_keeps_the_models_own_validation() -> None:
         make_intent(order_type=OrderType.LIMIT)
     with pytest.raises(InvalidInput, match=r"intent\.quantity"):
         make_intent(quantity=1.5)
+    with pytest.raises(InvalidInput, match=r"intent\.limit_price"):
+        make_intent(limit_price=100)  # the default MARKET order takes no limit price
 
 
 @pytest.mark.parametrize(
@@ -76,6 +78,7 @@ def test_decision_defaults_follow_its_intent_and_overrides_apply() -> None:
     decision = make_decision(intent=intent)
     assert decision.intent is intent
     assert (decision.verdict, decision.reasons, decision.ts_event) == (Verdict.PERMIT, [], 123)
+    assert (decision.principal, decision.phase) == ("", DecisionKind.INTENT)
     denied = make_decision(verdict=Verdict.DENY, reasons=["closed"], ts_event=5)
     assert (denied.verdict, denied.reasons, denied.ts_event) == (Verdict.DENY, ["closed"], 5)
     assert make_decision().reasons is not make_decision().reasons
