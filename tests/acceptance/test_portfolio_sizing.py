@@ -54,4 +54,4 @@ def test_a_kelly_sized_swarm_trades_the_day_within_its_risk_budget(tmp_path: Pat
     assert any(qty < fixed for qty, fixed in buys), buys
     report = status_json(db)
     assert report["reconciled"] is True and report["open_orders"] == 0
-    assert run_cli("audit", "verify", "--all", "--db", db).exit_code == 0
+    assert run_cli("audit", "verify", "--all", "--db", db, "--demo-keys").exit_code == 0

@@ -85,6 +85,9 @@ def test_a_large_trade_is_reviewed_approved_by_a_human_then_filled(
     permit = _find(lines, rf"✓ PERMIT \(approved by jane\.doe@desk\) intent {sid}:", approved)
     filled = _find(lines, rf"ORDER ts-{sid} .* → FILLED", permit)
     assert review < asked < approved < permit < filled
+    # the bars are read in exchange time (Europe/Berlin): the story is told in UTC
+    assert lines[review].startswith("09:28:00")
+    assert re.match(r"09:30:00  jane\.doe@desk +👤", lines[approved]), lines[approved]
     notional = Decimal(INTENT.search(lines[review - 1]).group(4).replace(",", ""))  # type: ignore[union-attr]
     assert notional > 100_000
 
@@ -106,6 +109,73 @@ def test_the_circuit_breaker_denies_in_a_volatile_market(full_day: tuple[Path, s
     deny = _find(lines, r"✗ DENY intent ([0-9a-f]{8}): circuit_volatility")
     sid = re.search(r"intent ([0-9a-f]{8})", lines[deny]).group(1)  # type: ignore[union-attr]
     assert not any(f"ORDER ts-{sid}" in line for line in lines)
+
+
+def test_an_order_too_big_for_one_bar_fills_in_parts(full_day: tuple[Path, str]) -> None:
+    db, output = full_day
+    lines = _story(output)
+    part = _find(lines, r"ORDER (ts-[0-9a-f]{8}) \w+ (\d+) → PARTIALLY_FILLED filled (\d+)")
+    m = re.search(r"ORDER (ts-[0-9a-f]{8}) \w+ (\d+) → PARTIALLY_FILLED filled (\d+)", lines[part])
+    assert m is not None
+    short, quantity, first = m.group(1), int(m.group(2)), int(m.group(3))
+    assert 0 < first < quantity
+    _find(lines, rf"ORDER {short} \w+ {quantity} → FILLED filled {quantity}", part + 1)
+    fills = query(db, "SELECT quantity FROM trades WHERE client_order_id LIKE ?", short + "%")
+    assert len(fills) >= 2
+    assert sum(Decimal(q) for (q,) in fills) == quantity
+    assert query(db, "SELECT state, filled_qty FROM orders WHERE client_order_id LIKE ?",
+                 short + "%") == [("FILLED", str(quantity))]  # fmt: skip
+
+
+WASH = re.compile(
+    r"⚑ WASH_TRADE_SUSPECT (\S+): SELL (\d+) reverses BUY (\d+) of (\d+) min before \(fill (\S+)\)"
+)
+
+
+def test_a_quick_reversal_is_flagged_as_a_suspected_wash_trade(full_day: tuple[Path, str]) -> None:
+    db, output = full_day
+    flagged = [m for m in map(WASH.search, _story(output)) if m]
+    assert flagged, "the day should flag a reversal"
+    logged = query(db, "SELECT COUNT(*) FROM events WHERE type = 'ComplianceFlag'")
+    assert logged == [(len(flagged),)]
+    for m in flagged:
+        symbol, sold, bought, window_min, fill_id = m.groups()
+        ((side, qty, bought_ns),) = query(
+            db, "SELECT side, quantity, ts_event FROM trades WHERE fill_id = ?", fill_id
+        )
+        assert (side, qty) == ("BUY", bought)
+        window = int(window_min) * 60 * 10**9
+        sells = query(
+            db,
+            "SELECT quantity FROM trades WHERE side = 'SELL' AND symbol = ? AND ts_event > ?"
+            " AND ts_event <= ?",
+            symbol, bought_ns, bought_ns + window,
+        )  # fmt: skip
+        assert (sold,) in sells
+
+
+def test_every_order_is_verified_clean_and_approvals_carry_the_humans_signature(
+    full_day: tuple[Path, str],
+) -> None:
+    db, output = full_day
+    audit = output[output.index("audit verification") :].splitlines()
+    checked = {
+        m.group(1): line for line in audit if (m := re.search(r"✓ order (ts-[0-9a-f]{8}):", line))
+    }
+    orders = {coid[:11] for (coid,) in query(db, "SELECT client_order_id FROM orders")}
+    assert set(checked) == orders
+    assert not any("✗" in line for line in audit)
+    approved = {short for short, line in checked.items() if "approved by jane.doe@desk" in line}
+    reviewed = {
+        "ts-" + sid
+        for sid in re.findall(r"👤 APPROVED by jane\.doe@desk request ([0-9a-f]{8})", output)
+    }
+    assert approved == reviewed and len(approved) == 2
+    for short in sorted(approved):
+        chain = run_cli("audit", "verify", short, "--db", db, "--demo-keys")
+        assert chain.exit_code == 0, chain.stdout + chain.stderr
+        assert "✓ human signed  : valid ed25519, key" in chain.stdout
+        assert "of human:jane.doe@desk" in chain.stdout
 
 
 def test_end_of_day_summary_matches_the_books(full_day: tuple[Path, str]) -> None:
@@ -142,6 +212,7 @@ def test_end_of_day_summary_matches_the_books(full_day: tuple[Path, str]) -> Non
     # the day holds the DENY decided on the last bar, at the close itself (market closed)
     at_close = query(db, "SELECT verdict FROM risk_events WHERE ts_ns = ?", day.session.close_ns)
     assert ("DENY",) in at_close
+    _find(_story(output), r"^21:00:00  risk-manager-01 .* circuit breaker: market is closed")
     flags = query(db, "SELECT COUNT(*) FROM events WHERE type = 'ComplianceFlag'")
     assert int(s["compliance flags"]) == flags[0][0]
 
@@ -158,9 +229,9 @@ def test_books_are_clean_and_reconciled_after_the_day(full_day: tuple[Path, str]
     assert report["fills"] == len(query(db, "SELECT 1 FROM trades"))
     assert report["open_positions"] == report["broker_positions"]
     assert f"books: {report['orders']} orders, {report['fills']} fills" in output
-    verify = run_cli("audit", "verify", "--all", "--db", db)
+    verify = run_cli("audit", "verify", "--all", "--db", db, "--demo-keys")
     assert verify.exit_code == 0, verify.stdout + verify.stderr
-    assert "clean" in verify.stdout
+    assert "every table: clean" in verify.stdout
 
 
 def test_two_runs_with_the_same_config_print_identical_stories(

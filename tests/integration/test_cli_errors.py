@@ -1,8 +1,11 @@
-"""The CLI on bad input: exit 2, one clear line naming what is wrong, and nothing created."""
+"""The CLI on bad input: exit 2, one clear line naming what is wrong, and nothing created;
+and what a human's commands do: they only queue a signed envelope in the swarm's inbox,
+which the swarm's gate checks and logs when the demo next runs a bar on the store."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -12,6 +15,16 @@ import pytest
 from typer.testing import CliRunner
 
 from tradeswarm.cli.main import app
+from tradeswarm.crypto import Algorithm, KeyRegistry, SigningPolicy, decode_block, verify_envelope
+from tradeswarm.crypto.provision import demo_identities
+from tradeswarm.model.enums import OversightStatus
+from tradeswarm.model.envelope import Envelope, decode_envelope
+from tradeswarm.model.messages import (
+    EnvelopeRejected,
+    KillSwitchActivated,
+    OversightDecided,
+    TradingResumed,
+)
 
 
 def cli(*args: str | Path) -> Any:
@@ -27,9 +40,9 @@ def _status(db: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def morning(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store that traded until 10:29, with one pending oversight request."""
+    """A store that traded until 09:29, with one pending oversight request."""
     db = tmp_path_factory.mktemp("morning") / "swarm.sqlite"
-    result = cli("demo", "--db", db, "--until", "10:29")
+    result = cli("demo", "--db", db, "--until", "09:29")
     assert result.exit_code == 0, result.stderr
     return db
 
@@ -116,55 +129,101 @@ def test_demo_with_a_bad_until_exits_2_naming_it(tmp_path: Path, until: str) -> 
     assert list(tmp_path.iterdir()) == []
 
 
-def test_killswitch_activate_then_resume_as_a_human(morning: Path, tmp_path: Path) -> None:
-    db = tmp_path / "ks.sqlite"
-    for suffix in ("", ".broker"):
-        Path(f"{db}{suffix}").write_bytes(Path(f"{morning}{suffix}").read_bytes())
-    assert _status(db)["killswitch"] is False
+def _copy(src: Path, dst: Path) -> Path:
+    """A copy of a store with its broker and witness files, to change without touching src."""
+    for suffix in ("", ".broker", ".witness.json"):
+        if Path(f"{src}{suffix}").exists():
+            Path(f"{dst}{suffix}").write_bytes(Path(f"{src}{suffix}").read_bytes())
+    return dst
 
-    on = cli("killswitch", "activate", "--db", db, "--as", "bob", "--reason", "drill")
-    assert on.exit_code == 0, on.stderr
-    assert "kill switch ACTIVE" in on.stdout
-    assert _status(db)["killswitch"] is True
-    twice = cli("killswitch", "activate", "--db", db, "--as", "bob")
-    assert twice.exit_code == 0
-    assert "already active" in twice.stdout
-    assert _status(db)["killswitch"] is True
 
-    keyless = cli("killswitch", "resume", "--db", db, "--as", "carol")
+def _inbox(db: Path) -> list[bytes]:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return [row[0] for row in conn.execute("SELECT wire FROM inbox ORDER BY seq")]
+
+
+def test_killswitch_commands_need_a_key_the_swarm_knows_and_only_queue(
+    morning: Path, tmp_path: Path
+) -> None:
+    db = _copy(morning, tmp_path / "ks.sqlite")
+    keyless = cli("killswitch", "activate", "--db", db, "--as", "bob", "--reason", "drill")
     assert keyless.exit_code == 2
     assert "--keystore" in keyless.stderr and "--demo-key" in keyless.stderr
-    stranger = cli("killswitch", "resume", "--db", db, "--as", "carol", "--demo-key")
+    stranger = cli("killswitch", "activate", "--db", db, "--as", "bob", "--demo-key")
     assert stranger.exit_code == 2
-    assert "human:carol" in stranger.stderr and "unknown key" in stranger.stderr
-    assert _status(db)["killswitch"] is True  # neither changed anything
+    assert "human:bob" in stranger.stderr and "unknown key" in stranger.stderr
+    for who in ("carol", "bob"):
+        resume = cli("killswitch", "resume", "--db", db, "--as", who, "--demo-key")
+        assert resume.exit_code == 2
+        assert f"human:{who}" in resume.stderr and "nothing was sent" in resume.stderr
+    assert _inbox(db) == []
 
     human = ("--as", "jane.doe@desk", "--demo-key")  # the demo's human, in its registry
-    off = cli("killswitch", "resume", "--db", db, *human)
-    assert off.exit_code == 0, off.stderr
-    assert "trading resumed" in off.stdout
+    on = cli("killswitch", "activate", "--db", db, *human, "--reason", "drill")
+    assert on.exit_code == 0, on.stderr
+    assert "a signed KillSwitchActivated (ed25519 key" in on.stdout
+    assert "is in the swarm's inbox (#1)" in on.stdout
+    assert _status(db)["killswitch"] is False  # queued: the swarm applies it at its next bar
+    (wire,) = _inbox(db)
+    env = decode_envelope(wire)
+    assert env.sender == "human:jane.doe@desk"
+    assert isinstance(env.payload, KillSwitchActivated) and env.payload.reason == "drill"
+    assert verify_envelope(env, _demo_human_registry()).principal == "human:jane.doe@desk"
+
+
+def _demo_human_registry() -> KeyRegistry:
+    """jane's public keys derived from the demo's public seed: not read from the store."""
+    (jane,) = demo_identities([("jane.doe@desk", "human")])
+    return KeyRegistry([jane.public()])
+
+
+def _log(db: Path) -> list[Envelope]:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return [decode_envelope(r[0]) for r in conn.execute("SELECT body FROM events ORDER BY seq")]
+
+
+def _orders(db: Path) -> list[tuple[str, str]]:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute("SELECT client_order_id, state FROM orders ORDER BY client_order_id")
+        return rows.fetchall()
+
+
+def _verified_clean(db: Path) -> None:
+    verify = cli("audit", "verify", "--all", "--db", db, "--demo-keys")
+    assert verify.exit_code == 0, verify.stdout + verify.stderr
+    assert "every table: clean" in verify.stdout
+
+
+@pytest.mark.slow
+def test_a_queued_kill_switch_stops_the_resumed_day_and_a_queued_resume_clears_it(
+    morning: Path, tmp_path: Path
+) -> None:
+    db = _copy(morning, tmp_path / "ks.sqlite")
+    before = _orders(db)
+    human = ("--as", "jane.doe@desk", "--demo-key")
+    assert cli("killswitch", "activate", "--db", db, *human, "--reason", "drill").exit_code == 0
+
+    day = cli("demo", "--db", db)
+    assert day.exit_code == 0, day.stderr
+    assert "ORDER " not in day.stdout  # nothing new reached the broker after the activation
+    assert "kill_switch: kill switch is active" in day.stdout
+    assert "end-of-day compliance summary" in day.stdout
+    assert _orders(db) == before
+    assert _status(db)["killswitch"] is True
+    (stop,) = [e for e in _log(db) if isinstance(e.payload, KillSwitchActivated)]
+    assert stop.sender == "human:jane.doe@desk"
+
+    resume = cli("killswitch", "resume", "--db", db, *human)
+    assert resume.exit_code == 0, resume.stderr
+    assert "is in the swarm's inbox" in resume.stdout
+    assert _status(db)["killswitch"] is True  # queued, not applied
+    assert cli("demo", "--db", db).exit_code == 0  # the finished day applies it at its close
     assert _status(db)["killswitch"] is False
-    again = cli("killswitch", "resume", "--db", db, *human)
-    assert again.exit_code == 0
-    assert "was not active" in again.stdout
-    assert _status(db)["killswitch"] is False
-    _assert_resume_signed_by_jane(db)
-
-
-def _assert_resume_signed_by_jane(db: Path) -> None:
-    from tradeswarm.audit.order_check import registry_of
-    from tradeswarm.model.messages import TradingResumed
-    from tradeswarm.oversight.service import last_command, verify_command
-    from tradeswarm.store import Store
-
-    store = Store.open(db)
-    try:
-        command, registry = last_command(store), registry_of(store)
-    finally:
-        store.close()
-    assert command is not None and registry is not None
-    assert isinstance(command.command, TradingResumed)
-    assert verify_command(command, registry).principal == "human:jane.doe@desk"
+    (resumed,) = [e for e in _log(db) if isinstance(e.payload, TradingResumed)]
+    assert resumed.sender == "human:jane.doe@desk"
+    assert verify_envelope(resumed, _demo_human_registry()).principal == "human:jane.doe@desk"
+    assert _orders(db) == before
+    _verified_clean(db)
 
 
 def test_killswitch_needs_a_name_and_an_existing_store(tmp_path: Path) -> None:
@@ -204,6 +263,19 @@ def test_oversight_decide_with_a_bad_prefix_exits_2(
         assert repr(prefix) in result.stderr
     assert _pending(morning) == before
     assert [s for _, s in before] == ["PENDING"]
+
+
+def test_an_answer_without_a_key_the_swarm_knows_queues_nothing(morning: Path) -> None:
+    rid = _request_id(morning)
+    for verb in ("approve", "deny"):
+        keyless = cli("oversight", verb, rid[:8], "--as", "jane.doe@desk", "--db", morning)
+        assert keyless.exit_code == 2
+        assert "--keystore" in keyless.stderr and "--demo-key" in keyless.stderr
+        stranger = cli("oversight", verb, rid[:8], "--as", "alice", "--db", morning, "--demo-key")
+        assert stranger.exit_code == 2
+        assert "human:alice" in stranger.stderr and "nothing was sent" in stranger.stderr
+    assert _inbox(morning) == []
+    assert _pending(morning) == [(rid, "PENDING")]
 
 
 def test_oversight_decide_with_an_ambiguous_prefix_exits_2(morning: Path, tmp_path: Path) -> None:
@@ -304,3 +376,149 @@ def test_a_keystore_without_audit_log_keys_is_refused_before_any_file_is_made(
     assert result.exit_code == 2
     assert "identities.keystore" in result.stderr and "audit-log" in result.stderr
     assert not (tmp_path / "swarm.sqlite").exists()
+
+
+def _request_id(db: Path) -> str:
+    (rid,) = [rid for rid, status in _pending(db) if status == "PENDING"]
+    return str(rid)
+
+
+def _answers(db: Path, rid: str) -> list[Envelope]:
+    return [
+        e
+        for e in _log(db)
+        if isinstance(e.payload, OversightDecided) and str(e.payload.request_id) == rid
+    ]
+
+
+@pytest.mark.slow
+def test_an_approval_queued_on_a_stopped_demo_fills_when_the_day_resumes(
+    morning: Path, tmp_path: Path
+) -> None:
+    db = _copy(morning, tmp_path / "approved.sqlite")
+    rid = _request_id(db)
+    approved = cli("oversight", "approve", rid[:8], "--as", "jane.doe@desk", "--db", db,
+                   "--demo-key", "--note", "checked by hand")  # fmt: skip
+    assert approved.exit_code == 0, approved.stderr
+    assert f"APPROVED {rid} by jane.doe@desk: a signed OversightDecided (ed25519 key" in (
+        approved.stdout
+    )
+    assert "is in the swarm's inbox (#1)" in approved.stdout
+    assert _pending(db) == [(rid, "PENDING")]  # queued: nothing decided yet
+
+    day = cli("demo", "--db", db)
+    assert day.exit_code == 0, day.stderr
+    short = rid[:8]
+    assert f'👤 APPROVED by jane.doe@desk request {short}: "checked by hand"' in day.stdout
+    assert f"✓ PERMIT (approved by jane.doe@desk) intent {short}" in day.stdout
+    assert f"ORDER ts-{short}" in day.stdout
+    assert (f"ts-{short}", "FILLED") in [(c[: len(short) + 3], s) for c, s in _orders(db)]
+    (answer,) = _answers(db, rid)  # the scripted human found it decided and kept quiet
+    assert answer.sender == "human:jane.doe@desk"
+    assert isinstance(answer.payload, OversightDecided)
+    assert (answer.payload.status, answer.payload.notes) == (
+        OversightStatus.APPROVED, "checked by hand",
+    )  # fmt: skip
+    assert verify_envelope(answer, _demo_human_registry()).principal == "human:jane.doe@desk"
+    assert answer.ts_ns == _cursor_of(morning)  # signed at the store's time, as queued
+    _verified_clean(db)
+
+
+@pytest.mark.slow
+def test_a_second_answer_is_told_as_ignored_and_changes_nothing(
+    morning: Path, tmp_path: Path
+) -> None:
+    db = _copy(morning, tmp_path / "twice.sqlite")
+    rid = _request_id(db)
+    for verb, note in (("approve", "yes"), ("deny", "no")):
+        sent = cli("oversight", verb, rid[:8], "--as", "jane.doe@desk", "--db", db,
+                   "--demo-key", "--note", note)  # fmt: skip
+        assert sent.exit_code == 0, sent.stderr
+    day = cli("demo", "--db", db)
+    assert day.exit_code == 0, day.stderr
+    short = rid[:8]
+    assert f'👤 APPROVED by jane.doe@desk request {short}: "yes"' in day.stdout
+    assert "(ignored: the request was already decided, or the answer did not fit) 👤 DENIED" in (
+        day.stdout
+    )
+    assert (rid, "APPROVED") in _pending(db)  # the first answer moved it; the second did not
+    assert f"✓ PERMIT (approved by jane.doe@desk) intent {short}" in day.stdout
+    _verified_clean(db)
+
+
+def _cursor_of(db: Path) -> int:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        (value,) = conn.execute("SELECT value FROM meta WHERE key = 'replay.cursor_ns'").fetchone()
+    return int(value)
+
+
+@pytest.mark.slow
+def test_a_charter_asking_for_ml_dsa_makes_the_cli_sign_the_approval_with_it(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "pq.toml"
+    config.write_text('[signing]\nalgorithms = { OversightDecided = "ml-dsa-87" }\n')
+    db = tmp_path / "pq.sqlite"
+    assert cli("demo", "--db", db, "--until", "09:29", "--config", config).exit_code == 0
+    rid = _request_id(db)
+    approved = cli("oversight", "approve", rid[:8], "--as", "jane.doe@desk", "--db", db,
+                   "--demo-key", "--note", "post-quantum")  # fmt: skip
+    assert approved.exit_code == 0, approved.stderr
+    assert "a signed OversightDecided (ml-dsa-87 key" in approved.stdout
+
+    day = cli("demo", "--db", db, "--config", config)
+    assert day.exit_code == 0, day.stderr
+    assert f"✓ PERMIT (approved by jane.doe@desk) intent {rid[:8]}" in day.stdout
+    (answer,) = _answers(db, rid)
+    assert isinstance(answer.payload, OversightDecided)
+    assert answer.payload.notes == "post-quantum"
+    assert answer.signature is not None and answer.payload.human_signature is not None
+    assert decode_block(answer.signature).alg == "ml-dsa-87"
+    assert decode_block(answer.payload.human_signature).alg == "ml-dsa-87"
+    policy = SigningPolicy(algorithms={"OversightDecided": Algorithm.MLDSA87})
+    assert verify_envelope(answer, _demo_human_registry(), policy).algorithm == "ml-dsa-87"
+    _verified_clean(db)
+
+
+@pytest.mark.slow
+def test_an_approval_tampered_in_the_inbox_is_refused_at_the_gate_and_logged(
+    morning: Path, tmp_path: Path
+) -> None:
+    db = _copy(morning, tmp_path / "tampered.sqlite")
+    rid = _request_id(db)
+    queued = cli("oversight", "approve", rid[:8], "--as", "jane.doe@desk", "--db", db,
+                 "--demo-key", "--note", "size ok")  # fmt: skip
+    assert queued.exit_code == 0, queued.stderr
+    (wire,) = _inbox(db)
+    sent = decode_envelope(wire)
+    at = wire.index(b'"notes":"size ok"') + len(b'"notes":"')
+    flipped = wire[:at] + bytes([wire[at] ^ 0x20]) + wire[at + 1 :]  # "size ok" -> "Size ok"
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE inbox SET wire = ?", (flipped,))
+
+    day = cli("demo", "--db", db)
+    assert day.exit_code == 0, day.stderr
+    log = _log(db)
+    (rejected,) = [e.payload for e in log if isinstance(e.payload, EnvelopeRejected)]
+    assert (rejected.msg_id, rejected.sender) == (sent.msg_id, "human:jane.doe@desk")
+    assert rejected.reason == "signature does not verify"
+    assert rejected.envelope_sha256 == hashlib.sha256(flipped).hexdigest()
+    notes = [e.payload.notes for e in _answers(db, rid)]  # type: ignore[union-attr]
+    assert notes == ["momentum confirmed, size acceptable"]  # only the scripted human's
+    assert f'request {rid[:8]}: "Size ok"' not in day.stdout
+    _verified_clean(db)
+
+
+def test_audit_verify_without_a_trust_anchor_exits_2_naming_the_options(
+    morning: Path, tmp_path: Path
+) -> None:
+    db = _copy(morning, tmp_path / "anchorless.sqlite")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = cli("audit", "verify", "--all", "--db", db)
+    assert result.exit_code == 2
+    assert "no trust anchor" in result.stderr
+    for option in ("--trust-state", "--log-key", "--witness-key", "--demo-keys",
+                   "--trust-on-first-use"):  # fmt: skip
+        assert option in result.stderr
+    assert "clean" not in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -160,7 +160,7 @@ def test_demo_survives_sigkill_at_random_moments(baseline: dict[str, Any], tmp_p
         assert report["duplicate_client_order_ids"] == 0, (trial, report)
         assert report["reconciled"] is True, (trial, report)
         assert report["open_orders"] == 0, (trial, report)
-        verify = cli("audit", "verify", "--all", "--db", db)
+        verify = cli("audit", "verify", "--all", "--db", db, "--demo-keys")
         assert verify.exit_code == 0, (trial, verify.stdout)
 
         dupes = _query(

@@ -71,7 +71,7 @@ def check_all(
     scan.report.problems.extend(walk.problems)
     permits_on_bad_approvals(scan.envelopes, scan.seqs, walk, scan.report.problems)
     if books:
-        compare_tables(store, scan.envelopes, scan.report.problems)
+        compare_tables(store, scan.envelopes, scan.report.problems, _refused(scan, walk))
     facts = verify_tree(store, scan.leaves, scan.report.problems, anchor, witness)
     return FullCheck(scan=scan, facts=facts, walk=walk)
 
@@ -96,6 +96,17 @@ def permits_on_bad_approvals(
             problems.append(
                 f"event #{seq} (RiskDecision): PERMIT on an approval whose human signature is {why}"
             )
+
+
+def _refused(scan: LogScan, walk: SignatureWalk) -> frozenset[uuid.UUID]:
+    """The approvals whose human signature does not verify: the risk manager refused them."""
+    return frozenset(
+        e.msg_id
+        for e, s in zip(scan.envelopes, scan.seqs, strict=True)
+        if isinstance(e.payload, OversightDecided)
+        and e.payload.status == "APPROVED"
+        and not walk.verdicts[s].human_ok
+    )
 
 
 def _approval_behind(env: Envelope) -> uuid.UUID | None:

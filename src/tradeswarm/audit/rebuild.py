@@ -141,7 +141,8 @@ class _Books:
 class _Walk:
     """One pass over the log, building the projection."""
 
-    def __init__(self) -> None:
+    def __init__(self, refused: frozenset[uuid.UUID]) -> None:
+        self.refused = refused  # answers (by msg_id) whose human signature did not verify
         self.p = Projection()
         self.orders: dict[str, Order] = {}  # by client order id
         self.decisions: dict[str, RiskDecision] = {}
@@ -182,8 +183,11 @@ class _Walk:
     def _applied_answer(self, env: Envelope, decision: RiskDecision) -> None:
         """The answer that caused a post-oversight decision is the one that moved its
         request (the risk manager moves the request, then decides)."""
-        answer = self.answers.get(env.causation_id) if env.causation_id else None
+        cause = env.causation_id
+        answer = self.answers.get(cause) if cause else None
         if decision.phase is DecisionKind.OVERSIGHT and answer is not None:
+            if cause in self.refused:  # the risk manager refused its human signature
+                answer = msgspec.structs.replace(answer, status=OversightStatus.REFUSED)
             self.applied.setdefault(str(answer.request_id), answer)
 
     def finish(self) -> Projection:
@@ -207,9 +211,10 @@ class _Walk:
         return p
 
 
-def project(envelopes: list[Envelope]) -> Projection:
-    """The record tables as the log implies them."""
-    walk = _Walk()
+def project(envelopes: list[Envelope], refused: frozenset[uuid.UUID] = frozenset()) -> Projection:
+    """The record tables as the log implies them; refused: the answers whose human
+    signature did not verify (their request is REFUSED, not APPROVED)."""
+    walk = _Walk(refused)
     for env in envelopes:
         walk.entry(env)
     return walk.finish()
@@ -264,9 +269,15 @@ def compare_table(
             _compare_row(table, k, have[k], dict(wanted[k]), problems)
 
 
-def compare_tables(store: Store, envelopes: list[Envelope], problems: list[str]) -> None:
-    """Every record table, and the kill-switch flag, against the log."""
-    projection = project(envelopes)
+def compare_tables(
+    store: Store,
+    envelopes: list[Envelope],
+    problems: list[str],
+    refused: frozenset[uuid.UUID] = frozenset(),
+) -> None:
+    """Every record table, and the kill-switch flag, against the log (refused: see
+    `project`)."""
+    projection = project(envelopes, refused)
     problems.extend(projection.conflicts)
     for table, wanted in projection.tables().items():
         compare_table(table, store.table_rows(table), wanted, problems)

@@ -36,7 +36,7 @@ def pipeline(
 
 @bench_app.command()
 def policy(
-    requests: Annotated[int, typer.Option(help="Sample trading requests to decide.")] = 20_000,
+    requests: Annotated[int, typer.Option(help="Sample trading requests to decide.")] = 10_000,
     batch: Annotated[int, typer.Option(help="Requests per batch call.")] = 1_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
 ) -> None:

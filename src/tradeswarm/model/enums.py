@@ -47,6 +47,7 @@ class OversightStatus(StrEnum):
     APPROVED = "APPROVED"
     DENIED = "DENIED"
     TIMEOUT = "TIMEOUT"
+    REFUSED = "REFUSED"  # an approval whose human signature did not verify: the trade is denied
 
 
 class MessageIntent(StrEnum):

@@ -76,7 +76,7 @@ def display_values(
     tier = limits.agent_tiers.get(ctx.principal, "none")
     tier_cap = grid.get(f"tiers.{tier}.max_trade_size")
     trade_cap = min(tier_cap, grid["hard_cap"]) if tier_cap is not None else None
-    max_qty, max_notional = limits.order_caps(intent.symbol)
+    max_qty, max_notional = limits.order_caps(intent.symbol, grid)
     price_field, order_price = _order_price(intent)
     return {
         "agent": ctx.principal,

@@ -9,6 +9,7 @@ Cedar's 4-digit decimal grid, checked at start-up.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 
@@ -154,9 +155,12 @@ class RiskLimits(ConfigBase, frozen=True):
                     raw[f"instrument_limits.{symbol}.{field}"] = getattr(caps, field)
         return {name: _on_grid(name, value) for name, value in raw.items()}
 
-    def order_caps(self, symbol: str) -> tuple[Decimal, Decimal]:
-        """(max order quantity, max order notional) for symbol, on the decimal grid."""
-        grid = self.grid_limits()
+    def order_caps(
+        self, symbol: str, grid: Mapping[str, Decimal] | None = None
+    ) -> tuple[Decimal, Decimal]:
+        """(max order quantity, max order notional) for symbol, on the decimal grid
+        (``grid``: ``grid_limits()``, when the caller has it already)."""
+        grid = self.grid_limits() if grid is None else grid
         caps = self.instrument_limits.get(symbol, InstrumentLimits())
         quantity = "max_order_quantity" if caps.max_order_quantity is None else None
         notional = "max_order_notional" if caps.max_order_notional is None else None

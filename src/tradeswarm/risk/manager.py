@@ -207,11 +207,12 @@ class RiskManager(Agent):
         self.out.publish(OVERSIGHT_REQUESTS, request, key=str(request.request_id), cause=cause)
 
     async def on_oversight(self, env: Envelope) -> None:
-        """An answer to a pending request: a human's (from that human) or the timeout's
-        (from the desk, once the request timed out). The first one that fits moves the
-        request, in this unit of work; the intent is then decided again with it. Any
-        other answer (late, for a decided request, from the wrong sender) changes
-        nothing: it stays in the log as received."""
+        """An answer to a pending request: a human's (from that human, decided at its
+        envelope's time, inside the request's window) or the timeout's (from the desk, once
+        the request timed out). The first one that fits moves the request, in this unit of
+        work (an approval whose human signature does not verify moves it to REFUSED); the
+        intent is then decided again with it. Any other answer (late, for a decided
+        request, from the wrong sender) changes nothing: it stays in the log as received."""
         answer = env.payload
         assert isinstance(answer, OversightDecided)
         record = self.store.get_oversight(answer.request_id)
@@ -219,19 +220,20 @@ class RiskManager(Agent):
             return
         if _misfit(env, answer, record.request, self.clock.now_ns()) is not None:
             return
+        refused = self._unverified(answer) if answer.status is OversightStatus.APPROVED else None
         if not self.store.decide_oversight(
             answer.request_id,
-            answer.status,
+            OversightStatus.REFUSED if refused is not None else answer.status,
             answer.approver,
             answer.notes,
             answer.decided_ns,
             answer.human_signature,
         ):
             return  # another answer came first
-        self._publish(self._after_oversight(record.request, answer), env)
+        self._publish(self._after_oversight(record.request, answer, refused), env)
 
     def _after_oversight(
-        self, request: OversightRequested, answer: OversightDecided
+        self, request: OversightRequested, answer: OversightDecided, refused: str | None
     ) -> RiskDecision:
         intent = request.intent
         first = self.store.get_decision(request.decision_id)
@@ -244,7 +246,6 @@ class RiskManager(Agent):
             notes=answer.notes,
         )
         decision = self.decide(intent, principal, approval)
-        refused = self._unverified(answer) if approval.approved else None
         if not approval.approved or refused is not None:
             return _denied_by_oversight(decision, answer, refused)
         if decision.verdict is Verdict.REVIEW:  # an approval too old to lift the forbid
@@ -284,6 +285,8 @@ def _misfit(
         return "an answer must approve, deny or time out"
     if env.sender != f"{Role.HUMAN}:{answer.approver}":
         return f"answered for {answer.approver} by {env.sender}"
+    if answer.decided_ns != env.ts_ns:  # the gate bounds ts_ns; decided_ns must be it
+        return "an answer's decided_ns is not its envelope's time"
     if not request.created_ns <= answer.decided_ns < request.timeout_ns:
         return "answered outside the request's window"
     return None if answer.decided_ns <= now_ns else "answered in the future"

@@ -344,7 +344,19 @@ def to_cedar_request(intent: TradeIntent, ctx: RiskContext) -> dict[str, Any]:
 
 # --- realistic sample traffic for the trading set (benchmarks and property tests) ---
 
-SAMPLE_SYMBOLS = ("AAPL", "BTCUSD", "ES", "EURUSD", "MSFT", "NQ", "SHLD")
+SAMPLE_SYMBOLS = (
+    "AAPL",
+    "BTCUSD",
+    "ES",
+    "EURUSD",
+    "GOOG",
+    "JPM",
+    "MSFT",
+    "NQ",
+    "SHLD",
+    "WMT",
+    "XOM",
+)
 #: A sample-only instrument of an excluded asset class (it is in no master).
 SAMPLE_OPTION = Instrument(
     symbol="SPX-OPT", asset_class="derivatives", tick_size=Decimal("0.05"), calendar="XNYS"

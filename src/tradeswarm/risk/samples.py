@@ -27,12 +27,19 @@ PRICES = {
     "ES": 4_700,
     "NQ": 16_800,
     "AAPL": 185,
+    "GOOG": 140,
+    "JPM": 170,
     "MSFT": 370,
+    "WMT": 160,
+    "XOM": 100,
     "BTCUSD": 42_000,
     "EURUSD": 1,
     "SHLD": 2,
 }
-WEIGHTS = {"AAPL": 14, "MSFT": 6, "ES": 6, "NQ": 6, "BTCUSD": 1, "EURUSD": 1, "SPX-OPT": 1}
+#: Most traffic is in stocks the desk may trade; a little in what it may not (a restricted
+#: stock, index futures whose one contract passes most caps, excluded asset classes, an
+#: untradable listing).
+WEIGHTS = {"AAPL": 10, "GOOG": 10, "JPM": 10, "WMT": 10, "XOM": 10, "MSFT": 2, "ES": 2}
 
 
 def _rarely(rng: random.Random, p: float) -> bool:

@@ -64,7 +64,7 @@ async def run_demo(
         operator = ScriptedOperator(swarm.store, clock, config.operator, swarm.human_signer())
         replay = DayReplay(swarm, clock, operator)
         _intro(config, emit)
-        Narrator(swarm.bus, emit)
+        Narrator(swarm.bus, emit, swarm.store)
         replay.warm_up(history)
         summary = await replay.run(day, until_ns)
         if replay.resumed_from:

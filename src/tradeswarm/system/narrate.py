@@ -45,8 +45,11 @@ def short(uid: object) -> str:
 class Narrator:
     """Subscribes to the story's topics and emits a line per step (deterministic text)."""
 
-    def __init__(self, bus: InProcessBus, emit: Emit) -> None:
+    def __init__(self, bus: InProcessBus, emit: Emit, store: Store | None = None) -> None:
+        """store: to tell an answer that moved its request from one that was ignored
+        (the risk manager, subscribed first, has applied or ignored it already)."""
         self.emit = emit
+        self.store = store
         for topic, handler in (
             (t.INTENTS, self._intent),
             (t.RISK_DECISIONS, self._decision),
@@ -100,7 +103,19 @@ class Narrator:
             text = f"⏱ AUTO-DENIED request {short(o.request_id)}: no answer within the timeout"
         else:
             text = f'👤 {o.status} by {o.approver} request {short(o.request_id)}: "{o.notes}"'
+        if not self._applied(o):
+            text = f"(ignored: the request was already decided, or the answer did not fit) {text}"
         self._line(env, text)
+
+    def _applied(self, o: OversightDecided) -> bool:
+        if self.store is None:
+            return True
+        record = self.store.get_oversight(o.request_id)
+        if record is None:
+            return False
+        moved = (record.approver, record.notes, record.decision_ns)
+        status_fits = record.status is o.status or record.status is OversightStatus.REFUSED
+        return status_fits and moved == (o.approver, o.notes, o.decided_ns)
 
     async def _order(self, env: Envelope) -> None:
         o = env.payload

@@ -1,95 +1,154 @@
+"""What a human can ask for (oversight.service) and what the desk does (only timeouts).
+
+The service builds signed envelopes and changes nothing; `submit` queues them in the
+store's inbox; the gate admits them onto the bus; the kill switch's flag follows the
+logged commands. The desk answers nothing but a request's timeout.
+"""
+
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import pytest
-from oversight_kit import HUMAN_KEY, T0, TIMEOUT_NS
+from oversight_kit import T0, TIMEOUT_NS, forged_answer
 
+from signed_kit import DESK, HUMAN, RISK
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.inproc import InProcessBus
-from tradeswarm.bus.topics import OVERSIGHT_DECISIONS, OVERSIGHT_REQUESTS, Role
+from tradeswarm.bus.signed import VerifyingGate
+from tradeswarm.bus.topics import OVERSIGHT_DECISIONS, OVERSIGHT_REQUESTS, RESUME, Role
 from tradeswarm.core.clock import SimClock
 from tradeswarm.core.errors import AccessDenied, InvalidInput
+from tradeswarm.crypto import KeyRegistry, Signer, verify_envelope
 from tradeswarm.model.enums import OversightStatus
-from tradeswarm.model.envelope import Envelope
-from tradeswarm.model.messages import OversightDecided, OversightRequested
+from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
+from tradeswarm.model.messages import (
+    KillSwitchActivated,
+    OversightDecided,
+    OversightRequested,
+    TradingResumed,
+)
 from tradeswarm.oversight.desk import AUTO_DENY, OversightDesk
 from tradeswarm.oversight.service import (
-    activate_killswitch,
-    decide_request,
+    answer_request,
     find_request,
+    human_envelope,
     request_uuid,
     resume_trading,
+    stop_trading,
+    submit,
 )
 from tradeswarm.store import Store
+from tradeswarm.system.killswitch import KillSwitchState
 
-HUMAN = Identity("jane.doe@desk", Role.HUMAN)
-SIGNER = HUMAN_KEY.ed25519
 MakeRequest = Callable[[int], OversightRequested]
+Keys = Callable[[Identity], Signer]
 
 
-def _watch(bus: InProcessBus) -> list[OversightDecided]:
-    got: list[OversightDecided] = []
+def _watch(bus: InProcessBus) -> list[Envelope]:
+    got: list[Envelope] = []
 
     async def handler(env: Envelope) -> None:
         assert isinstance(env.payload, OversightDecided)
-        got.append(env.payload)
+        got.append(env)
 
     bus.subscribe(OVERSIGHT_DECISIONS, handler)
     return got
 
 
+def _status(store: Store, req: OversightRequested) -> OversightStatus:
+    record = store.get_oversight(req.request_id)
+    assert record is not None
+    return record.status
+
+
+# -- answer_request: a signed envelope, nothing changed ------------------------------------
+
+
 @pytest.mark.parametrize("role", [r for r in Role if r is not Role.HUMAN])
-def test_decide_refuses_a_non_human(store: Store, make_request: MakeRequest, role: Role) -> None:
-    req = make_request(1)
-    with pytest.raises(AccessDenied, match="only a human"):
-        decide_request(store, str(req.request_id), Identity("bot", role), True, "", T0, signer=None)
-    assert store.get_oversight(req.request_id).status is OversightStatus.PENDING  # type: ignore[union-attr]
-
-
-def test_human_approves_a_pending_request(store: Store, make_request: MakeRequest) -> None:
-    req = make_request(1)
-    record = decide_request(store, str(req.request_id), HUMAN, True, "fine", T0 + 1, signer=SIGNER)
-    assert record.status is OversightStatus.APPROVED
-    assert record.approver == HUMAN.name
-    assert record.decision_ns == T0 + 1
-
-
-def test_decide_by_unique_prefix(store: Store, make_request: MakeRequest) -> None:
-    req = make_request(1)
-    record = decide_request(
-        store, str(req.request_id)[:13], HUMAN, False, "no", T0 + 1, signer=SIGNER
-    )
-    assert record.status is OversightStatus.DENIED
-
-
-def test_decide_refuses_an_already_decided_request(store: Store, make_request: MakeRequest) -> None:
-    req = make_request(1)
-    decide_request(store, str(req.request_id), HUMAN, False, "no", T0 + 1, signer=SIGNER)
-    with pytest.raises(InvalidInput, match="already DENIED") as info:
-        decide_request(store, str(req.request_id), HUMAN, True, "yes", T0 + 2, signer=SIGNER)
-    assert info.value.field == "request_id"
-    assert str(req.request_id) in str(info.value)
-    assert store.get_oversight(req.request_id).status is OversightStatus.DENIED  # type: ignore[union-attr]
-
-
-def test_decide_refuses_an_expired_request(store: Store, make_request: MakeRequest) -> None:
-    req = make_request(1)
-    with pytest.raises(InvalidInput, match="timed out") as info:
-        decide_request(store, str(req.request_id), HUMAN, True, "", T0 + TIMEOUT_NS, signer=SIGNER)
-    assert info.value.field == "request_id"
-    assert str(req.request_id) in str(info.value)
-    assert store.get_oversight(req.request_id).status is OversightStatus.PENDING  # type: ignore[union-attr]
-
-
-def test_decide_just_before_the_timeout_is_accepted(
-    store: Store, make_request: MakeRequest
+def test_answering_is_refused_to_a_non_human(
+    store: Store, make_request: MakeRequest, keys: Keys, role: Role
 ) -> None:
     req = make_request(1)
-    record = decide_request(
-        store, str(req.request_id), HUMAN, True, "", T0 + TIMEOUT_NS - 1, signer=SIGNER
-    )
-    assert record.status is OversightStatus.APPROVED
+    with pytest.raises(AccessDenied, match="only a human"):
+        answer_request(store, str(req.request_id), Identity("bot", role), True, "", T0,
+                       signer=keys(HUMAN))  # fmt: skip
+    assert _status(store, req) is OversightStatus.PENDING
+
+
+def test_an_answer_is_an_envelope_the_human_signed_and_changes_nothing(
+    store: Store, make_request: MakeRequest, keys: Keys, registry: KeyRegistry
+) -> None:
+    req = make_request(1)
+    env = answer_request(store, str(req.request_id), HUMAN, True, "fine", T0 + 1,
+                         signer=keys(HUMAN))  # fmt: skip
+    assert (env.sender, env.topic, env.ts_ns) == (str(HUMAN), OVERSIGHT_DECISIONS.name, T0 + 1)
+    answer = env.payload
+    assert isinstance(answer, OversightDecided)
+    assert (answer.status, answer.approver, answer.decided_ns, answer.notes) == (
+        OversightStatus.APPROVED, HUMAN.name, T0 + 1, "fine",
+    )  # fmt: skip
+    assert answer.intent_id == req.intent.intent_id
+    assert answer.human_signature is not None
+    assert verify_envelope(env, registry).principal == "human:jane.doe@desk"
+    assert _status(store, req) is OversightStatus.PENDING  # nothing moves until the swarm acts
+    assert store.inbox_pending() == 0
+
+
+def test_submit_queues_the_canonical_bytes_in_the_inbox(
+    store: Store, make_request: MakeRequest, keys: Keys
+) -> None:
+    req = make_request(1)
+    env = answer_request(store, str(req.request_id), HUMAN, False, "no", T0 + 1,
+                         signer=keys(HUMAN))  # fmt: skip
+    first = submit(store, env)
+    assert submit(store, env) == first + 1
+    assert store.inbox_pending() == 2
+    assert store.take_inbox() == [encode_envelope(env)] * 2
+    assert store.inbox_pending() == 0
+    assert _status(store, req) is OversightStatus.PENDING
+
+
+def test_answer_by_unique_prefix(store: Store, make_request: MakeRequest, keys: Keys) -> None:
+    req = make_request(1)
+    env = answer_request(store, str(req.request_id)[:13], HUMAN, False, "no", T0 + 1,
+                         signer=keys(HUMAN))  # fmt: skip
+    assert isinstance(env.payload, OversightDecided)
+    assert env.payload.request_id == req.request_id
+    assert env.payload.status is OversightStatus.DENIED
+
+
+def test_answering_a_decided_request_is_refused(
+    store: Store, make_request: MakeRequest, keys: Keys
+) -> None:
+    req = make_request(1)
+    assert store.decide_oversight(req.request_id, OversightStatus.DENIED, HUMAN.name, "no", T0 + 1,
+                                  None)  # fmt: skip
+    with pytest.raises(InvalidInput, match="already DENIED") as info:
+        answer_request(store, str(req.request_id), HUMAN, True, "yes", T0 + 2, signer=keys(HUMAN))
+    assert info.value.field == "request_id"
+    assert str(req.request_id) in str(info.value)
+
+
+def test_answering_at_the_timeout_is_refused(
+    store: Store, make_request: MakeRequest, keys: Keys
+) -> None:
+    req = make_request(1)
+    with pytest.raises(InvalidInput, match="timed out") as info:
+        answer_request(store, str(req.request_id), HUMAN, True, "", T0 + TIMEOUT_NS,
+                       signer=keys(HUMAN))  # fmt: skip
+    assert info.value.field == "request_id"
+    assert str(req.request_id) in str(info.value)
+
+
+def test_answering_just_before_the_timeout_is_accepted(
+    store: Store, make_request: MakeRequest, keys: Keys
+) -> None:
+    req = make_request(1)
+    env = answer_request(store, str(req.request_id), HUMAN, True, "", T0 + TIMEOUT_NS - 1,
+                         signer=keys(HUMAN))  # fmt: skip
+    assert isinstance(env.payload, OversightDecided)
+    assert env.payload.decided_ns == T0 + TIMEOUT_NS - 1
 
 
 @pytest.mark.parametrize("rid", ["ffffffff", "not-a-request"])
@@ -113,30 +172,61 @@ def test_request_uuid_refuses_garbage() -> None:
         request_uuid("xyz")
 
 
-def test_resume_trading_refuses_non_humans(store: Store) -> None:
-    activate_killswitch(store, Identity("risk-manager-01", Role.RISK), "loss", T0)
+# -- the kill switch: signed commands, a flag that follows the log -------------------------
+
+
+def test_resume_is_refused_to_non_humans(keys: Keys) -> None:
     for role in (Role.SYSTEM, Role.RISK, Role.OVERSIGHT, Role.COMPLIANCE):
-        with pytest.raises(AccessDenied):
-            resume_trading(store, Identity("bot", role), T0)
-    assert store.killswitch_active()
-    assert resume_trading(store, HUMAN, T0 + 1) is True
-    assert not store.killswitch_active()
-    assert resume_trading(store, HUMAN, T0 + 2) is False
-
-
-def test_activate_killswitch_reports_whether_it_changed(store: Store) -> None:
-    assert activate_killswitch(store, HUMAN, "why", T0) is True
-    assert activate_killswitch(store, HUMAN, "again", T0) is False
-    assert store.killswitch_active()
+        with pytest.raises(AccessDenied, match="only a human"):
+            resume_trading(Identity("bot", role), T0, signer=keys(RISK))
 
 
 @pytest.mark.asyncio
-async def test_tick_auto_denies_at_the_timeout(
-    desk: OversightDesk,
-    bus: InProcessBus,
-    clock: SimClock,
-    store: Store,
-    make_request: MakeRequest,
+async def test_the_flag_follows_the_logged_stop_and_resume(
+    bus: InProcessBus, gate: VerifyingGate, store: Store, clock: SimClock, keys: Keys
+) -> None:
+    KillSwitchState(bus, store)
+    stop = stop_trading(RISK, "loss", T0, signer=keys(RISK))  # any identity may stop
+    assert isinstance(stop.payload, KillSwitchActivated)
+    assert stop.sender == str(RISK)
+    assert not store.killswitch_active()  # built, not yet received
+    assert gate.receive(stop) is not None
+    await bus.drain()
+    assert store.killswitch_active()
+    clock.advance(1)
+    assert gate.receive(resume_trading(HUMAN, T0 + 1, signer=keys(HUMAN))) is not None
+    await bus.drain()
+    assert not store.killswitch_active()
+    logged = [decode_envelope(r.body) for r in store.iter_events()]
+    assert [type(e.payload) for e in logged] == [KillSwitchActivated, TradingResumed]
+
+
+@pytest.mark.asyncio
+async def test_a_resume_signed_by_a_non_human_is_refused_at_the_gate_and_logged(
+    bus: InProcessBus, gate: VerifyingGate, store: Store, keys: Keys
+) -> None:
+    KillSwitchState(bus, store)
+    assert gate.receive(stop_trading(HUMAN, "drill", T0, signer=keys(HUMAN))) is not None
+    await bus.drain()
+    forged = human_envelope(TradingResumed(resumed_by=str(RISK), ts_event=T0), RESUME, RISK, T0,
+                            keys(RISK), "resume")  # fmt: skip
+    assert gate.receive(forged) is None
+    await bus.drain()
+    assert store.killswitch_active()
+    (rejected,) = [
+        e.payload for e in map(decode_envelope, (r.body for r in store.iter_events()))
+        if e.type == "EnvelopeRejected"
+    ]  # fmt: skip
+    assert rejected.msg_id == forged.msg_id  # type: ignore[union-attr]
+    assert rejected.reason == "sender's role may not publish on this topic"  # type: ignore[union-attr]
+
+
+# -- the desk: notifies, and answers only a timeout ----------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_tick_publishes_a_timeout_only_at_the_timeout_and_writes_nothing(
+    desk: OversightDesk, bus: InProcessBus, clock: SimClock, store: Store, make_request: MakeRequest
 ) -> None:
     got = _watch(bus)
     req = make_request(1)
@@ -147,48 +237,46 @@ async def test_tick_auto_denies_at_the_timeout(
     clock.set(T0 + TIMEOUT_NS)
     assert desk.tick() == 1
     await bus.drain()
-    record = store.get_oversight(req.request_id)
-    assert record is not None
-    assert record.status is OversightStatus.TIMEOUT
-    assert record.approver == AUTO_DENY
-    assert [(d.status, d.approver) for d in got] == [(OversightStatus.TIMEOUT, AUTO_DENY)]
+    (env,) = got
+    assert env.sender == str(DESK)
+    assert isinstance(env.payload, OversightDecided)
+    assert (env.payload.status, env.payload.approver) == (OversightStatus.TIMEOUT, AUTO_DENY)
+    assert env.payload.decided_ns == T0 + TIMEOUT_NS
+    assert env.payload.human_signature is None
+    assert _status(store, req) is OversightStatus.PENDING  # the risk manager moves it
 
 
 @pytest.mark.asyncio
-async def test_tick_relays_a_human_decision_exactly_once(
-    desk: OversightDesk,
-    bus: InProcessBus,
-    clock: SimClock,
-    store: Store,
-    make_request: MakeRequest,
+async def test_tick_never_answers_for_a_human_nor_a_decided_request(
+    desk: OversightDesk, bus: InProcessBus, clock: SimClock, store: Store, make_request: MakeRequest
 ) -> None:
     got = _watch(bus)
-    req = make_request(1)
-    decide_request(store, str(req.request_id), HUMAN, True, "go", T0 + 5, signer=SIGNER)
+    decided, pending = make_request(1), make_request(2)
+    assert store.decide_oversight(decided.request_id, OversightStatus.APPROVED, HUMAN.name, "go",
+                                  T0 + 5, None)  # fmt: skip
+    assert desk.tick() == 0  # before the timeout: nothing, whatever the status
+    clock.set(T0 + TIMEOUT_NS + 1)
     assert desk.tick() == 1
-    assert desk.tick() == 0
-    clock.set(T0 + TIMEOUT_NS + 1)  # past the timeout: a decided request is not auto-denied
-    assert desk.tick() == 0
     await bus.drain()
-    assert len(got) == 1
-    assert got[0].status is OversightStatus.APPROVED
-    assert got[0].approver == HUMAN.name
-    assert got[0].decided_ns == T0 + 5
-    assert got[0].intent_id == req.intent.intent_id
-    assert store.get_oversight(req.request_id).status is OversightStatus.APPROVED  # type: ignore[union-attr]
+    assert [e.payload.request_id for e in got] == [pending.request_id]  # type: ignore[union-attr]
+    assert all(e.payload.status is OversightStatus.TIMEOUT for e in got)  # type: ignore[union-attr]
 
 
 @pytest.mark.asyncio
-async def test_relay_survives_a_desk_restart(
-    bus: InProcessBus, clock: SimClock, store: Store, make_request: MakeRequest
+async def test_a_replayed_answer_is_refused_at_the_gate_and_logged(
+    gate: VerifyingGate, bus: InProcessBus, store: Store, make_request: MakeRequest, keys: Keys
 ) -> None:
     got = _watch(bus)
     req = make_request(1)
-    decide_request(store, str(req.request_id), HUMAN, False, "no", T0 + 5, signer=SIGNER)
-    assert OversightDesk("oversight-desk-01", bus, clock, store=store).tick() == 1
-    assert OversightDesk("oversight-desk-01", bus, clock, store=store).tick() == 0
+    env = forged_answer(req, sender=HUMAN, signer=keys(HUMAN), sent_ns=T0)
+    assert gate.receive(env) is not None
+    assert gate.receive(env) is None
     await bus.drain()
-    assert len(got) == 1
+    assert got == [env]
+    logged = [decode_envelope(r.body) for r in store.iter_events()]
+    assert [e.type for e in logged] == ["OversightDecided", "EnvelopeRejected"]
+    assert logged[0] == env
+    assert logged[1].payload.reason == "replayed (msg_id or nonce seen)"  # type: ignore[union-attr]
 
 
 @pytest.mark.asyncio
@@ -198,6 +286,6 @@ async def test_desk_notifies_on_each_request(
     seen: list[OversightRequested] = []
     OversightDesk("oversight-desk-01", bus, clock, store=store, notify=seen.append)
     req = make_request(1)
-    bus.attach(Identity("risk-manager-01", Role.RISK)).publish(OVERSIGHT_REQUESTS, req, key="r")
+    bus.attach(RISK).publish(OVERSIGHT_REQUESTS, req, key="r")
     await bus.drain()
     assert seen == [req]
