@@ -66,8 +66,9 @@ from tradeswarm.policy.entities import to_uid
 from tradeswarm.policy.reference import ReferenceEngine
 from tradeswarm.policy.values import Uid
 from tradeswarm.risk.context import RiskContext
+from tradeswarm.risk.display import display_values
 from tradeswarm.risk.engines import make_engine
-from tradeswarm.risk.gate import GateVerdict, PolicyGate, display_values
+from tradeswarm.risk.gate import GateVerdict, PolicyGate
 from tradeswarm.risk.limits import EngineKind, RiskLimits
 from tradeswarm.risk.policyset import (
     PolicyBundle,
