@@ -20,6 +20,7 @@ from tradeswarm.bus.agent import Agent
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.topics import (
     INTENTS,
+    ORDERS,
     OVERSIGHT_DECISIONS,
     OVERSIGHT_REQUESTS,
     RISK_DECISIONS,
@@ -37,6 +38,7 @@ from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import (
     HUMAN_DECISION_CONTEXT,
     HumanApproval,
+    OrderUpdated,
     OversightDecided,
     OversightRequested,
     RiskDecision,
@@ -108,6 +110,12 @@ class RiskManager(Agent):
     def subscribe(self, bus: InProcessBus) -> None:
         bus.subscribe(INTENTS, self.on_intent)
         bus.subscribe(OVERSIGHT_DECISIONS, self.on_oversight)
+        bus.subscribe(ORDERS, self.on_order)
+
+    async def on_order(self, env: Envelope) -> None:
+        """Keep the open-order book (counts and value at stake) current."""
+        assert isinstance(env.payload, OrderUpdated)
+        self.measure.open_orders.updated(env.payload)
 
     def mark_session_open(self, day: str) -> None:
         """Record equity at the open once per day: the base of the daily-loss limit."""
@@ -186,7 +194,9 @@ class RiskManager(Agent):
             self._request_oversight(decision, env)
 
     def _publish(self, decision: RiskDecision, cause: Envelope) -> Envelope:
-        self.store.record_decision(decision, SEVERITY[decision.verdict])
+        recorded = self.store.record_decision(decision, SEVERITY[decision.verdict])
+        if recorded and decision.verdict is Verdict.PERMIT:
+            self.measure.open_orders.permitted(decision)
         return self.out.publish(
             RISK_DECISIONS, decision, key=str(decision.decision_id), cause=cause
         )

@@ -2,9 +2,10 @@
 
 The instrument comes from the instrument master, the quote and marks from the market
 view, whether the market trades from the instrument's exchange calendar (and the feed's
-session), the books and open orders from the store, the agent's recent traffic from its
-own history. An intent it cannot value (an unknown instrument, no quote, a crossed quote)
-gets a refusal instead of a context: unknown means deny.
+session), the books from the store, open orders from its own book of them
+(risk.openbook), the agent's recent traffic from its own history. An intent it cannot
+value (an unknown instrument, no quote, a crossed quote) gets a refusal instead of a
+context: unknown means deny.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from tradeswarm.model.enums import MarketStatus
 from tradeswarm.model.market import Instrument, Quote
 from tradeswarm.model.messages import HumanApproval, TradeIntent
 from tradeswarm.risk.context import (
-    ONE,
-    ZERO,
     BookFacts,
     DeskFacts,
     MarketFacts,
@@ -28,6 +27,7 @@ from tradeswarm.risk.context import (
 )
 from tradeswarm.risk.history import IntentHistory
 from tradeswarm.risk.limits import RiskLimits
+from tradeswarm.risk.openbook import OpenBook
 from tradeswarm.store import Store
 
 
@@ -65,6 +65,7 @@ class Measurer:
         self.history = IntentHistory(
             limits.duplicate_window_s * NS_PER_SECOND, store.list_intent_decisions_since
         )
+        self.open_orders = OpenBook(store.list_orders(open_only=True))
 
     def instrument(self, symbol: str) -> Instrument:
         found = self.instruments.get(symbol)
@@ -99,17 +100,12 @@ class Measurer:
     def _book(self, principal: str) -> BookFacts:
         session = self.market.session
         opened = self.store.get_meta(f"equity_at_open:{session.day}") if session else None
-        marks, exposure, mine = self.market.marks(), ZERO, 0
-        for order in self.store.list_orders(open_only=True):
-            mark = marks.get(order.symbol, order.limit_price or order.stop_price or ZERO)
-            exposure += abs(order.remaining * mark * self.multipliers.get(order.symbol, ONE))
-            mine += order.agent_id == principal
         return BookFacts(
             cash=self.store.get_cash(),
             positions=self.store.get_positions(),
             equity_at_open=Decimal(opened) if opened else None,
-            open_orders=mine,
-            open_order_exposure=exposure,
+            open_orders=self.open_orders.count(principal),
+            open_order_exposure=self.open_orders.exposure(self.market.marks(), self.multipliers),
         )
 
     def _desk(
