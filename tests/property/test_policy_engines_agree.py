@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tradeswarm.policy import PolicyLoadError, compile_policies
-from tradeswarm.policy.batchinput import columns_from_requests
+from tradeswarm.policy.batch.input import columns_from_requests
 from tradeswarm.policy.reference import ReferenceEngine
 from tradeswarm.risk.policyset import bundled_text, sample_entities, sample_requests
 

@@ -61,7 +61,7 @@ import numpy as np
 from tradeswarm.core.errors import InvalidInput
 from tradeswarm.model.messages import TradeIntent
 from tradeswarm.policy import CompiledPolicySet, Response
-from tradeswarm.policy.batchinput import columns_from_requests
+from tradeswarm.policy.batch.input import columns_from_requests
 from tradeswarm.policy.entities import to_uid
 from tradeswarm.policy.reference import ReferenceEngine
 from tradeswarm.policy.values import Uid

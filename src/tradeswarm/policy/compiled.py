@@ -1,9 +1,9 @@
-"""``compile_policies``: Cedar text -> one generated Python function per policy set.
+"""``compile_policies`` and ``CompiledPolicySet``: the public facade of the compiler.
 
-The scalar evaluator is a single function: the distinct scope tests are computed once,
-each policy is one ``if`` inside its own ``try`` (an error skips the policy and is
-reported), and the satisfied policies come back as a bit mask. A decision without
-errors is then a dictionary lookup from mask to a prebuilt ``Response``.
+It parses (and validates) with cedarpy, builds the ``PolicyCore`` every backend reads, and
+routes each request to a backend: the typed scalar path for requests whose context the
+schema-directed parser made, the generic scalar program otherwise, the batch program for
+many at once (the tiers are tabled in ``tradeswarm.policy``).
 """
 
 from __future__ import annotations
@@ -12,24 +12,17 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tradeswarm.core.errors import ConfigurationError
-from tradeswarm.policy import codegen
-from tradeswarm.policy.decision import Decision, PolicyError, Response, derive_outcome
+from tradeswarm.policy.core import PolicyCore
+from tradeswarm.policy.decision import Response
 from tradeswarm.policy.entities import EntityStore, prepare_entities, to_uid
-from tradeswarm.policy.fastpath import FastPath
 from tradeswarm.policy.loader import LoadedPolicies, load_policies, validation_errors
-from tradeswarm.policy.requests import ContextParser, PreparedRequest
-from tradeswarm.policy.values import EvalError, Uid
+from tradeswarm.policy.requests import PreparedRequest
+from tradeswarm.policy.scalar.fastpath import FastPath
+from tradeswarm.policy.values import Uid
 
 if TYPE_CHECKING:
-    from tradeswarm.policy.batchresult import BatchResult
-
-
-def error_message(exc: BaseException) -> str:
-    if isinstance(exc, EvalError):
-        return str(exc)
-    if isinstance(exc, KeyError):
-        return f"attribute or entity not found: {exc}"
-    return f"{type(exc).__name__}: {exc}"
+    from tradeswarm.policy.batch.program import BatchProgram
+    from tradeswarm.policy.batch.result import BatchResult
 
 
 def _uid(value: Any, field: str) -> Uid:
@@ -41,73 +34,25 @@ def _uid(value: Any, field: str) -> Uid:
     return to_uid(value, field)
 
 
-class ScalarProgram:
-    """The generated source, its namespace, the decide function and per-policy functions."""
-
-    def __init__(self, loaded: LoadedPolicies) -> None:
-        gen = codegen.Generator()
-        self.ids = list(loaded.policies)
-        atoms: dict[str, str] = {}
-        tests: list[tuple[list[str], str | None]] = []
-        for policy in loaded.policies.values():
-            scope = []
-            for var, name in (("principal", "P"), ("action", "A"), ("resource", "R")):
-                scope += codegen.scope_atoms(gen, name, policy[var])
-            for atom in scope:
-                atoms.setdefault(atom, f"_s{len(atoms)}")
-            tests.append((scope, codegen.condition(gen, policy)))
-        self.tests = [_test(scope, cond) or "True" for scope, cond in tests]
-        self.source = _render(atoms, tests)
-        self.namespace = dict(gen.namespace)
-        self.namespace["_error_message"] = error_message
-        exec(compile(self.source, "<cedar policies>", "exec"), self.namespace)
-        self.decide = self.namespace["_decide"]
-        self.policy_functions = [self.namespace[f"_policy{i}"] for i in range(len(self.ids))]
-
-
-def _test(parts: list[str], cond: str | None) -> str | None:
-    return " and ".join([*parts, *([f"({cond})"] if cond else [])]) or None
-
-
-def _render(atoms: dict[str, str], tests: list[tuple[list[str], str | None]]) -> str:
-    lines = ["def _decide(P, A, R, C, E):", "    m = 0", "    errs = None"]
-    lines += [f"    {name} = {atom}" for atom, name in atoms.items()]
-    for i, (scope, cond) in enumerate(tests):
-        test = _test([atoms[a] for a in scope], cond)
-        if test is None:
-            lines.append(f"    m |= {1 << i}")
-            continue
-        lines += [
-            "    try:",
-            f"        if {test}:",
-            f"            m |= {1 << i}",
-            "    except Exception as ex:",
-            f"        errs = (errs or []) + [({i}, _error_message(ex))]",
-        ]
-    lines.append("    return m, errs")
-    for i, (scope, cond) in enumerate(tests):
-        body = _test(scope, cond) or "True"
-        lines += ["", f"def _policy{i}(P, A, R, C, E):", f"    return bool({body})"]
-    return "\n".join(lines) + "\n"
-
-
 class CompiledPolicySet:
-    """A Cedar policy set compiled to Python; satisfies ``PolicyEngine``."""
+    """A Cedar policy set compiled to Python; satisfies ``PolicyEngine``. The facade over
+    the policy core and its backends: the typed scalar path, the generic scalar program
+    and (on first use) the batch program."""
 
     def __init__(self, loaded: LoadedPolicies, schema: str | dict[str, Any] | None) -> None:
+        self.core = PolicyCore(loaded, schema)
         self.loaded = loaded
         self.schema = schema
-        self.policy_ids: tuple[str, ...] = tuple(loaded.policies)
-        self.annotations = loaded.annotations
-        self.effects = tuple(p["effect"] for p in loaded.policies.values())
-        self.program = ScalarProgram(loaded)
-        self.context_parser = ContextParser(schema)
-        self.forbid_mask = sum(1 << i for i, e in enumerate(self.effects) if e == "forbid")
-        self.permit_mask = sum(1 << i for i, e in enumerate(self.effects) if e == "permit")
-        self.responses: dict[int, Response] = {}
+        self.policy_ids = self.core.policy_ids
+        self.annotations = self.core.annotations
+        self.effects = self.core.effects
+        self.program = self.core.program
+        self.context_parser = self.core.context_parser
+        self.responses = self.core.responses
+        self.response = self.core.response
         self._entities: dict[int, tuple[Any, EntityStore]] = {}
-        self._batch: Any = None
-        self.fast = FastPath(self)
+        self._batch: BatchProgram | None = None
+        self.fast = FastPath(self.core)
 
     def prepare_entities(self, entities: Any) -> EntityStore:
         """Entities parsed once (with this set's schema), for reuse across calls."""
@@ -144,23 +89,6 @@ class CompiledPolicySet:
         return PreparedRequest(
             request.principal, request.action, request.resource, request.context, True
         )
-
-    def response(self, mask: int, errs: list[tuple[int, str]] | None) -> Response:
-        if errs is None:
-            cached = self.responses.get(mask)
-            if cached is not None:
-                return cached
-        forbids = mask & self.forbid_mask
-        chosen = forbids or (mask & self.permit_mask)
-        decision = Decision.ALLOW if chosen and not forbids else Decision.DENY
-        ids = self.policy_ids
-        reasons = tuple(sorted(ids[i] for i in range(len(ids)) if chosen >> i & 1))
-        outcome, review = derive_outcome(decision, reasons, self.annotations)
-        errors = tuple(PolicyError(self.policy_ids[i], msg) for i, msg in errs or ())
-        response = Response(decision, reasons, errors, outcome, review)
-        if errs is None:
-            self.responses[mask] = response
-        return response
 
     def decide_prepared(self, request: PreparedRequest, entities: EntityStore) -> Response:
         """Decide a prepared request: the typed fast path when the schema-directed parser
@@ -200,24 +128,18 @@ class CompiledPolicySet:
         answers: BatchResult = self.batch.decide(requests, self.prepare_entities(entities))
         return answers
 
-    def is_authorized_scalar_batch(
-        self, requests: Sequence[Mapping[str, Any]], entities: Any = None
-    ) -> list[Response]:
-        store = self.prepare_entities(entities)
-        return [self.is_authorized(r, store) for r in requests]
-
     @property
-    def batch(self) -> Any:
+    def batch(self) -> BatchProgram:
+        """The batch program, built on first use (it imports numpy)."""
         if self._batch is None:
-            from tradeswarm.policy.batchprogram import BatchProgram
+            from tradeswarm.policy.batch.program import BatchProgram
 
-            self._batch = BatchProgram(self)
+            self._batch = BatchProgram(self.core)
         return self._batch
 
     def batch_plan(self) -> dict[str, str]:
         """Policy id -> "vectorized" or "per-row (<construct>)" on the batch path."""
-        plan: dict[str, str] = self.batch.plan
-        return plan
+        return self.batch.plan
 
 
 def compile_policies(

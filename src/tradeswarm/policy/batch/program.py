@@ -16,24 +16,29 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tradeswarm.policy import codegen
-from tradeswarm.policy.batch import Unsupported, VectorCompiler, _evaluate_per_entity, as_kind
-from tradeswarm.policy.batchinput import BatchInput
-from tradeswarm.policy.batchresult import BatchResult
-from tradeswarm.policy.columns import Col
-from tradeswarm.policy.entities import EntityStore
-from tradeswarm.policy.tables import EntityTables
-from tradeswarm.policy.vectorgen import (
+from tradeswarm.policy.batch.closures import (
+    Unsupported,
+    VectorCompiler,
+    _evaluate_per_entity,
+    as_kind,
+)
+from tradeswarm.policy.batch.columns import Col
+from tradeswarm.policy.batch.emit import (
     Emitter,
     Leaf,
     PolicyTree,
     TreeBuilder,
     emit_policy,
 )
-from tradeswarm.policy.vectorgen import Unsupported as NotEmitted
+from tradeswarm.policy.batch.emit import Unsupported as NotEmitted
+from tradeswarm.policy.batch.input import BatchInput
+from tradeswarm.policy.batch.result import BatchResult
+from tradeswarm.policy.batch.tables import EntityTables
+from tradeswarm.policy.entities import EntityStore
+from tradeswarm.policy.scalar import generic as codegen
 
 if TYPE_CHECKING:
-    from tradeswarm.policy.compiled import CompiledPolicySet
+    from tradeswarm.policy.core import PolicyCore
 
 PolicyRun = Callable[[BatchInput], tuple[Any, Any]]
 FLOAT_EXACT_BITS = 52
@@ -59,15 +64,15 @@ class Generated:
 class BatchProgram:
     """The vectorized evaluator of one compiled policy set."""
 
-    def __init__(self, compiled: CompiledPolicySet) -> None:
-        self.compiled = compiled
+    def __init__(self, core: PolicyCore) -> None:
+        self.core = core
         self.gen = codegen.Generator()
         self.builder = TreeBuilder(self._entity_leaf)
         vc = VectorCompiler(self.gen)
         self.runs: list[PolicyRun] = []
         self.trees: list[PolicyTree | None] = []
         self.plan: dict[str, str] = {}
-        for i, (pid, policy) in enumerate(compiled.loaded.policies.items()):
+        for i, (pid, policy) in enumerate(core.loaded.policies.items()):
             try:
                 self.runs.append(self._vectorize(vc, policy))
                 self.plan[pid] = "vectorized"
@@ -134,7 +139,7 @@ class BatchProgram:
         return run
 
     def _per_row(self, index: int) -> PolicyRun:
-        fn = self.compiled.program.policy_functions[index]
+        fn = self.core.program.policy_functions[index]
 
         def run(b: BatchInput) -> tuple[Any, Any]:
             sat = np.zeros(b.n, dtype=bool)
@@ -157,7 +162,7 @@ class BatchProgram:
                 int(requests["n"]), store, requests, requests.get("context") or {}
             )
         else:
-            parser = self.compiled.context_parser
+            parser = self.core.context_parser
             batch = BatchInput.from_requests(
                 requests, store, parser.parse, typed=parser.types is not None
             )
@@ -193,7 +198,7 @@ class BatchProgram:
         n = len(self.runs)
         if b.n == 0:
             empty = np.zeros(0, dtype=np.int64)
-            return BatchResult(self.compiled, b, np.zeros(0, dtype=bool), empty, empty)
+            return BatchResult(self.core, b, np.zeros(0, dtype=bool), empty, empty)
         cols = self.leaves(b)
         signature = tuple((c.kind, c.err is not None) for c in cols)
         code = self._code.get(signature)
@@ -207,9 +212,9 @@ class BatchProgram:
             errored = _masks(err_rows, [1 << i for i in code.error_policies])
         else:
             errored = np.zeros(b.n, dtype=np.int64)
-        forbid, permit = self.compiled.forbid_mask, self.compiled.permit_mask
+        forbid, permit = self.core.forbid_mask, self.core.permit_mask
         allowed = ((satisfied & permit) != 0) & ((satisfied & forbid) == 0)
-        return BatchResult(self.compiled, b, allowed, satisfied, errored)
+        return BatchResult(self.core, b, allowed, satisfied, errored)
 
     def _emit(self, signature: tuple[tuple[str, bool], ...]) -> Generated:
         """The policy set's code for one signature (closures where it cannot be emitted)."""

@@ -17,12 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from tradeswarm.policy import codegen, runtime
-from tradeswarm.policy.batchinput import BatchInput
-from tradeswarm.policy.columns import Col, broadcast, err_or, from_values, full_err, gather
+from tradeswarm.policy import runtime
+from tradeswarm.policy.batch.columns import Col, broadcast, err_or, from_values, full_err, gather
+from tradeswarm.policy.batch.input import BatchInput
 from tradeswarm.policy.entities import from_json
+from tradeswarm.policy.est import context_path, free_vars
+from tradeswarm.policy.scalar import generic as codegen
 from tradeswarm.policy.values import I64_MAX, I64_MIN, CSet, Decimal, ceq
-from tradeswarm.policy.vectorgen import free_vars
 
 VecFn = Callable[[BatchInput], Col]
 _ORDER = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
@@ -68,17 +69,6 @@ def as_kind(col: Col, kind: str, n: int) -> tuple[Any, Any]:
     return typed.v, err_or(full.err, ~good)
 
 
-def _path(node: dict[str, Any]) -> tuple[str, ...] | None:
-    """``context.a.b`` as ("a", "b"); None when the node is not such a path."""
-    if node.get("Var") == "context":
-        return ()
-    inner = node.get(".")
-    if inner is None:
-        return None
-    head = _path(inner["left"])
-    return None if head is None else (*head, inner["attr"])
-
-
 class VectorCompiler:
     """EST -> a function from a BatchInput to a Col."""
 
@@ -86,7 +76,7 @@ class VectorCompiler:
         self.gen = gen
 
     def compile(self, node: dict[str, Any]) -> VecFn:
-        path = _path(node)
+        path = context_path(node)
         if path is not None:
             return lambda b: b.path(path)
         if "Value" in node:
@@ -317,7 +307,7 @@ def _contains_per_unique(sets: Col, items: Col, n: int, err: Any) -> Col:
 
 
 def _has(c: VectorCompiler, arg: Any) -> VecFn:
-    path = _path(arg["left"])
+    path = context_path(arg["left"])
     if path is None:
         raise Unsupported("has")
     name = arg["attr"]

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from tradeswarm.policy.entities import from_json
+from tradeswarm.policy.est import context_path, free_vars
 from tradeswarm.policy.values import CSet, Decimal
 
 
@@ -232,28 +233,6 @@ _EMIT: dict[str, Any] = {
 }
 
 
-def free_vars(node: Any) -> set[str]:
-    """The variables (principal, action, resource, context) an EST node reads."""
-    if isinstance(node, dict):
-        if "Var" in node and isinstance(node["Var"], str):
-            return {node["Var"]}
-        return set().union(*(free_vars(v) for v in node.values())) if node else set()
-    if isinstance(node, list):
-        return set().union(*(free_vars(v) for v in node)) if node else set()
-    return set()
-
-
-def path_of(node: dict[str, Any]) -> tuple[str, ...] | None:
-    """``context.a.b`` as ("a", "b"); None when the node is not such a path."""
-    if node.get("Var") == "context":
-        return ()
-    inner = node.get(".")
-    if inner is None:
-        return None
-    head = path_of(inner["left"])
-    return None if head is None else (*head, inner["attr"])
-
-
 class TreeBuilder:
     """EST -> the generator's tree, registering leaves (shared across policies)."""
 
@@ -269,7 +248,7 @@ class TreeBuilder:
         return ("leaf", self._index[leaf.key])
 
     def build(self, node: dict[str, Any], free: set[str]) -> tuple[Any, ...]:
-        path = path_of(node)
+        path = context_path(node)
         if path:
             return self.leaf(Leaf(("path", path)))
         if "Value" in node:
@@ -278,8 +257,8 @@ class TreeBuilder:
             found = self.entity_leaf(node, free)
             return self.leaf(found) if isinstance(found, Leaf) else found
         ((op, arg),) = node.items()
-        if op == "has" and path_of(arg["left"]) is not None:
-            return self.leaf(Leaf(("has", path_of(arg["left"]), arg["attr"])))
+        if op == "has" and context_path(arg["left"]) is not None:
+            return self.leaf(Leaf(("has", context_path(arg["left"]), arg["attr"])))
         if op in ("!",):
             return (op, self.sub(arg["arg"]))
         if op in _DEC and isinstance(arg, list) and len(arg) == 2:

@@ -27,14 +27,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tradeswarm.policy import codegen
 from tradeswarm.policy.entities import EntityStore
 from tradeswarm.policy.requests import PreparedRequest
-from tradeswarm.policy.typedgen import Generic, LeafError, TypedGen, runtime_type
+from tradeswarm.policy.scalar import generic as codegen
+from tradeswarm.policy.scalar.typed import Generic, LeafError, TypedGen, runtime_type
 from tradeswarm.policy.values import Decimal, Uid
 
 if TYPE_CHECKING:
-    from tradeswarm.policy.compiled import CompiledPolicySet
+    from tradeswarm.policy.core import PolicyCore
     from tradeswarm.policy.decision import Response
 
 Scopes = list[tuple[str, dict[str, Any]]]
@@ -66,21 +66,13 @@ class ActionPlan:
 class FastPath:
     """Typed scalar evaluators of one compiled policy set (see the module docstring)."""
 
-    def __init__(self, compiled: CompiledPolicySet) -> None:
-        self.compiled = compiled
+    def __init__(self, core: PolicyCore) -> None:
+        self.core = core
         self.plans: dict[Uid, ActionPlan] = {}
         self._stores: dict[int, tuple[Any, dict[tuple[Uid, Uid, Uid], Any]]] = {}
         self.sources: dict[tuple[Uid, tuple[str, ...]], str] = {}
         self.store: EntityStore | None = None
         self.rows: dict[tuple[Uid, Uid, Uid], Any] = {}
-
-    def decide(self, request: PreparedRequest, store: EntityStore) -> Response:
-        rows = self.rows if store is self.store else self.rows_for(store)
-        entry = rows.get((request.principal, request.action, request.resource))
-        if entry is None:
-            entry = self.fill(request, store)
-        response: Response = entry[0](request, store, entry[1])
-        return response
 
     def rows_for(self, store: EntityStore) -> dict[tuple[Uid, Uid, Uid], Any]:
         """The leaf rows of one entity store (the last store used is kept at hand)."""
@@ -115,10 +107,10 @@ class FastPath:
         return fast, leaves
 
     def _plan(self, action: Uid) -> ActionPlan:
-        program = self.compiled.program
-        gen = TypedGen(self.compiled.context_parser, action, program.namespace)
+        program = self.core.program
+        gen = TypedGen(self.core.context_parser, action, program.namespace)
         policies = []
-        for i, policy in enumerate(self.compiled.loaded.policies.values()):
+        for i, policy in enumerate(self.core.loaded.policies.values()):
             atoms = codegen.scope_atoms(gen.g, "A", policy["action"])
             scopes = [("P", policy["principal"]), ("R", policy["resource"])]
             if any("E" in a for a in atoms):  # `action in` reads the action entities
@@ -134,7 +126,7 @@ class FastPath:
         return ActionPlan(action, policies, generic, dict(gen.leaves), leaf_fn, {})
 
     def _generate(self, plan: ActionPlan, signature: tuple[str, ...]) -> Fast:
-        gen = TypedGen(self.compiled.context_parser, plan.action, self.compiled.program.namespace)
+        gen = TypedGen(self.core.context_parser, plan.action, self.core.program.namespace)
         gen.use_leaves(plan.leaf_keys, signature)
         body: list[str] = []
         for i, scopes, clauses in plan.policies:
@@ -147,18 +139,18 @@ class FastPath:
         self.sources[(plan.action, signature)] = source
         namespace = dict(gen.g.namespace)
         namespace.update(gen.namespace)
-        compiled = self.compiled
-        program = self.compiled.program
+        core = self.core
+        program = self.core.program
         action = plan.action
 
         def generic(q: PreparedRequest, e: EntityStore) -> Response:
             mask, errs = program.decide(q.principal, action, q.resource, q.context, e)
-            return compiled.response(mask, errs)
+            return core.response(mask, errs)
 
         namespace.update(
             _generic=generic,
-            _responses=compiled.responses,
-            _response=compiled.response,
+            _responses=core.responses,
+            _response=core.response,
             A=action,
         )
         exec(compile(source, "<cedar typed policies>", "exec"), namespace)  # our own code

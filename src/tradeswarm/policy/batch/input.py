@@ -16,7 +16,7 @@ import numpy as np
 
 from tradeswarm.core.errors import InvalidInput
 from tradeswarm.policy import runtime
-from tradeswarm.policy.columns import MISSING, Col, from_values, set_col
+from tradeswarm.policy.batch.columns import MISSING, Col, from_values, set_col
 from tradeswarm.policy.entities import EntityStore, from_json, to_uid
 from tradeswarm.policy.values import (
     I64_MAX,

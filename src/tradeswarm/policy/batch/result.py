@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 
 from tradeswarm.core.errors import InvariantViolation
-from tradeswarm.policy.batchinput import BatchInput
+from tradeswarm.policy.batch.input import BatchInput
 from tradeswarm.policy.decision import Response
 
 if TYPE_CHECKING:
-    from tradeswarm.policy.compiled import CompiledPolicySet
+    from tradeswarm.policy.core import PolicyCore
 
 
 class BatchResult(Sequence[Response]):
@@ -28,13 +28,13 @@ class BatchResult(Sequence[Response]):
 
     def __init__(
         self,
-        compiled: CompiledPolicySet,
+        core: PolicyCore,
         batch: BatchInput,
         allowed: Any,
         satisfied: Any,
         errored: Any,
     ) -> None:
-        self.compiled = compiled
+        self.core = core
         self.batch = batch
         self.allowed = allowed
         self.satisfied = satisfied
@@ -58,26 +58,26 @@ class BatchResult(Sequence[Response]):
     def __iter__(self) -> Iterator[Response]:
         masks = np.asarray(self.satisfied).tolist()
         errs = np.asarray(self.errored).tolist()
-        response = self.compiled.response
+        response = self.core.response
         for i, (m, e) in enumerate(zip(masks, errs, strict=True)):
             yield response(m, None) if e == 0 else self._row(i, m, e)
 
     def _row(self, i: int, mask: int, err_mask: int) -> Response:
         if err_mask == 0:
-            return self.compiled.response(mask, None)
+            return self.core.response(mask, None)
         messages = self._scalar_errors(i)
         errs = []
-        for policy in range(len(self.compiled.policy_ids)):
+        for policy in range(len(self.core.policy_ids)):
             if err_mask >> policy & 1:
                 if policy not in messages:
-                    pid = self.compiled.policy_ids[policy]
+                    pid = self.core.policy_ids[policy]
                     raise InvariantViolation(f"{pid} errored on the batch path only (row {i})")
                 errs.append((policy, messages[policy]))
-        return self.compiled.response(mask, errs)
+        return self.core.response(mask, errs)
 
     def _scalar_errors(self, i: int) -> dict[int, str]:
         b = self.batch
-        _, errs = self.compiled.program.decide(
+        _, errs = self.core.program.decide(
             b.uid("principal", i),
             b.uid("action", i),
             b.uid("resource", i),

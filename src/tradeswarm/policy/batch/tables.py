@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tradeswarm.policy.columns import Col, from_values
+from tradeswarm.policy.batch.columns import Col, from_values
 from tradeswarm.policy.entities import EntityStore
 from tradeswarm.policy.values import CSet, Uid
 

@@ -14,8 +14,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tradeswarm.policy import codegen, runtime
+from tradeswarm.policy import runtime
+from tradeswarm.policy.est import free_vars
 from tradeswarm.policy.requests import ContextParser
+from tradeswarm.policy.scalar import generic as codegen
 from tradeswarm.policy.values import I64_MAX, I64_MIN, CSet, Decimal, EvalError, Uid
 
 _RUNTIME_TYPES = {bool: "bool", int: "long", str: "str", Decimal: "dec", CSet: "set", Uid: "uid"}
@@ -38,17 +40,6 @@ _DECIMAL_ORDER = {
 }
 _ARITH = {"+": "addition", "-": "subtraction", "*": "multiplication"}
 _CONTEXT = {"Var": "context"}
-
-
-def free_vars(node: Any) -> set[str]:
-    """The variables (principal, action, resource, context) an EST node reads."""
-    if isinstance(node, dict):
-        if "Var" in node and isinstance(node["Var"], str):
-            return {node["Var"]}
-        return set().union(*(free_vars(v) for v in node.values())) if node else set()
-    if isinstance(node, list):
-        return set().union(*(free_vars(v) for v in node)) if node else set()
-    return set()
 
 
 class Generic(Exception):

@@ -1,0 +1,32 @@
+"""Helpers over Cedar's JSON syntax tree (the EST cedarpy gives ``loader``), shared by every
+backend: which variables a node reads, and the attribute path it names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: The request variables and the one-letter names generated code binds them to.
+VARS = {"principal": "P", "action": "A", "resource": "R", "context": "C"}
+
+
+def free_vars(node: Any) -> set[str]:
+    """The variables (principal, action, resource, context) an EST node reads."""
+    if isinstance(node, dict):
+        if "Var" in node and isinstance(node["Var"], str):
+            return {node["Var"]}
+        return set().union(*(free_vars(v) for v in node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*(free_vars(v) for v in node)) if node else set()
+    return set()
+
+
+def context_path(node: dict[str, Any]) -> tuple[str, ...] | None:
+    """``context.a.b`` as ("a", "b") (``context`` itself as ()); None when the node is not
+    such a path."""
+    if node.get("Var") == "context":
+        return ()
+    inner = node.get(".")
+    if inner is None:
+        return None
+    head = context_path(inner["left"])
+    return None if head is None else (*head, inner["attr"])
