@@ -16,12 +16,6 @@ from tradeswarm.policy.requests import ContextParser
 from tradeswarm.policy.scalar.program import ScalarProgram
 
 
-class NotCompiled(Exception):
-    """A backend declined a construct (or an input kind) it does not compile; the caller
-    takes the next tier down (see the tiers in ``tradeswarm.policy``). The message names
-    the construct."""
-
-
 class PolicyCore:
     """One policy set as every backend sees it (see the module docstring)."""
 

@@ -1,9 +1,16 @@
 """Helpers over Cedar's JSON syntax tree (the EST cedarpy gives ``loader``), shared by every
-backend: which variables a node reads, and the attribute path it names."""
+backend: which variables a node reads, the attribute path it names, and the one exception a
+backend raises for a construct it does not compile."""
 
 from __future__ import annotations
 
 from typing import Any
+
+class NotCompiled(Exception):
+    """A backend declined a construct (or an input kind) it does not compile; the caller
+    takes the next tier down (the tiers are tabled in ``tradeswarm.policy``). The message
+    names the construct."""
+
 
 #: The request variables and the one-letter names generated code binds them to.
 VARS = {"principal": "P", "action": "A", "resource": "R", "context": "C"}
