@@ -24,9 +24,9 @@ from tradeswarm.brokers.port import OrderRequest
 from tradeswarm.core.clock import NS_PER_SECOND, SimClock
 from tradeswarm.model.enums import OrderType, Side, TimeInForce
 from tradeswarm.model.market import Bar, Session
+from tradeswarm.testkit import T0
 
 MIN = 60 * NS_PER_SECOND
-T0 = 1_704_205_800 * NS_PER_SECOND
 SESSION = Session(day="2024-01-02", open_ns=T0, close_ns=T0 + 390 * MIN)
 D = Decimal
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from shared_data import CEDAR_DATA
 from tradeswarm.policy.testsuite import run_suite
 
-CEDAR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cedar"
+CEDAR = CEDAR_DATA
 
 
 def test_compiled_engine_passes_every_cedar_test_request_on_scalar_and_batch_paths() -> None:

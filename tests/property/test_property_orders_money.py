@@ -13,8 +13,8 @@ from tradeswarm.core.errors import InvalidStateTransition, InvariantViolation
 from tradeswarm.model.enums import OrderType, Side, TimeInForce
 from tradeswarm.model.order import STATE_TABLE, Order, OrderState, OrderTrigger
 from tradeswarm.model.portfolio import Account, Fill, Position
+from tradeswarm.testkit import T0
 
-T0 = 1_704_205_800_000_000_000
 FILL_TRIGGERS = (OrderTrigger.FILL, OrderTrigger.PARTIAL_FILL)
 
 

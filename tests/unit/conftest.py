@@ -10,10 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from tradeswarm.bus.inproc import InProcessBus
-from tradeswarm.core.clock import NS_PER_SECOND, SimClock
+from tradeswarm.core.clock import SimClock
 from tradeswarm.store import Store
-
-T0 = 1_704_205_800 * NS_PER_SECOND  # 2024-01-02 14:30 UTC
+from tradeswarm.testkit import T0
 
 
 @pytest.fixture

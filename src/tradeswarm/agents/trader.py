@@ -21,6 +21,8 @@ from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import FillReceived, MarketSignal, TradeIntent
 
 STRATEGY_OF_SETUP = {"momentum_cross": "momentum", "band_reversion": "mean_reversion"}
+#: What `[trader] strategies` may list: the strategy of each setup the analyzer signals.
+STRATEGIES = tuple(sorted(set(STRATEGY_OF_SETUP.values())))
 
 #: (signal, quantity held) -> the notional the sizing wants bought now (>= 0).
 Sizer = Callable[[MarketSignal, Decimal], Decimal]
@@ -49,6 +51,20 @@ class TraderConfig(ConfigBase, frozen=True):
     kelly_equity: Decimal = Decimal(1_000_000)
     # sizing = "portfolio": [trader.portfolio] (method, risk_budget, vol_budget, ...)
     portfolio: PortfolioConfig = PortfolioConfig()
+
+    def __post_init__(self) -> None:
+        # a misspelt strategy would silently never trade, and so would an empty list
+        # (stopping trade is the kill switch's job, which is logged and resumable)
+        known = ", ".join(STRATEGIES)
+        if not self.strategies:
+            raise ConfigurationError(
+                "trader.strategies", [], f"the trader would never trade; list some of: {known}"
+            )
+        for name in self.strategies:
+            if name not in STRATEGIES:
+                raise ConfigurationError(
+                    "trader.strategies", name, f"unknown strategy; known: {known}"
+                )
 
 
 class TradingAgent(Agent):

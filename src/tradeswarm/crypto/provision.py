@@ -1,8 +1,9 @@
 """Provision a swarm's identities from a YAML description: keys, keystore, registry.
 
 The YAML follows the seed's `provision --batch` file: a list of agents, each with a
-`name` and a `type` (its role, e.g. `trading-agent`), plus optional descriptive fields
-(capabilities, limits, strategy, venues, rules) kept as the operator wrote them.
+`name` and a `type` (its role, e.g. `trading-agent`). The seed's optional descriptive
+fields (capabilities, limits, strategy, venues, rules) are accepted so its files load,
+and ignored: nothing reads them (what an agent does is set in the swarm's TOML config).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ DEMO_SEED = b"tradeswarm/v1/demo-identities (public, not a secret)"
 class AgentSpec(ConfigBase, frozen=True):
     name: str
     type: str
+    # the seed's descriptive fields: accepted, never read
     capabilities: list[str] = msgspec.field(default_factory=list)
     limits: dict[str, str | int | float] = msgspec.field(default_factory=dict)
     strategy: str | None = None

@@ -11,12 +11,13 @@ from tradeswarm.core.errors import InvalidInput
 from tradeswarm.data.csv_bars import BUNDLED_FILE, BUNDLED_SYMBOL, bundled_bars
 from tradeswarm.data.replay import pick_day, split_days
 from tradeswarm.model.messages import DailySummary
+from tradeswarm.system.agents import AGENTS
 from tradeswarm.system.config import SwarmConfig
 from tradeswarm.system.narrate import Narrator, audit_lines, hhmmss
 from tradeswarm.system.operator import ScriptedOperator
 from tradeswarm.system.replay import DayReplay
 from tradeswarm.system.status import swarm_status
-from tradeswarm.system.swarm import AGENT_NAMES, Swarm
+from tradeswarm.system.swarm import Swarm
 
 Emit = Callable[[str], None]
 
@@ -34,8 +35,8 @@ def _intro(config: SwarmConfig, emit: Emit) -> None:
     )
     emit(f"  day         : {config.day} (the day before warms the indicators up)")
     emit("agents provisioned:")
-    for role, name in AGENT_NAMES.items():
-        emit(f"  ✓ {name:<22} ({role})")
+    for agent in AGENTS:
+        emit(f"  ✓ {agent.name:<22} ({agent.slot})")
 
 
 def _summary(s: DailySummary, emit: Emit) -> None:

@@ -10,7 +10,7 @@ A real swarm passes the identities it loaded from its keystore
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
 from tradeswarm.bus.inproc import BusSigning
@@ -22,22 +22,14 @@ from tradeswarm.crypto.keys import Algorithm, Signer
 from tradeswarm.crypto.keystore import open_keystore
 from tradeswarm.crypto.provision import REGISTRY_FILE, demo_identities
 from tradeswarm.crypto.registry import KeyRegistry
+from tradeswarm.system.agents import SwarmAgent
 from tradeswarm.system.audit_wiring import AuditKeys
 from tradeswarm.system.config import IdentitiesConfig
 
-AGENT_ROLES = {
-    "analyzer": Role.ANALYZER,
-    "trader": Role.TRADER,
-    "risk": Role.RISK,
-    "execution": Role.EXECUTION,
-    "compliance": Role.COMPLIANCE,
-    "desk": Role.OVERSIGHT,
-}
 
-
-def swarm_members(agent_names: Mapping[str, str], approver: str) -> list[tuple[str, str]]:
+def swarm_members(agents: Iterable[SwarmAgent], approver: str) -> list[tuple[str, str]]:
     """(name, role) of every agent and of the human approver."""
-    members = [(agent_names[slot], str(role)) for slot, role in AGENT_ROLES.items()]
+    members = [(agent.name, str(agent.role)) for agent in agents]
     return [*members, (approver, str(Role.HUMAN))]
 
 
@@ -68,14 +60,15 @@ class SwarmIdentities:
     @classmethod
     def for_swarm(
         cls,
-        agent_names: Mapping[str, str],
+        agents: Iterable[SwarmAgent],
         approver: str,
         policy: SigningPolicy,
         identities: Iterable[AgentIdentity] | None = None,
         registry: KeyRegistry | None = None,
     ) -> SwarmIdentities:
-        """Given identities (from a keystore) or the demo's; every member must have one."""
-        members = swarm_members(agent_names, approver)
+        """Given identities (from a keystore) or the demo's; every member (each of the
+        agents, e.g. `system.agents.AGENTS`, and the approver) must have one."""
+        members = swarm_members(agents, approver)
         if identities is None:
             return cls(demo_identities(members), policy)
         made = cls(identities, policy, registry)

@@ -30,6 +30,7 @@ from tradeswarm.model.messages import (
     TradeIntent,
 )
 from tradeswarm.store import Store
+from tradeswarm.system.agents import AGENT_NAMES
 
 Emit = Callable[[str], None]
 
@@ -93,7 +94,7 @@ class Narrator:
             env,
             f"→ HUMAN REVIEW request {short(r.request_id)}: ${r.trade_amount:,.0f} "
             f"{r.intent.side} {r.intent.symbol}; auto-deny at {hhmmss(r.timeout_ns)}",
-            who="oversight-desk-01",  # the risk manager sends it; the desk handles it
+            who=AGENT_NAMES["desk"],  # the risk manager sends it; the desk handles it
         )
 
     async def _oversight(self, env: Envelope) -> None:

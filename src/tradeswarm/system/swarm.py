@@ -28,19 +28,11 @@ from tradeswarm.model.messages import OversightRequested
 from tradeswarm.oversight.desk import OversightDesk
 from tradeswarm.risk.manager import RiskManager
 from tradeswarm.store import Store
+from tradeswarm.system.agents import AGENT_NAMES, AGENTS
 from tradeswarm.system.audit_wiring import build_audit_log
 from tradeswarm.system.config import SwarmConfig
 from tradeswarm.system.identities import SwarmIdentities, load_identities
 from tradeswarm.system.killswitch import KillSwitchState
-
-AGENT_NAMES = {
-    "analyzer": "market-analyzer-01",
-    "trader": "trading-agent-01",
-    "risk": "risk-manager-01",
-    "execution": "order-executor-01",
-    "compliance": "compliance-agent-01",
-    "desk": "oversight-desk-01",
-}
 
 
 def broker_path_for(db: str | Path) -> str:
@@ -73,7 +65,7 @@ class Swarm:
         self.instruments = traded_master(config, instruments)
         loaded = None if identities is not None else load_identities(config.identities)
         self.identities = SwarmIdentities.for_swarm(
-            AGENT_NAMES,
+            AGENTS,
             config.operator.approver,
             signing or config.signing.policy(),
             identities if loaded is None else loaded[0],

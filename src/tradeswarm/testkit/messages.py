@@ -23,6 +23,8 @@ from tradeswarm.model.money import to_decimal
 
 #: The default event time: 2024-01-02 14:30:00 UTC, a US cash-session open, in ns.
 DEFAULT_TS_NS = 1_704_205_800 * NS_PER_SECOND
+#: The same instant under the short name tests use for "the start of the test".
+T0 = DEFAULT_TS_NS
 #: The default agent that proposes intents.
 DEFAULT_AGENT = "trading-agent-01"
 #: Default ids, one per message kind, so a test can tell them apart.

@@ -20,7 +20,7 @@ from tradeswarm.model.messages import FillReceived, MarketSignal, TradeIntent
 from tradeswarm.quant.regime import Regime, classify_regime
 
 S = NS_PER_SECOND
-T0 = 1_136_278_860 * S
+T_2006 = 1_136_278_860 * S  # 2006-01-03 09:01 UTC, in the bundled bars' days (not testkit.T0)
 
 
 def test_analyzer_indicators_equal_talib_on_the_same_window() -> None:
@@ -106,7 +106,7 @@ def _signal(
 
 class TraderRig:
     def __init__(self) -> None:
-        self.clock = SimClock(T0)
+        self.clock = SimClock(T_2006)
         self.bus = InProcessBus(self.clock)
         self.trader = TradingAgent("trading-agent-01", self.bus, self.clock, TraderConfig())
         self.intents: list[TradeIntent] = []
@@ -147,7 +147,7 @@ class TraderRig:
 @pytest.mark.asyncio
 async def test_sell_signal_without_a_position_proposes_nothing() -> None:
     rig = TraderRig()
-    await rig.signal(_signal(SignalDirection.SELL, T0))
+    await rig.signal(_signal(SignalDirection.SELL, T_2006))
     assert rig.intents == []
 
 
@@ -155,7 +155,7 @@ async def test_sell_signal_without_a_position_proposes_nothing() -> None:
 async def test_sell_is_capped_at_the_long_position() -> None:
     rig = TraderRig()
     await rig.fill(Side.BUY, "7")
-    await rig.signal(_signal(SignalDirection.SELL, T0))
+    await rig.signal(_signal(SignalDirection.SELL, T_2006))
     assert [(i.side, i.quantity) for i in rig.intents] == [(Side.SELL, Decimal(7))]
     assert rig.intents[0].stop_loss is None
 
@@ -163,8 +163,8 @@ async def test_sell_is_capped_at_the_long_position() -> None:
 @pytest.mark.asyncio
 async def test_buy_sizes_by_notional_and_confidence() -> None:
     rig = TraderRig()
-    await rig.signal(_signal(SignalDirection.BUY, T0, confidence=0.6, price="1000"))
-    await rig.signal(_signal(SignalDirection.BUY, T0 + 600 * S, confidence=0.8, price="1000"))
+    await rig.signal(_signal(SignalDirection.BUY, T_2006, confidence=0.6, price="1000"))
+    await rig.signal(_signal(SignalDirection.BUY, T_2006 + 600 * S, confidence=0.8, price="1000"))
     assert [i.quantity for i in rig.intents] == [Decimal(60), Decimal(140)]
     first = rig.intents[0]
     assert first.side is Side.BUY
@@ -175,19 +175,19 @@ async def test_buy_sizes_by_notional_and_confidence() -> None:
 @pytest.mark.asyncio
 async def test_cooldown_blocks_a_second_intent_until_it_ends() -> None:
     rig = TraderRig()
-    await rig.signal(_signal(SignalDirection.BUY, T0))
-    await rig.signal(_signal(SignalDirection.BUY, T0 + 600 * S - 1))
+    await rig.signal(_signal(SignalDirection.BUY, T_2006))
+    await rig.signal(_signal(SignalDirection.BUY, T_2006 + 600 * S - 1))
     assert len(rig.intents) == 1
-    await rig.signal(_signal(SignalDirection.BUY, T0 + 600 * S))
+    await rig.signal(_signal(SignalDirection.BUY, T_2006 + 600 * S))
     assert len(rig.intents) == 2
 
 
 @pytest.mark.asyncio
 async def test_weak_hold_and_unknown_setups_are_ignored() -> None:
     rig = TraderRig()
-    await rig.signal(_signal(SignalDirection.BUY, T0, strength=0.29))
-    await rig.signal(_signal(SignalDirection.HOLD, T0 + 1))
-    await rig.signal(_signal(SignalDirection.BUY, T0 + 2, setup="astrology"))
+    await rig.signal(_signal(SignalDirection.BUY, T_2006, strength=0.29))
+    await rig.signal(_signal(SignalDirection.HOLD, T_2006 + 1))
+    await rig.signal(_signal(SignalDirection.BUY, T_2006 + 2, setup="astrology"))
     assert rig.intents == []
 
 
@@ -195,7 +195,7 @@ async def test_weak_hold_and_unknown_setups_are_ignored() -> None:
 async def test_position_never_goes_short_over_a_sequence_of_signals() -> None:
     rig = TraderRig()
     held = Decimal(0)
-    ts = T0
+    ts = T_2006
     for direction in [
         SignalDirection.SELL,
         SignalDirection.BUY,
@@ -230,10 +230,10 @@ def test_restore_rebuilds_position_and_cooldown() -> None:
             quantity=Decimal(3),
             price=Decimal(1000),
             fee=Decimal(0),
-            ts_event=T0,
+            ts_event=T_2006,
         ),
         key="x",
     )
     other.restore(fill)
-    sell = other.propose(_signal(SignalDirection.SELL, T0))
+    sell = other.propose(_signal(SignalDirection.SELL, T_2006))
     assert sell is not None and sell.quantity == Decimal(3)

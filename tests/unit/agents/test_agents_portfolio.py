@@ -12,7 +12,7 @@ import pytest
 from pypfopt import HRPOpt
 from scipy.optimize import minimize_scalar
 
-from shared_data import SHARED_DATA
+from shared_data import MARKET_DATA
 from tradeswarm.agents.portfolio import (
     PortfolioAgent,
     PortfolioConfig,
@@ -25,7 +25,7 @@ from tradeswarm.core.clock import NS_PER_SECOND, SimClock
 from tradeswarm.model.enums import SignalDirection
 from tradeswarm.model.messages import MarketSignal
 
-MARKET = SHARED_DATA / "market"
+MARKET = MARKET_DATA
 
 
 def _returns() -> pd.DataFrame:

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from shared_data import MERKLE_DATA
 from tradeswarm.audit import ProofError, verify_consistency, verify_inclusion
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "merkle"
+DATA = MERKLE_DATA
 
 
 def _vectors(kind: str) -> list[Path]:

@@ -34,9 +34,8 @@ from tradeswarm.model.messages import (
     TradeIntent,
 )
 from tradeswarm.store import Store
-from tradeswarm.testkit import make_intent
+from tradeswarm.testkit import T0, make_intent
 
-T0 = 1_704_205_800 * NS_PER_SECOND
 SEED = b"bus-signed-test-seed"
 TRADER = Identity("trading-agent-01", Role.TRADER)
 ANALYZER = Identity("market-analyzer-01", Role.ANALYZER)

@@ -8,13 +8,11 @@ from decimal import Decimal
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.topics import FILLS, Role
-from tradeswarm.core.clock import NS_PER_SECOND
 from tradeswarm.model.enums import Side
 from tradeswarm.model.messages import FillReceived
 from tradeswarm.model.portfolio import Fill
 from tradeswarm.store import Store
 
-T0 = 1_704_205_800 * NS_PER_SECOND
 EXECUTION = Identity("order-executor-01", Role.EXECUTION)
 
 

@@ -5,7 +5,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from compliance_kit import T0, book_fill
+from compliance_kit import book_fill
 
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.topics import COMPLIANCE_FLAGS, DAILY_SUMMARY
@@ -16,7 +16,7 @@ from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.market import Session
 from tradeswarm.model.messages import OversightRequested
 from tradeswarm.store import Store
-from tradeswarm.testkit import make_decision, make_intent, make_oversight_request
+from tradeswarm.testkit import T0, make_decision, make_intent, make_oversight_request
 
 S = NS_PER_SECOND
 SESSION = Session(day="2024-01-02", open_ns=T0 - 60 * S, close_ns=T0 + 390 * 60 * S)

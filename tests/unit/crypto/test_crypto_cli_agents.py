@@ -12,7 +12,7 @@ from tradeswarm.cli.main import app
 from tradeswarm.crypto import KeyRegistry, verify
 from tradeswarm.crypto.keys import Algorithm
 from tradeswarm.crypto.keystore import open_keystore
-from tradeswarm.crypto.provision import load_swarm_spec
+from tradeswarm.crypto.provision import load_swarm_spec, parse_swarm_spec
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "swarm.yaml"
 SEED_FIVE = [
@@ -99,4 +99,19 @@ def test_refusals_name_the_problem_and_change_nothing(keystore: Path, tmp_path: 
 def test_example_file_describes_the_seeds_five_agents() -> None:
     spec = load_swarm_spec(EXAMPLE)
     assert [(a.name, a.type) for a in spec.agents][:5] == SEED_FIVE
-    assert spec.agents[1].limits == {"max_position": "$1_000_000", "max_trade": "$150_000"}
+
+
+SEED_STYLE = """\
+agents:
+  - {type: market-analyzer, name: a-1, capabilities: [sentiment, technical]}
+  - {type: risk-manager, name: r-1, limits: {max_position: $1_000_000, max_trade: 150000}}
+  - {type: trading-agent, name: t-1, strategy: momentum}
+  - {type: order-executor, name: e-1, venues: [NASDAQ, NYSE]}
+  - {type: compliance-agent, name: c-1, rules: [wash-trading]}
+"""
+
+
+def test_a_seed_style_file_with_its_descriptive_fields_still_loads() -> None:
+    spec = parse_swarm_spec(SEED_STYLE)  # accepted for the seed's files; nothing reads them
+    assert [a.name for a in spec.agents] == ["a-1", "r-1", "t-1", "e-1", "c-1"]
+    assert spec.agents[1].limits == {"max_position": "$1_000_000", "max_trade": 150000}

@@ -24,9 +24,8 @@ from tradeswarm.crypto import (
 from tradeswarm.crypto.signing import SignatureBlock, decode_block, encode_block
 from tradeswarm.model.enums import OrderType
 from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope, signing_bytes
-from tradeswarm.testkit import make_envelope, make_intent
+from tradeswarm.testkit import T0, make_envelope, make_intent
 
-T0 = 1_704_205_800_000_000_000
 SEED = b"test-seed-0123456789abcdef"
 
 

@@ -14,10 +14,10 @@ from tradeswarm.crypto.signing import decode_block
 from tradeswarm.model.envelope import decode_envelope
 from tradeswarm.model.messages import SwarmCharter
 from tradeswarm.store import Store
+from tradeswarm.system.agents import AGENTS
 from tradeswarm.system.config import SwarmConfig
 from tradeswarm.system.demo import run_demo
 from tradeswarm.system.identities import SwarmIdentities
-from tradeswarm.system.swarm import AGENT_NAMES
 
 
 def test_demo_log_signed_by_each_author_and_verified_by_the_swarm_registry(tmp_path: Path) -> None:
@@ -25,9 +25,7 @@ def test_demo_log_signed_by_each_author_and_verified_by_the_swarm_registry(tmp_p
     db = tmp_path / "swarm.sqlite"
     lines: list[str] = []
     asyncio.run(run_demo(db, config, lines.append, until="11:00"))
-    registry = SwarmIdentities.for_swarm(
-        AGENT_NAMES, config.operator.approver, SigningPolicy()
-    ).registry
+    registry = SwarmIdentities.for_swarm(AGENTS, config.operator.approver, SigningPolicy()).registry
     store = Store.open(db)
     try:
         envs = [decode_envelope(row.body) for row in store.iter_events()]

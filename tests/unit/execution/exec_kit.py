@@ -19,10 +19,9 @@ from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.market import Bar, Instrument, Session
 from tradeswarm.model.messages import RiskDecision
 from tradeswarm.store import Store
-from tradeswarm.testkit import make_decision, make_intent
+from tradeswarm.testkit import T0, make_decision, make_intent
 
 MIN = 60 * NS_PER_SECOND
-T0 = 1_704_205_800 * NS_PER_SECOND
 SESSION = Session(day="2024-01-02", open_ns=T0 - MIN, close_ns=T0 + 390 * MIN)
 RISK = Identity("risk-manager-01", Role.RISK)
 #: The desk's collar: within 5% of the reference, no tick allowance.

@@ -7,8 +7,7 @@ from decimal import Decimal
 
 from tradeswarm.model.enums import OrderType, Side, TimeInForce
 from tradeswarm.model.order import Order
-
-T0 = 1_704_205_800_000_000_000
+from tradeswarm.testkit import T0
 
 
 def make_model_order(quantity: str = "10") -> Order:

@@ -12,8 +12,7 @@ from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
 from tradeswarm.model.market import Bar
 from tradeswarm.model.messages import TradeIntent
 from tradeswarm.model.money import round_money, to_decimal
-
-T0 = 1_704_205_800_000_000_000
+from tradeswarm.testkit import T0
 
 
 @pytest.mark.parametrize(

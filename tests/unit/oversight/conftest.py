@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import pytest
-from oversight_kit import INSTRUMENTS, POLICY, PRICE, ROOM, T0, TIMEOUT_NS, Room, quote_at
+from oversight_kit import INSTRUMENTS, POLICY, PRICE, ROOM, TIMEOUT_NS, Room, quote_at
 
 from signed_kit import signed_bus
 from tradeswarm.bus.identity import Identity
@@ -25,7 +25,7 @@ from tradeswarm.oversight.desk import OversightDesk
 from tradeswarm.risk.limits import RiskLimits
 from tradeswarm.risk.manager import RiskManager
 from tradeswarm.store import Store
-from tradeswarm.testkit import make_intent, make_oversight_request
+from tradeswarm.testkit import T0, make_intent, make_oversight_request
 
 MINUTE = 60 * NS_PER_SECOND
 

@@ -39,7 +39,6 @@ from tradeswarm.oversight.service import human_envelope
 from tradeswarm.store import Store
 from tradeswarm.testkit import make_intent
 
-T0 = 1_704_205_800 * NS_PER_SECOND
 TIMEOUT_NS = 300 * NS_PER_SECOND
 PRICE = Decimal(120_000)  # one contract of ES at this price is over the $100,000 threshold
 #: The swarm's default: every non-repudiable type signed, Ed25519.

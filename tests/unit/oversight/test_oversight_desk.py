@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from oversight_kit import T0, TIMEOUT_NS, forged_answer
+from oversight_kit import TIMEOUT_NS, forged_answer
 
 from signed_kit import DESK, HUMAN, RISK
 from tradeswarm.bus.identity import Identity
@@ -40,6 +40,7 @@ from tradeswarm.oversight.service import (
 )
 from tradeswarm.store import Store
 from tradeswarm.system.killswitch import KillSwitchState
+from tradeswarm.testkit import T0
 
 MakeRequest = Callable[[int], OversightRequested]
 Keys = Callable[[Identity], Signer]

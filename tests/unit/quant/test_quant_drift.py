@@ -12,10 +12,10 @@ from hypothesis.extra.numpy import arrays
 from scipy import integrate, special, stats
 from sklearn.metrics import brier_score_loss
 
-from shared_data import SHARED_DATA
+from shared_data import MARKET_DATA
 from tradeswarm.quant import drift
 
-DATA = SHARED_DATA / "market"
+DATA = MARKET_DATA
 
 
 def _spy() -> pd.DataFrame:

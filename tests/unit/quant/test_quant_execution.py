@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared_data import SHARED_DATA
+from shared_data import MARKET_DATA
 from tradeswarm.quant import execution as ex
 
-MARKET = SHARED_DATA / "market"
+MARKET = MARKET_DATA
 
 
 def _cvxpy_path(

@@ -9,10 +9,10 @@ import talib
 from scipy import stats
 from talib import abstract
 
-from shared_data import SHARED_DATA
+from shared_data import MARKET_DATA
 from tradeswarm.quant import indicators as ind
 
-DATA = SHARED_DATA / "market"
+DATA = MARKET_DATA
 
 
 def _daily() -> pd.DataFrame:

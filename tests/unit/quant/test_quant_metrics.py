@@ -12,10 +12,10 @@ from pypfopt import expected_returns
 from pypfopt.base_optimizer import portfolio_performance
 from scipy.stats import linregress
 
-from shared_data import SHARED_DATA
+from shared_data import MARKET_DATA
 from tradeswarm.quant import metrics
 
-MARKET = SHARED_DATA / "market"
+MARKET = MARKET_DATA
 
 
 def _spy_prices() -> pd.DataFrame:

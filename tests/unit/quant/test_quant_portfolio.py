@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypfopt import HRPOpt
 
-from shared_data import SHARED_DATA
+from shared_data import MARKET_DATA
 from tradeswarm.quant import portfolio as pf
 
-MARKET = SHARED_DATA / "market"
+MARKET = MARKET_DATA
 
 
 def _returns() -> pd.DataFrame:

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from scipy import stats
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-from shared_data import SHARED_DATA
+from shared_data import MARKET_DATA
 from tradeswarm.quant import regime
 
-DATA = SHARED_DATA / "market"
+DATA = MARKET_DATA
 
 
 def _spy() -> pd.DataFrame:

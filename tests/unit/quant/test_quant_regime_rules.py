@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from shared_data import SHARED_DATA
+from shared_data import MARKET_DATA
 from tradeswarm.quant.regime import Regime, RuleConfig, classify_regime, regime_features
 
-DATA = SHARED_DATA / "market"
+DATA = MARKET_DATA
 
 
 def _nvda() -> pd.DataFrame:

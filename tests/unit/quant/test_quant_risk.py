@@ -13,10 +13,10 @@ from scipy.spatial.distance import mahalanobis
 from scipy.stats import norm
 from sklearn.covariance import LedoitWolf
 
-from shared_data import SHARED_DATA
+from shared_data import MARKET_DATA
 from tradeswarm.quant import risk
 
-MARKET = SHARED_DATA / "market"
+MARKET = MARKET_DATA
 ALPHAS = (0.9, 0.95, 0.975, 0.99)
 
 

@@ -23,9 +23,8 @@ from tradeswarm.risk.engines import make_engine
 from tradeswarm.risk.gate import PolicyGate
 from tradeswarm.risk.limits import EngineKind, RiskLimits
 from tradeswarm.risk.policyset import load_bundle
-from tradeswarm.testkit import make_intent
+from tradeswarm.testkit import T0, make_intent
 
-T0 = 1_704_205_800 * NS_PER_SECOND
 AGENT = "trading-agent-01"
 CENT = Decimal("0.01")
 
