@@ -137,5 +137,7 @@ def test_typed_path_matches_generic_and_cedarpy(
         prepared = compiled.prepare_request(request)
         assert prepared.checked
         typed = compiled.decide_prepared(prepared, store)
-        assert _key(typed) == want
-        assert typed == compiled.decide_generic(prepared, store)  # messages too
+        generic = compiled.decide_generic(prepared, store)
+        assert _key(generic) == want, "the generic tier disagrees with cedarpy"
+        assert _key(typed) == want, "the typed tier disagrees with cedarpy"
+        assert typed == generic  # messages too

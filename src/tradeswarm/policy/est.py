@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+
 class NotCompiled(Exception):
     """A backend declined a construct (or an input kind) it does not compile; the caller
     takes the next tier down (the tiers are tabled in ``tradeswarm.policy``). The message

@@ -9,6 +9,7 @@ import pytest
 
 from tradeswarm.core.errors import InvalidInput
 from tradeswarm.policy import PreparedRequest, compile_policies
+from tradeswarm.policy.kinds import Kind
 from tradeswarm.policy.reference import ReferenceEngine
 from tradeswarm.policy.values import Uid
 from tradeswarm.risk.policyset import bundled_text, sample_entities, sample_requests
@@ -85,7 +86,7 @@ def test_an_unknown_principal_takes_the_generic_test_for_its_policies() -> None:
     )
     got, engine = _both(policy, _request({"a": 1, "d": "1.0"}, who="nobody"))
     assert got.reasons == ("policy1",) and got.error_ids == ("policy0",)
-    assert any("err" in signature for _, signature in engine.fast.sources)
+    assert any(Kind.ERR in signature for _, signature in engine.fast.sources)
 
 
 def test_action_groups_are_read_from_the_entities() -> None:

@@ -1,22 +1,29 @@
-"""The typed scalar path: generated code per action and entity-value types, no helper calls.
+"""The typed scalar tier: generated code per action and entity-value kinds, no helper calls.
 
-For a request whose context the schema-directed parser made (``PreparedRequest.checked``:
-every present context value has the type the schema declares for the action), the policy
-set is compiled once more, specialized on the action:
+Chosen by ``CompiledPolicySet.decide_prepared`` for a request whose context the
+schema-directed parser made (``PreparedRequest.checked``: every present context value has
+the type the schema declares for the action). It falls back to the generic tier
+(``scalar.program``) at three grains: per node, a construct the typed generator
+(``scalar.typed``) declines is the generic generated expression; per policy, a policy
+reading a leaf that raised is the generic program's test for it; per request, a context
+binding that fails is the generic program's decision.
+
+The policy set is compiled once more, specialized on the action:
 
 - policies whose action scope excludes the action are dropped, the others' action tests
   vanish;
 - every entity-only subexpression (principal and resource scopes, ``principal.desk.hard_cap``,
   ``principal.desk.excluded_asset_classes.contains(resource.asset_class)``) is a *leaf*,
   computed once per (principal, resource, entity store) and cached; the code is generated
-  per tuple of the leaves' runtime types (the *signature*), so a decimal leaf arrives as
-  its scaled int and a comparison is one Python operator;
+  per tuple of the leaves' kinds (the *signature*), so a decimal leaf arrives as its scaled
+  int and a comparison is one Python operator;
 - the context attributes are bound to locals once (decimals as their scaled ints);
-- operators on known types are inline Python (only + - * and negation check for 64-bit
-  overflow); anything else is the generic generated expression (``codegen``), and a policy
-  reading a leaf that errored is the generic policy test, so errors, short-circuits and
-  messages are the generic path's;
+- operators on known kinds are inline Python (only + - * and negation check for 64-bit
+  overflow), so errors, short-circuits and messages are the generic path's;
 - the Response is cached per mask of satisfied policies.
+
+Each policy's lines carry a ``# policy <id>`` comment, and the sources are registered with
+``linecache`` (``<cedar typed policies #N: Action::"X">``, ``<cedar typed leaves #N: ...>``).
 """
 
 from __future__ import annotations
@@ -28,9 +35,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tradeswarm.policy.entities import EntityStore
+from tradeswarm.policy.kinds import Kind, kind_of
 from tradeswarm.policy.requests import PreparedRequest
 from tradeswarm.policy.scalar import generic as codegen
-from tradeswarm.policy.scalar.typed import Generic, LeafError, TypedGen, runtime_type
+from tradeswarm.policy.scalar.program import exec_generated, policy_comment
+from tradeswarm.policy.scalar.typed import LeafError, TypedGen
 from tradeswarm.policy.values import Decimal, Uid
 
 if TYPE_CHECKING:
@@ -38,6 +47,7 @@ if TYPE_CHECKING:
     from tradeswarm.policy.decision import Response
 
 Scopes = list[tuple[str, dict[str, Any]]]
+Signature = tuple[Kind, ...]  # the leaves' kinds (``Kind.ERR``: the leaf raised)
 MAX_LEAF_ROWS = 65_536
 Fast = Callable[[PreparedRequest, EntityStore, tuple[Any, ...]], Any]
 
@@ -60,7 +70,8 @@ class ActionPlan:
     generic_tests: dict[int, str]
     leaf_keys: dict[str, int]
     leaf_fn: Callable[[Uid, Uid, Uid, EntityStore], list[Any]]
-    code: dict[tuple[str, ...], Fast]
+    leaf_source: str
+    code: dict[Signature, Fast]
 
 
 class FastPath:
@@ -70,7 +81,7 @@ class FastPath:
         self.core = core
         self.plans: dict[Uid, ActionPlan] = {}
         self._stores: dict[int, tuple[Any, dict[tuple[Uid, Uid, Uid], Any]]] = {}
-        self.sources: dict[tuple[Uid, tuple[str, ...]], str] = {}
+        self.sources: dict[tuple[Uid, Signature], str] = {}
         self.store: EntityStore | None = None
         self.rows: dict[tuple[Uid, Uid, Uid], Any] = {}
 
@@ -96,7 +107,7 @@ class FastPath:
         if plan is None:
             plan = self.plans[action] = self._plan(action)
         values = plan.leaf_fn(principal, action, resource, store)
-        signature = tuple(runtime_type(v) if v is not ERR else "err" for v in values)
+        signature = tuple(kind_of(v) if v is not ERR else Kind.ERR for v in values)
         fast = plan.code.get(signature)
         if fast is None:
             fast = plan.code[signature] = self._generate(plan, signature)
@@ -122,19 +133,23 @@ class FastPath:
         generic = {i: program.tests[i] for i, _, _ in policies}
         for _, scopes, clauses in policies:
             _policy_test(gen, scopes, clauses)  # registers the leaves
-        leaf_fn = _leaf_function(gen.leaf_sources, gen.g.namespace)
-        return ActionPlan(action, policies, generic, dict(gen.leaves), leaf_fn, {})
+        source = _leaf_source(gen.leaf_sources)
+        namespace = dict(gen.g.namespace, _ERR=ERR)
+        exec_generated(source, "typed leaves", namespace, self, repr(action))
+        leaf_fn = namespace["_leaves"]
+        return ActionPlan(action, policies, generic, dict(gen.leaves), leaf_fn, source, {})
 
-    def _generate(self, plan: ActionPlan, signature: tuple[str, ...]) -> Fast:
+    def _generate(self, plan: ActionPlan, signature: Signature) -> Fast:
         gen = TypedGen(self.core.context_parser, plan.action, self.core.program.namespace)
         gen.use_leaves(plan.leaf_keys, signature)
         body: list[str] = []
+        ids = self.core.policy_ids
         for i, scopes, clauses in plan.policies:
             try:
                 test = _policy_test(gen, scopes, clauses)
-            except (Generic, LeafError):
+            except LeafError:  # reads a leaf that raised: the generic test, errors and all
                 test = plan.generic_tests[i]
-            body += _policy_lines(i, test)
+            body += _policy_lines(i, ids[i], test)
         source = _render(gen, body, len(plan.leaf_keys))
         self.sources[(plan.action, signature)] = source
         namespace = dict(gen.g.namespace)
@@ -153,7 +168,7 @@ class FastPath:
             _response=core.response,
             A=action,
         )
-        exec(compile(source, "<cedar typed policies>", "exec"), namespace)  # our own code
+        exec_generated(source, "typed policies", namespace, self, repr(action))
         fast: Fast = namespace["_fast"]
         return fast
 
@@ -167,10 +182,11 @@ def _policy_test(gen: TypedGen, scopes: Scopes, clauses: list[tuple[bool, dict[s
     return " and ".join(parts) or "True"
 
 
-def _policy_lines(i: int, test: str) -> list[str]:
+def _policy_lines(i: int, policy_id: str, test: str) -> list[str]:
     if test == "True":
-        return [f"    m |= {1 << i}"]
+        return [policy_comment(policy_id), f"    m |= {1 << i}"]
     return [
+        policy_comment(policy_id),
         "    try:",
         f"        if {test}:",
         f"            m |= {1 << i}",
@@ -202,17 +218,16 @@ def _render(gen: TypedGen, body: list[str], leaves: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _leaf_function(sources: list[str], namespace: dict[str, Any]) -> Any:
+def _leaf_source(sources: list[str]) -> str:
+    """``_leaves(P, A, R, E)``: each leaf's value, or ``_ERR`` where it raised."""
     lines = ["def _leaves(P, A, R, E):", "    out = []"]
-    for src in sources:
+    for j, src in enumerate(sources):
         lines += [
+            f"    # k{j}",
             "    try:",
             f"        out.append({src})",
             "    except Exception:",
             "        out.append(_ERR)",
         ]
     lines.append("    return out")
-    scope = dict(namespace)
-    scope["_ERR"] = ERR
-    exec(compile("\n".join(lines) + "\n", "<cedar leaves>", "exec"), scope)  # our own code
-    return scope["_leaves"]
+    return "\n".join(lines) + "\n"

@@ -1,9 +1,16 @@
-"""Cedar's JSON syntax tree (EST, from cedarpy) -> specialized Python source.
+"""The generic scalar code generator: Cedar's JSON syntax tree (EST, from cedarpy) -> Python.
+
+It writes the generic tier's code (``scalar.program``): the tier every other one falls
+back to, so it falls back to nothing; it compiles every construct, and a construct it does
+not know is a ``ConfigurationError`` when the policy set is compiled. The typed generator
+(``scalar.typed``) takes its expression for every node it declines, and the batch path's
+closure and per-row tiers evaluate its expressions.
 
 Each expression becomes one Python expression: ``&&`` / ``||`` / if-then-else are Python's
 own short-circuits, constant subtrees are folded at compile time, and type checks are
-skipped where the operand's type is known. Anything Cedar calls an evaluation error raises
-inside the expression; the caller's per-policy ``try`` turns it into a reported error.
+skipped where the operand's kind (``kinds.Kind``) is known. Anything Cedar calls an
+evaluation error raises inside the expression; the caller's per-policy ``try`` turns it
+into a reported error. Helpers are called as ``_rt.<name>`` (``tradeswarm.policy.runtime``).
 """
 
 from __future__ import annotations
@@ -14,51 +21,63 @@ from typing import Any
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.policy import runtime
 from tradeswarm.policy.entities import from_json, to_uid
-from tradeswarm.policy.values import CSet, EvalError, Uid, ceq
+from tradeswarm.policy.est import VARS
+from tradeswarm.policy.kinds import Kind, kind_of
+from tradeswarm.policy.values import DateTime, Decimal, Duration, EvalError, IpAddr, Uid, ceq
 
-VARS = {"principal": "P", "action": "A", "resource": "R", "context": "C"}
-_VAR_TYPES = {"P": "uid", "A": "uid", "R": "uid", "C": "rec"}
+_VAR_KINDS = {"P": Kind.ENTITY, "A": Kind.ENTITY, "R": Kind.ENTITY, "C": Kind.RECORD}
 _COMPARE = {"<": ("lt", "<"), "<=": ("le", "<="), ">": ("gt", ">"), ">=": ("ge", ">=")}
 _ARITH = {"+": "add", "-": "sub", "*": "mul"}
 _BINARY_HELPERS = {
-    "contains": ("contains", "bool", False),
-    "containsAll": ("contains_all", "bool", False),
-    "containsAny": ("contains_any", "bool", False),
-    "getTag": ("get_tag", None, True),
-    "hasTag": ("has_tag", "bool", True),
+    "contains": ("contains", Kind.BOOL, False),
+    "containsAll": ("contains_all", Kind.BOOL, False),
+    "containsAny": ("contains_any", Kind.BOOL, False),
+    "getTag": ("get_tag", Kind.ANY, True),
+    "hasTag": ("has_tag", Kind.BOOL, True),
 }
-_TYPES = {bool: "bool", int: "long", str: "str", Uid: "uid", dict: "rec", CSet: "set"}
+#: Constants whose Python ``==`` is Cedar's ``==`` against any value (false across types).
+_PY_EQ = frozenset({str, Uid, Decimal, IpAddr, DateTime, Duration})
 
 
 @dataclass(frozen=True, slots=True)
 class Code:
-    """A compiled expression: Python source, its Cedar type if known, whether constant."""
+    """A compiled expression: Python source, its kind (``ANY`` when not known), whether it
+    is constant, and (for a constant) whether Python's ``==`` on it is Cedar's."""
 
     src: str
-    ty: str | None = None
+    ty: Kind = Kind.ANY
     const: bool = False
+    py_eq: bool = False
 
 
 class Generator:
-    """Compiles EST nodes; collects the constants the source refers to."""
+    """Compiles EST nodes; collects the constants the source refers to.
 
-    def __init__(self) -> None:
-        self.namespace: dict[str, Any] = {"_rt": runtime, "_ceq": ceq, "EvalError": EvalError}
-        self._ids: dict[int, str] = {}
+    ``namespace``: start from a copy of another generator's (so constant names stay
+    unique when both generators' code meets); ``temp_prefix``: the walrus temporaries'
+    names (distinct prefixes keep two generators' temporaries apart)."""
+
+    def __init__(self, namespace: dict[str, Any] | None = None, temp_prefix: str = "_t") -> None:
+        self.namespace: dict[str, Any] = (
+            dict(namespace)
+            if namespace is not None
+            else {"_rt": runtime, "_ceq": ceq, "EvalError": EvalError}
+        )
+        self._temp_prefix = temp_prefix
         self._temps = 0
 
     def const(self, value: Any) -> Code:
         kind = type(value)
-        ty = _TYPES.get(kind, getattr(value, "cedar_type", None))
+        ty = kind_of(value)
         if kind is bool or kind is str or kind is int:
-            return Code(f"({value!r})", ty, True)
+            return Code(f"({value!r})", ty, True, kind is str)
         name = f"_k{len(self.namespace)}"
         self.namespace[name] = value
-        return Code(name, ty, True)
+        return Code(name, ty, True, kind in _PY_EQ)
 
     def temp(self) -> str:
         self._temps += 1
-        return f"_t{self._temps}"
+        return f"{self._temp_prefix}{self._temps}"
 
     def fold(self, code: Code) -> Code:
         """Evaluate a constant expression now; keep the code if it errors at run time."""
@@ -86,10 +105,10 @@ class Generator:
         self.namespace[fn] = runtime.FUNCTIONS[name]
         parts = [self.expr(a) for a in args]
         src = f"{fn}({', '.join(p.src for p in parts)})"
-        return Code(src, None, all(p.const for p in parts))
+        return Code(src, Kind.ANY, all(p.const for p in parts))
 
     def boolean(self, code: Code) -> str:
-        return code.src if code.ty == "bool" else f"_rt.b({code.src})"
+        return code.src if code.ty is Kind.BOOL else f"_rt.b({code.src})"
 
 
 def _value(g: Generator, value: Any) -> Code:
@@ -100,25 +119,25 @@ def _var(g: Generator, name: str) -> Code:
     if name not in VARS:
         raise ConfigurationError("policy", name, "unknown variable")
     v = VARS[name]
-    return Code(v, _VAR_TYPES[v])
+    return Code(v, _VAR_KINDS[v])
 
 
 def _not(g: Generator, arg: dict[str, Any]) -> Code:
     a = g.expr(arg["arg"])
-    src = f"(not {a.src})" if a.ty == "bool" else f"_rt.not_({a.src})"
-    return Code(src, "bool", a.const)
+    src = f"(not {a.src})" if a.ty is Kind.BOOL else f"_rt.not_({a.src})"
+    return Code(src, Kind.BOOL, a.const)
 
 
 def _neg(g: Generator, arg: dict[str, Any]) -> Code:
     a = g.expr(arg["arg"])
-    return Code(f"_rt.neg({a.src})", "long", a.const)
+    return Code(f"_rt.neg({a.src})", Kind.LONG, a.const)
 
 
 def _logic(word: str) -> Any:
     def build(g: Generator, arg: dict[str, Any]) -> Code:
         left, right = g.expr(arg["left"]), g.expr(arg["right"])
         src = f"({g.boolean(left)} {word} {g.boolean(right)})"
-        return Code(src, "bool", left.const and right.const)
+        return Code(src, Kind.BOOL, left.const and right.const)
 
     return build
 
@@ -128,24 +147,24 @@ def _equality(g: Generator, left: Code, right: Code) -> str:
         left, right = right, left
     if right.const:
         return f"_ceq({left.src}, {right.src})"
-    if left.const and left.ty in ("str", "uid", "decimal", "ipaddr", "datetime", "duration"):
+    if left.const and left.py_eq:
         return f"({left.src} == {right.src})"
-    if left.const and left.ty == "long":
+    if left.const and left.ty is Kind.LONG:
         t = g.temp()
         return f"(({t} := {right.src}) == {left.src} and type({t}) is int)"
-    if left.const and left.ty == "bool":
+    if left.const and left.ty is Kind.BOOL:
         return f"({right.src} is {left.src})"
     return f"_ceq({left.src}, {right.src})"
 
 
 def _eq(g: Generator, arg: dict[str, Any]) -> Code:
     left, right = g.expr(arg["left"]), g.expr(arg["right"])
-    return Code(_equality(g, left, right), "bool", left.const and right.const)
+    return Code(_equality(g, left, right), Kind.BOOL, left.const and right.const)
 
 
 def _ne(g: Generator, arg: dict[str, Any]) -> Code:
     left, right = g.expr(arg["left"]), g.expr(arg["right"])
-    return Code(f"(not {_equality(g, left, right)})", "bool", left.const and right.const)
+    return Code(f"(not {_equality(g, left, right)})", Kind.BOOL, left.const and right.const)
 
 
 def _compare(op: str) -> Any:
@@ -154,14 +173,14 @@ def _compare(op: str) -> Any:
     def build(g: Generator, arg: dict[str, Any]) -> Code:
         left, right = g.expr(arg["left"]), g.expr(arg["right"])
         const = left.const and right.const
-        if left.ty == "long" and right.ty == "long":
-            return Code(f"({left.src} {pyop} {right.src})", "bool", const)
+        if left.ty is Kind.LONG and right.ty is Kind.LONG:
+            return Code(f"({left.src} {pyop} {right.src})", Kind.BOOL, const)
         a, c = g.temp(), g.temp()
         src = (
             f"({a} {pyop} {c} if (type({a} := {left.src}) is int) & (type({c} := {right.src})"
             f" is int) else _rt.{helper}({a}, {c}))"
         )
-        return Code(src, "bool", const)
+        return Code(src, Kind.BOOL, const)
 
     return build
 
@@ -171,16 +190,16 @@ def _arith(op: str) -> Any:
 
     def build(g: Generator, arg: dict[str, Any]) -> Code:
         left, right = g.expr(arg["left"]), g.expr(arg["right"])
-        return Code(f"_rt.{helper}({left.src}, {right.src})", "long", left.const and right.const)
+        return Code(f"_rt.{helper}({left.src}, {right.src})", Kind.LONG, left.const and right.const)
 
     return build
 
 
 def _in(g: Generator, arg: dict[str, Any]) -> Code:
     left, right = g.expr(arg["left"]), g.expr(arg["right"])
-    if left.ty == "uid" and right.ty == "uid":
-        return Code(f"_rt.in_one({left.src}, {right.src}, E)", "bool", False)
-    return Code(f"_rt.in_({left.src}, {right.src}, E)", "bool")
+    if left.ty is Kind.ENTITY and right.ty is Kind.ENTITY:
+        return Code(f"_rt.in_one({left.src}, {right.src}, E)", Kind.BOOL, False)
+    return Code(f"_rt.in_({left.src}, {right.src}, E)", Kind.BOOL)
 
 
 def _binary(op: str) -> Any:
@@ -188,8 +207,8 @@ def _binary(op: str) -> Any:
 
     def build(g: Generator, arg: dict[str, Any]) -> Code:
         left, right = g.expr(arg["left"]), g.expr(arg["right"])
-        if op == "contains" and left.const and right.ty == "str":
-            return Code(f"({right.src} in {left.src}.keys)", "bool", right.const)
+        if op == "contains" and left.const and right.ty is Kind.STRING:
+            return Code(f"({right.src} in {left.src}.keys)", Kind.BOOL, right.const)
         store = ", E" if needs_store else ""
         const = left.const and right.const and not needs_store
         return Code(f"_rt.{helper}({left.src}, {right.src}{store})", ty, const)
@@ -199,7 +218,7 @@ def _binary(op: str) -> Any:
 
 def _is_empty(g: Generator, arg: dict[str, Any]) -> Code:
     a = g.expr(arg["arg"])
-    return Code(f"_rt.is_empty({a.src})", "bool", a.const)
+    return Code(f"_rt.is_empty({a.src})", Kind.BOOL, a.const)
 
 
 def _attr(g: Generator, arg: dict[str, Any]) -> Code:
@@ -207,37 +226,37 @@ def _attr(g: Generator, arg: dict[str, Any]) -> Code:
     name = repr(arg["attr"])
     if left.src == "C":
         return Code(f"C[{name}]")
-    return Code(f"_rt.attr({left.src}, {name}, E)", None, left.const and left.ty == "rec")
+    return Code(f"_rt.attr({left.src}, {name}, E)", Kind.ANY, left.const and left.ty is Kind.RECORD)
 
 
 def _has(g: Generator, arg: dict[str, Any]) -> Code:
     left = g.expr(arg["left"])
     name = repr(arg["attr"])
     if left.src == "C":
-        return Code(f"({name} in C)", "bool")
-    return Code(f"_rt.has({left.src}, {name}, E)", "bool", left.const and left.ty == "rec")
+        return Code(f"({name} in C)", Kind.BOOL)
+    return Code(f"_rt.has({left.src}, {name}, E)", Kind.BOOL, left.const and left.ty is Kind.RECORD)
 
 
 def _like(g: Generator, arg: dict[str, Any]) -> Code:
     left = g.expr(arg["left"])
     pattern = g.const(runtime.like_pattern(arg["pattern"]))
-    return Code(f"_rt.like({left.src}, {pattern.src})", "bool", left.const)
+    return Code(f"_rt.like({left.src}, {pattern.src})", Kind.BOOL, left.const)
 
 
 def _is(g: Generator, arg: dict[str, Any]) -> Code:
     left = g.expr(arg["left"])
     src = f"_rt.is_({left.src}, {arg['entity_type']!r})"
     if "in" not in arg:
-        return Code(src, "bool", left.const)
+        return Code(src, Kind.BOOL, left.const)
     t = g.temp()
     right = g.expr(arg["in"])
     src = f"(_rt.is_({t} := {left.src}, {arg['entity_type']!r}) and _rt.in_({t}, {right.src}, E))"
-    return Code(src, "bool")
+    return Code(src, Kind.BOOL)
 
 
 def _if(g: Generator, arg: dict[str, Any]) -> Code:
     cond, then, other = g.expr(arg["if"]), g.expr(arg["then"]), g.expr(arg["else"])
-    ty = then.ty if then.ty == other.ty else None
+    ty = then.ty if then.ty is other.ty else Kind.ANY
     src = f"({then.src} if {g.boolean(cond)} else {other.src})"
     return Code(src, ty, cond.const and then.const and other.const)
 
@@ -245,13 +264,13 @@ def _if(g: Generator, arg: dict[str, Any]) -> Code:
 def _set(g: Generator, items: list[dict[str, Any]]) -> Code:
     parts = [g.expr(i) for i in items]
     src = f"_rt.mkset([{', '.join(p.src for p in parts)}])"
-    return Code(src, "set", all(p.const for p in parts))
+    return Code(src, Kind.SET, all(p.const for p in parts))
 
 
 def _record(g: Generator, fields: dict[str, Any]) -> Code:
     parts = {k: g.expr(v) for k, v in fields.items()}
     src = "{" + ", ".join(f"{k!r}: {p.src}" for k, p in parts.items()) + "}"
-    return Code(src, "rec", all(p.const for p in parts.values()))
+    return Code(src, Kind.RECORD, all(p.const for p in parts.values()))
 
 
 _HANDLERS: dict[str, Any] = {
