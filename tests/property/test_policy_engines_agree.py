@@ -1,4 +1,8 @@
-"""Random Cedar policies and requests: scalar, batch and cedarpy agree exactly."""
+"""Random Cedar policies and requests: scalar, batch and cedarpy agree exactly.
+
+The strategies and helpers here (``expressions``, ``contexts``, ``policy_text``,
+``requests_of``, ``key``) are reused by ``tests/unit/policy/test_policy_batch_tiers.py``,
+which runs the same comparison with the batch path forced into each of its tiers."""
 
 from __future__ import annotations
 
@@ -54,8 +58,29 @@ values = st.one_of(
 contexts = st.dictionaries(st.sampled_from([*ATTRS, "e"]), values, max_size=5)
 
 
-def _key(r: Any) -> tuple[Any, ...]:
+def key(r: Any) -> tuple[Any, ...]:
     return (r.decision, r.reasons, r.error_ids)
+
+
+def policy_text(policies: list[tuple[bool, str]]) -> str:
+    """One permit (True) or forbid per condition, over every principal, action, resource."""
+    return "\n".join(
+        f"{'permit' if p else 'forbid'}(principal, action, resource) when {{ {e} }};"
+        for p, e in policies
+    )
+
+
+def requests_of(ctxs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One request of U::"x" on itself per context."""
+    return [
+        {
+            "principal": {"type": "U", "id": "x"},
+            "action": {"type": "Action", "id": "go"},
+            "resource": {"type": "U", "id": "x"},
+            "context": c,
+        }
+        for c in ctxs
+    ]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -66,10 +91,7 @@ def _key(r: Any) -> tuple[Any, ...]:
 def test_random_policies_decide_identically_on_scalar_batch_and_cedarpy(
     policies: list[tuple[bool, str]], ctxs: list[dict[str, Any]]
 ) -> None:
-    text = "\n".join(
-        f"{'permit' if p else 'forbid'}(principal, action, resource) when {{ {e} }};"
-        for p, e in policies
-    )
+    text = policy_text(policies)
     try:
         reference = ReferenceEngine(text)
     except ValueError:  # the grammar can write text Cedar rejects: so must the compiler
@@ -77,18 +99,10 @@ def test_random_policies_decide_identically_on_scalar_batch_and_cedarpy(
             compile_policies(text)
         return
     compiled = compile_policies(text)
-    requests = [
-        {
-            "principal": {"type": "U", "id": "x"},
-            "action": {"type": "Action", "id": "go"},
-            "resource": {"type": "U", "id": "x"},
-            "context": c,
-        }
-        for c in ctxs
-    ]
-    expected = [_key(r) for r in reference.is_authorized_batch(requests, ENTITIES)]
-    assert [_key(compiled.is_authorized(r, ENTITIES)) for r in requests] == expected
-    assert [_key(r) for r in compiled.is_authorized_batch(requests, ENTITIES)] == expected
+    requests = requests_of(ctxs)
+    expected = [key(r) for r in reference.is_authorized_batch(requests, ENTITIES)]
+    assert [key(compiled.is_authorized(r, ENTITIES)) for r in requests] == expected
+    assert [key(r) for r in compiled.is_authorized_batch(requests, ENTITIES)] == expected
 
 
 @settings(max_examples=8, deadline=None)
@@ -114,4 +128,5 @@ def test_trading_policies_decide_identically_on_scalar_batch_and_cedarpy(seed: i
     assert scalar == expected
     assert batch == expected
     assert [(r.decision, r.reasons, r.outcome) for r in columnar] == expected
-    assert all(v == "vectorized" for v in compiled.batch_plan().values())
+    assert all(v == "emit" for v in compiled.batch_plan().values())  # the whole set emitted
+    assert set(compiled.batch.tier_counts) == {"emit"}

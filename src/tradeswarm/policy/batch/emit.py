@@ -1,13 +1,39 @@
-"""Generated numpy code for the batch path, specialized on the kinds of its inputs.
+"""The batch path's first tier: generated numpy code, specialized on the kinds of its inputs.
 
 Each policy is reduced to a small tree whose leaves are inputs the batch provides as
 columns: a context attribute (``context.a.b``), a ``has`` test on the context, or an
 entity-only expression read from an entity table. A batch first computes its leaves; the
-tuple of their kinds and error presence is its *signature*, and for each signature (one,
-usually) the policy set is emitted once as straight-line numpy code: no interpretation per
-node, error masks only where an input can error or arithmetic can overflow, and Cedar's
-short-circuits as mask algebra. A policy whose tree or kinds fall outside what is emitted
-here runs through the closure-based vectorizer instead (``batch.py``), still exactly.
+tuple of their kinds, error presence and set shape is its *signature*, and for each
+signature (one, usually) the policy set is emitted once as straight-line numpy code: no
+interpretation per node, error masks only where an input can error or arithmetic can
+overflow, and Cedar's short-circuits as mask algebra.
+
+What is emitted: ``&&``, ``||``, ``!``, ``==`` / ``!=`` on bool, long, decimal and string
+kinds, ``<`` ``<=`` ``>`` ``>=`` and ``+`` ``-`` on longs, the decimal comparisons,
+``contains`` on a constant set or a per-row set of strings, ``has`` on the context.
+Anything else raises ``NotCompiled`` naming the construct (``if-then-else``, ``*``, ``in``,
+a method, an extension constant) or the kinds (``contains on bool, long``): when the tree
+is built (``TreeBuilder``) for the whole policy, when it is emitted (``emit_policy``) for
+that signature only. The policy then takes its fallback, the closures
+(``batch.closures``), which are exact for every kind; ``batch.program`` drives the tiers.
+
+Names in the generated code (``def _batch(cols, n, b, fallback, satisfied, errored)``,
+assembled by ``batch.program``):
+
+==============  ==========================================================================
+``cols``        the batch's leaf columns (``columns.Col``), in ``TreeBuilder.leaves``
+                order: ``cols[k].v`` values, ``cols[k].err`` error mask, ``.flat`` /
+                ``.row`` for a per-row set
+``n``           the number of rows
+``b``           the ``BatchInput`` (what a fallback reads)
+``fallback``    per policy, its fallback tier: ``fallback[i](b)`` -> (satisfied, errored)
+``satisfied``   (policies x n): row i is where policy i was satisfied
+``errored``     (policies that can error x n): one row per policy that can raise
+``t<k>``        temporaries (a subexpression met again reuses its name)
+``_T``, ``_F``  numpy True / False
+``_c<k>``       a constant set
+``_in_cset``, ``_in_rowsets``, ``_checked``: ``in_cset``, ``in_rowsets``, ``checked`` here
+==============  ==========================================================================
 """
 
 from __future__ import annotations
@@ -18,12 +44,15 @@ from typing import Any
 import numpy as np
 
 from tradeswarm.policy.entities import from_json
-from tradeswarm.policy.est import context_path, free_vars
+from tradeswarm.policy.est import NotCompiled, context_path, free_vars
+from tradeswarm.policy.kinds import Kind
 from tradeswarm.policy.values import CSet, Decimal
 
-
-class Unsupported(Exception):
-    """A construct or kind this generator does not emit; the policy uses the closures."""
+#: A leaf's entry in a signature: its kind, whether it has an error mask, whether it is a
+#: per-row set (``Col.flat``; a constant set has none).
+LeafSig = tuple[Kind, bool, bool]
+#: What ``Emitter.node`` answers: the value's name or source, its kind, its error mask's.
+Emitted = tuple[str, Kind, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +71,13 @@ _DEC = {
     "greaterThan": "greater",
     "greaterThanOrEqual": "greater_equal",
 }
-_TYPED = ("bool", "long", "dec", "str")
+_TYPED = (Kind.BOOL, Kind.LONG, Kind.DECIMAL, Kind.STRING)
+_MEMBER_TYPES = {Kind.STRING: "str", Kind.LONG: "int"}
 
 
-def in_cset(items: CSet, col: Any, kind: str) -> Any:
-    """``set.contains(x)`` for a constant set and a str or long column."""
-    wanted = str if kind == "str" else int
-    members = [m for m in items.values if type(m) is wanted]
+def in_cset(items: CSet, col: Any, wanted: type) -> Any:
+    """``set.contains(x)`` for a constant set and a column of ``wanted`` (str or int)."""
+    members: list[Any] = [m for m in items.values if type(m) is wanted]
     if not members:
         return np.zeros(np.shape(col), dtype=bool)
     if len(members) > 8:
@@ -81,9 +110,9 @@ def checked(op: str, a: Any, b: Any, n: int) -> tuple[Any, Any]:
 
 
 class Emitter:
-    """Emits one policy set's code for one signature (leaf kinds and error presence)."""
+    """Emits one policy set's code for one signature (a ``LeafSig`` per leaf)."""
 
-    def __init__(self, kinds: tuple[tuple[str, bool], ...]) -> None:
+    def __init__(self, kinds: tuple[LeafSig, ...]) -> None:
         self.kinds = kinds
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = {
@@ -95,7 +124,7 @@ class Emitter:
             "_checked": checked,
         }
         self.count = 0
-        self.memo: dict[Any, tuple[str, str, str | None]] = {}
+        self.memo: dict[Any, Emitted] = {}
 
     def tmp(self, expr: str) -> str:
         self.count += 1
@@ -103,27 +132,31 @@ class Emitter:
         self.lines.append(f"    {name} = {expr}")
         return name
 
-    def const(self, value: Any) -> tuple[str, str, str | None]:
+    def const(self, value: Any) -> Emitted:
         kind = type(value)
         if kind is bool:
-            return ("_T" if value else "_F"), "bool", None
+            return ("_T" if value else "_F"), Kind.BOOL, None
         if kind is int:
-            return f"np.int64({value})", "long", None
+            return f"np.int64({value})", Kind.LONG, None
         if kind is str:
-            return repr(value), "str", None
+            return repr(value), Kind.STRING, None
         if kind is Decimal:
-            return f"np.int64({value.v})", "dec", None
+            return f"np.int64({value.v})", Kind.DECIMAL, None
         if kind is CSet:
             name = f"_c{len(self.namespace)}"
             self.namespace[name] = value
-            return name, "cset", None
-        raise Unsupported("constant")
+            return name, Kind.SET, None
+        raise NotCompiled(f"constant of type {kind.__name__}")
 
-    def node(self, ir: tuple[Any, ...]) -> tuple[str, str, str | None]:
+    def rowsets(self, ir: tuple[Any, ...]) -> bool:
+        """Whether the node is a leaf holding a per-row set (else a set is constant)."""
+        return ir[0] == "leaf" and self.kinds[ir[1]][2] is True
+
+    def node(self, ir: tuple[Any, ...]) -> Emitted:
         op = ir[0]
         if op == "leaf":
-            kind, has_err = self.kinds[ir[1]]
-            return f"L[{ir[1]}].v", kind, (f"L[{ir[1]}].err" if has_err else None)
+            kind, has_err, _ = self.kinds[ir[1]]
+            return f"cols[{ir[1]}].v", kind, (f"cols[{ir[1]}].err" if has_err else None)
         if op == "const":
             return self.const(ir[1])
         key = _typed_key(ir)
@@ -132,8 +165,8 @@ class Emitter:
             return found
         emit = _EMIT.get(op)
         if emit is None:
-            raise Unsupported(op)
-        result: tuple[str, str, str | None] = emit(self, ir)
+            raise NotCompiled(op)
+        result: Emitted = emit(self, ir)
         self.memo[key] = result
         return result
 
@@ -145,8 +178,8 @@ class Emitter:
 
     def boolean(self, ir: tuple[Any, ...]) -> tuple[str, str | None]:
         v, kind, err = self.node(ir)
-        if kind != "bool":
-            raise Unsupported(f"{kind} where a bool is needed")
+        if kind is not Kind.BOOL:
+            raise NotCompiled(f"{kind} where a bool is needed")
         return v, err
 
 
@@ -159,64 +192,66 @@ def _typed_key(ir: Any) -> Any:
     return ir
 
 
-def _logic(e: Emitter, ir: tuple[Any, ...]) -> tuple[str, str, str | None]:
+def _logic(e: Emitter, ir: tuple[Any, ...]) -> Emitted:
     lv, le = e.boolean(ir[1])
     rv, re_ = e.boolean(ir[2])
     is_and = ir[0] == "&&"
     value = e.tmp(f"{lv} & {rv}" if is_and else f"{lv} | {rv}")
     if re_ is None:
-        return value, "bool", le
+        return value, Kind.BOOL, le
     goes_on = lv if is_and else f"~{lv}"
     err = e.tmp(f"{goes_on} & {re_}" if le is None else f"{le} | (~{le} & {goes_on} & {re_})")
-    return value, "bool", err
+    return value, Kind.BOOL, err
 
 
-def _not(e: Emitter, ir: tuple[Any, ...]) -> tuple[str, str, str | None]:
+def _not(e: Emitter, ir: tuple[Any, ...]) -> Emitted:
     v, err = e.boolean(ir[1])
-    return e.tmp(f"~{v}"), "bool", err
+    return e.tmp(f"~{v}"), Kind.BOOL, err
 
 
-def _eq(e: Emitter, ir: tuple[Any, ...]) -> tuple[str, str, str | None]:
+def _eq(e: Emitter, ir: tuple[Any, ...]) -> Emitted:
     lv, lk, le = e.node(ir[1])
     rv, rk, re_ = e.node(ir[2])
     if lk not in _TYPED or rk not in _TYPED or (ir[1][0] == ir[2][0] == "const"):
-        raise Unsupported("equality of these kinds")
+        raise NotCompiled(f"{ir[0]} on {lk}, {rk}")
     ufunc = "np.equal" if ir[0] == "==" else "np.not_equal"
     differ = "_F" if ir[0] == "==" else "_T"  # values of different types are never equal
     value = e.tmp(f"{ufunc}({lv}, {rv})") if lk == rk else differ
-    return value, "bool", e.err_or(le, re_)
+    return value, Kind.BOOL, e.err_or(le, re_)
 
 
-def _ordered(kind: str, names: dict[str, str]) -> Any:
-    def emit(e: Emitter, ir: tuple[Any, ...]) -> tuple[str, str, str | None]:
+def _ordered(kind: Kind, names: dict[str, str]) -> Any:
+    def emit(e: Emitter, ir: tuple[Any, ...]) -> Emitted:
         lv, lk, le = e.node(ir[1])
         rv, rk, re_ = e.node(ir[2])
-        if lk != kind or rk != kind:
-            raise Unsupported(f"{ir[0]} on {lk}, {rk}")
-        return e.tmp(f"np.{names[ir[0]]}({lv}, {rv})"), "bool", e.err_or(le, re_)
+        if lk is not kind or rk is not kind:
+            raise NotCompiled(f"{ir[0]} on {lk}, {rk}")
+        return e.tmp(f"np.{names[ir[0]]}({lv}, {rv})"), Kind.BOOL, e.err_or(le, re_)
 
     return emit
 
 
-def _arith(e: Emitter, ir: tuple[Any, ...]) -> tuple[str, str, str | None]:
+def _arith(e: Emitter, ir: tuple[Any, ...]) -> Emitted:
     lv, lk, le = e.node(ir[1])
     rv, rk, re_ = e.node(ir[2])
-    if lk != "long" or rk != "long":
-        raise Unsupported(f"{ir[0]} on {lk}, {rk}")
+    if lk is not Kind.LONG or rk is not Kind.LONG:
+        raise NotCompiled(f"{ir[0]} on {lk}, {rk}")
     value = e.tmp(f"_checked({ir[0]!r}, {lv}, {rv}, n)")
-    return e.tmp(f"{value}[0]"), "long", e.err_or(le, re_, e.tmp(f"{value}[1]"))
+    return e.tmp(f"{value}[0]"), Kind.LONG, e.err_or(le, re_, e.tmp(f"{value}[1]"))
 
 
-def _contains(e: Emitter, ir: tuple[Any, ...]) -> tuple[str, str, str | None]:
+def _contains(e: Emitter, ir: tuple[Any, ...]) -> Emitted:
     sv, sk, se = e.node(ir[1])
     iv, ik, ie = e.node(ir[2])
-    if sk == "cset" and ik in ("str", "long"):
-        return e.tmp(f"_in_cset({sv}, {iv}, {ik!r})"), "bool", e.err_or(se, ie)
-    if sk == "set" and ik == "str" and ir[1][0] == "leaf":
-        leaf = f"L[{ir[1][1]}]"
+    per_row = e.rowsets(ir[1])
+    if sk is Kind.SET and not per_row and ik in _MEMBER_TYPES:
+        value = e.tmp(f"_in_cset({sv}, {iv}, {_MEMBER_TYPES[ik]})")
+        return value, Kind.BOOL, e.err_or(se, ie)
+    if sk is Kind.SET and per_row and ik is Kind.STRING:
+        leaf = f"cols[{ir[1][1]}]"
         value = e.tmp(f"_in_rowsets({leaf}.flat, {leaf}.row, {iv}, n)")
-        return value, "bool", e.err_or(se, ie)
-    raise Unsupported(f"contains on {sk}, {ik}")
+        return value, Kind.BOOL, e.err_or(se, ie)
+    raise NotCompiled(f"contains on {sk}, {ik}")
 
 
 _EMIT: dict[str, Any] = {
@@ -228,13 +263,14 @@ _EMIT: dict[str, Any] = {
     "+": _arith,
     "-": _arith,
     "contains": _contains,
-    **{op: _ordered("long", _CMP) for op in _CMP},
-    **{op: _ordered("dec", _DEC) for op in _DEC},
+    **{op: _ordered(Kind.LONG, _CMP) for op in _CMP},
+    **{op: _ordered(Kind.DECIMAL, _DEC) for op in _DEC},
 }
 
 
 class TreeBuilder:
-    """EST -> the generator's tree, registering leaves (shared across policies)."""
+    """EST -> the generator's tree, registering leaves (shared across policies); raises
+    ``NotCompiled`` for a construct outside the tree (the policy takes the closures)."""
 
     def __init__(self, entity_leaf: Any) -> None:
         self.leaves: list[Leaf] = []
@@ -265,7 +301,7 @@ class TreeBuilder:
             return (op, self.sub(arg[0]), self.sub(arg[1]))
         if op in _EMIT and isinstance(arg, dict) and "left" in arg and "right" in arg:
             return (op, self.sub(arg["left"]), self.sub(arg["right"]))
-        raise Unsupported(op)
+        raise NotCompiled(op)
 
     def sub(self, node: dict[str, Any]) -> tuple[Any, ...]:
         return self.build(node, free_vars(node))
@@ -281,10 +317,11 @@ class PolicyTree:
 
 
 def emit_policy(e: Emitter, tree: PolicyTree) -> tuple[str, str | None]:
-    """Lines computing the policy's satisfied and errored rows; their names."""
+    """Lines computing the policy's satisfied and errored rows (in ``e.lines``); their
+    names. Raises ``NotCompiled`` when the signature's kinds are not emitted."""
     active, scope_err = e.boolean(tree.scope)
     if scope_err is not None:
-        raise Unsupported("scope with errors")
+        raise NotCompiled("scope with errors")
     err: str | None = None
     for negate, body in tree.conditions:
         v, ce = e.boolean(body)

@@ -4,6 +4,10 @@ Two entries: Cedar JSON requests (``from_requests``, converted here column by co
 a columnar form (``from_columns``): principal/action/resource as one uid or one per row,
 the context as a dict of numpy arrays (``DecimalColumn`` for decimals, ``RecordColumn``
 for optional records) — the fast path, with no per-row conversion at all.
+
+Not a tier: every batch tier reads its inputs here (``path``, ``has``, ``entity_codes``),
+and the per-row tier its rows (``uid``, ``row_context``). A context attribute some row
+cannot give becomes an error in that row's column, never an exception.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from tradeswarm.core.errors import InvalidInput
 from tradeswarm.policy import runtime
 from tradeswarm.policy.batch.columns import MISSING, Col, from_values, set_col
 from tradeswarm.policy.entities import EntityStore, from_json, to_uid
+from tradeswarm.policy.kinds import Kind
 from tradeswarm.policy.values import (
     I64_MAX,
     I64_MIN,
@@ -189,7 +194,7 @@ class BatchInput:
 
     def _build(self, path: tuple[str, ...]) -> Col:
         if not path:
-            return Col("obj", _object_array([self.row_context(i) for i in range(self.n)]))
+            return Col(Kind.ANY, _object_array([self.row_context(i) for i in range(self.n)]))
         if self.raw is None:
             return self._from_column(path)
         if self.typed and len(path) == 1:
@@ -233,7 +238,7 @@ class BatchInput:
                 present &= np.asarray(column.present, dtype=bool)
                 column = column.fields
             if not isinstance(column, Mapping) or name not in column:
-                return Col("bool", np.zeros(self.n, dtype=bool), np.ones(self.n, dtype=bool))
+                return Col(Kind.BOOL, np.zeros(self.n, dtype=bool), np.ones(self.n, dtype=bool))
             column = column[name]
         col = column_of(column, self.n, "context." + ".".join(path))
         missing = ~present
@@ -244,11 +249,11 @@ class BatchInput:
     def has(self, path: tuple[str, ...], name: str) -> Col:
         if not path and self.raw is not None:
             found = np.fromiter((name in c for c in self.raw), dtype=bool, count=self.n)
-            return Col("bool", found)
+            return Col(Kind.BOOL, found)
         if self.raw is None:
             return self._has_column(path, name)
         parent = self.path(path)
-        values = parent.values() if parent.kind != "set" else list(parent.v)
+        values = parent.values() if parent.kind is not Kind.SET else list(parent.v)
         out = np.zeros(self.n, dtype=bool)
         errors = np.zeros(self.n, dtype=bool) if parent.err is None else parent.err.copy()
         for i, value in enumerate(values):
@@ -258,7 +263,7 @@ class BatchInput:
                 out[i] = runtime.has(value, name, self.store)
             except Exception:
                 errors[i] = True
-        return Col("bool", out, errors if errors.any() else None)
+        return Col(Kind.BOOL, out, errors if errors.any() else None)
 
     def _has_column(self, path: tuple[str, ...], name: str) -> Col:
         column: Any = self.columns
@@ -272,13 +277,13 @@ class BatchInput:
             missing |= ~np.asarray(column.present, dtype=bool)
             column = column.fields
         if not isinstance(column, Mapping):
-            return Col("bool", np.zeros(self.n, dtype=bool), np.ones(self.n, dtype=bool))
+            return Col(Kind.BOOL, np.zeros(self.n, dtype=bool), np.ones(self.n, dtype=bool))
         found = column.get(name)
         if isinstance(found, RecordColumn):
             present = np.asarray(found.present, dtype=bool).copy()
         else:
             present = np.full(self.n, found is not None)
-        return Col("bool", present, missing if missing.any() else None)
+        return Col(Kind.BOOL, present, missing if missing.any() else None)
 
     def row_context(self, i: int) -> dict[str, Any]:
         """Row i's whole context as runtime values (for per-row fallbacks)."""
@@ -317,20 +322,20 @@ def _typed(values: list[Any], errors: Any) -> Col:
 def column_of(column: Any, n: int, where: str) -> Col:
     """A user-supplied context column as a Col."""
     if isinstance(column, DecimalColumn):
-        return Col("dec", np.asarray(column.scaled, dtype=np.int64))
+        return Col(Kind.DECIMAL, np.asarray(column.scaled, dtype=np.int64))
     if isinstance(column, np.ndarray) and column.dtype == np.bool_:
-        return Col("bool", column)
+        return Col(Kind.BOOL, column)
     if isinstance(column, np.ndarray) and column.dtype.kind == "i":
-        return Col("long", column.astype(np.int64, copy=False))
+        return Col(Kind.LONG, column.astype(np.int64, copy=False))
     if isinstance(column, np.ndarray) and column.dtype.kind == "U":
-        return Col("str", column)
+        return Col(Kind.STRING, column)
     if isinstance(column, SetColumn):
-        return Col("set", column.rows, None, column.flat, column.row)
+        return Col(Kind.SET, column.rows, None, column.flat, column.row)
     values = list(column)
     if len(values) != n:
         raise InvalidInput(where, len(values), f"column length must be {n}")
     if all(type(v) is str for v in values):
-        return Col("str", column if isinstance(column, np.ndarray) else _object_array(values))
+        return Col(Kind.STRING, column if isinstance(column, np.ndarray) else _object_array(values))
     if values and all(type(v) is list for v in values):
         plain = all(type(x) is str for v in values for x in v)
         return set_col(values, values if plain else [from_json(v, where) for v in values], None)

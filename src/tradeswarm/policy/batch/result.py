@@ -6,6 +6,9 @@ with bit i set when policy i was satisfied or raised an error (bit order is
 gives: rows without errors share one cached Response per satisfied mask; a row with
 errors is decided once more by the scalar path for Cedar's exact error messages (errors
 are rare, so this costs nothing on the hot path).
+
+Not a tier: the answer of all three (``batch.program``). A row the batch says errored but
+the scalar path does not is an ``InvariantViolation``: a batch tier's bug, never hidden.
 """
 
 from __future__ import annotations

@@ -7,6 +7,11 @@ prepared entity store, and keeps each such expression as a numpy table over thos
 (with an error mask where the scalar code raised). A batch then reads it with one gather:
 ``table[principal_codes]``. Tables grow when a batch brings new entities; they are never
 recomputed otherwise, so the per-batch cost is the gather.
+
+Not a tier: the emitted code reads its entity leaves from these tables. An expression
+over more than ``MAX_CELLS`` entity combinations gets no table (``table`` answers None)
+and is evaluated once per distinct entity tuple of the batch instead
+(``closures.evaluate_per_entity``).
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from tradeswarm.policy.batch.columns import Col, from_values
+from tradeswarm.policy.batch.columns import NUMERIC, Col, from_values
 from tradeswarm.policy.entities import EntityStore
+from tradeswarm.policy.kinds import Kind
 from tradeswarm.policy.values import CSet, Uid
 
 VAR_NAMES = ("principal", "action", "resource")
@@ -27,11 +33,13 @@ MAX_CELLS = 1 << 16
 
 
 class Table:
-    """Values of one expression over the numbered entities (shape: one axis per variable)."""
+    """Values of one expression over the numbered entities (shape: one axis per variable).
+
+    ``kind`` as a column's (``columns``); a ``SET`` table is one ``CSet`` every cell holds."""
 
     __slots__ = ("err", "generation", "kind", "sizes", "v")
 
-    def __init__(self, sizes: tuple[int, ...], kind: str, v: Any, err: Any) -> None:
+    def __init__(self, sizes: tuple[int, ...], kind: Kind, v: Any, err: Any) -> None:
         self.generation = -1
         self.sizes = sizes
         self.kind = kind
@@ -43,15 +51,16 @@ def _as_table(values: list[Any], errors: Any, sizes: tuple[int, ...]) -> Table:
     err = errors.reshape(sizes) if errors.any() else None
     good = [v for v, bad in zip(values, errors.tolist(), strict=True) if not bad]
     if good and all(type(v) is CSet for v in good) and len({v.keys for v in good}) == 1:
-        return Table(sizes, "cset", good[0], err)
+        return Table(sizes, Kind.SET, good[0], err)
     col = from_values(values, errors if err is not None else None)
-    if col.kind == "str" and not any(s.endswith("\x00") for s in good):
-        return Table(sizes, "str", np.array([s or "" for s in col.v.tolist()]).reshape(sizes), err)
-    if col.kind in ("bool", "long", "dec"):
+    if col.kind is Kind.STRING and not any(s.endswith("\x00") for s in good):
+        strings = np.array([s or "" for s in col.v.tolist()]).reshape(sizes)
+        return Table(sizes, Kind.STRING, strings, err)
+    if col.kind in NUMERIC:
         return Table(sizes, col.kind, col.v.reshape(sizes), err)
     objects = np.empty(len(values), dtype=object)
     objects[:] = values
-    return Table(sizes, "obj", objects.reshape(sizes), err)
+    return Table(sizes, Kind.ANY, objects.reshape(sizes), err)
 
 
 class EntityTables:
@@ -129,6 +138,6 @@ class EntityTables:
         err = None if table.err is None else table.err.ravel()[index]
         if err is not None and not err.any():
             err = None
-        if table.kind == "cset":
-            return Col("cset", table.v, err)
+        if table.kind is Kind.SET:
+            return Col(Kind.SET, table.v, err)
         return Col(table.kind, table.v.ravel()[index], err)
