@@ -38,6 +38,13 @@ Engine entries (all ``requests``; one store with every sample instrument's entit
   pre-built columns, every Response built; ``batch_json_ns_per_decision_p50``: the list of
   JSON requests handed to ``is_authorized_batch`` (its own row-wise parsing).
 
+Tiers (counted on a pass of their own after the timed ones, never inside a timing):
+``batch_plan``: how many policies each batch tier is built for (``emit``, ``closures``,
+``rows``); ``tiers_gate``: which scalar tier decided the gate's headline requests;
+``tiers_scalar``: the same for every prepared request; ``tiers_batch``: (policy, request)
+decisions per batch tier over every batch of pre-built columns (see
+``CompiledPolicySet.tier_counts``).
+
 ``agreement``: the fraction of requests on which every path that decided it agrees with
 cedarpy (on the gate's entities): scalar and batch on decision and reasons, the gate (the
 headline's requests) on its whole verdict, cedarpy's answer read by the gate's own
@@ -50,6 +57,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -314,6 +322,31 @@ def _batch_fields(
     return fields, [_key(r) for result in results for r in result]
 
 
+def _tier_fields(
+    rig: _Rig, pairs: list[Pair], sample: list[dict[str, Any]], batch: int
+) -> dict[str, Any]:
+    """Which tier decided how many requests on the gate's, the scalar and the batch path."""
+    engine = rig.engine
+    plan = Counter(entry.split(" ", 1)[0] for entry in engine.batch_plan().values())
+    engine.count_tiers()
+    for pair in pairs:
+        rig.gate.decide(*pair)
+    gate = engine.tier_counts()
+    engine.count_tiers()
+    for request in sample:
+        engine.decide_prepared(engine.prepare_request(request), rig.store)
+    scalar = engine.tier_counts()
+    engine.count_tiers()
+    for i in range(0, len(sample) - batch + 1, batch):
+        engine.is_authorized_batch(columns_from_requests(sample[i : i + batch]), rig.store)
+    return {
+        "batch_plan": dict(plan),
+        "tiers_gate": gate,
+        "tiers_scalar": scalar,
+        "tiers_batch": engine.tier_counts(),
+    }
+
+
 def _agreement(
     truth: list[Response], scalar: list[Any], batch: list[Any], gate: list[bool]
 ) -> dict[str, float]:
@@ -345,7 +378,6 @@ def run_policy_bench(
     return {
         "bench": "policy",
         "policies": len(rig.engine.policy_ids),
-        "vectorized": sum(1 for v in rig.engine.batch_plan().values() if v == "vectorized"),
         "requests": requests,
         "headline": n,
         "batch": batch,
@@ -353,6 +385,7 @@ def run_policy_bench(
         **scalar,
         **batched,
         **_agreement(truth, scalar_answers, batch_answers, gate_agrees),
+        **_tier_fields(rig, pairs[:n], sample, batch),
         "loadavg_1m_start": load_start,
         "loadavg_1m": _load(),
     }

@@ -18,6 +18,14 @@ SchemaOption = Annotated[
 ]
 
 
+TiersOption = Annotated[
+    bool,
+    typer.Option(
+        "--tiers", help="Also report which compiler tier decided (see `tradeswarm.policy`)."
+    ),
+]
+
+
 def _read(path: Path, option: str) -> str:
     try:
         return path.read_text()
@@ -47,12 +55,14 @@ def eval_request(
     request: Annotated[str, typer.Option("--request", help="Cedar JSON request.")],
     schema: SchemaOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    tiers: TiersOption = False,
 ) -> None:
     """Decide one request: decision, outcome (PERMIT / DENY / REVIEW), reasons, errors."""
     from tradeswarm.policy import compile_policies
 
     with cli_errors():
         engine = compile_policies(_read(policies, "--policies"), _schema(schema))
+        engine.count_tiers()
         try:
             parsed = json.loads(request)
         except ValueError as exc:
@@ -66,6 +76,8 @@ def eval_request(
         "review_reasons": list(answer.review_reasons),
         "errors": [{"policy": e.policy_id, "message": e.message} for e in answer.errors],
     }
+    if tiers:
+        out["tier"] = next(iter(engine.tier_counts()))
     if as_json:
         print(json.dumps(out))
         return
@@ -78,19 +90,32 @@ def test(
     root: Annotated[Path, typer.Argument(help="Directory (or .tar.gz) of Cedar test JSONs.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     path: Annotated[str, typer.Option("--path", help="scalar, batch or both.")] = "both",
+    tiers: TiersOption = False,
+    batch_tiers: Annotated[
+        str,
+        typer.Option(
+            "--batch-tiers",
+            help="The batch tiers allowed, in order, ending with rows "
+            "(e.g. closures,rows: never emit numpy code).",
+        ),
+    ] = "emit,closures,rows",
 ) -> None:
     """Run every Cedar integration-test file under ROOT on the compiled engine."""
+    from tradeswarm.policy.compiled import checked_batch_tiers
     from tradeswarm.policy.testsuite import PATHS, run_suite
 
     paths = {"both": PATHS, "scalar": ("scalar",), "batch": ("batch",)}.get(path)
     with cli_errors():
         if paths is None:
             raise InvalidInput("--path", path, "expected scalar, batch or both")
-        suite = run_suite(root, paths)
+        allowed = checked_batch_tiers(batch_tiers.split(","), "--batch-tiers")
+        suite = run_suite(root, paths, allowed)
     for result in suite.files:
         for failure in result.failures:
             err_console.print(f"FAIL {result.path}: {failure}")
-    summary = suite.summary()
+    summary: dict[str, Any] = suite.summary()
+    if tiers:
+        summary["tiers"] = suite.tier_counts()
     if as_json:
         print(json.dumps(summary))
     else:

@@ -8,7 +8,8 @@ many at once (the tiers are tabled in ``tradeswarm.policy``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tradeswarm.core.errors import ConfigurationError
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from tradeswarm.policy.batch.program import BatchProgram
     from tradeswarm.policy.batch.result import BatchResult
 
+ALL_BATCH_TIERS = ("emit", "closures", "rows")
+
 
 def _uid(value: Any, field: str) -> Uid:
     """``{"type": T, "id": I}`` read inline; every other form through ``to_uid``."""
@@ -37,9 +40,15 @@ def _uid(value: Any, field: str) -> Uid:
 class CompiledPolicySet:
     """A Cedar policy set compiled to Python; satisfies ``PolicyEngine``. The facade over
     the policy core and its backends: the typed scalar path, the generic scalar program
-    and (on first use) the batch program."""
+    and (on first use) the batch program, limited to ``batch_tiers`` (for debugging).
+    ``count_tiers()`` / ``tier_counts()`` say which tier decided how many requests."""
 
-    def __init__(self, loaded: LoadedPolicies, schema: str | dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        loaded: LoadedPolicies,
+        schema: str | dict[str, Any] | None,
+        batch_tiers: Iterable[str] = ALL_BATCH_TIERS,
+    ) -> None:
         self.core = PolicyCore(loaded, schema)
         self.loaded = loaded
         self.schema = schema
@@ -52,7 +61,9 @@ class CompiledPolicySet:
         self.response = self.core.response
         self._entities: dict[int, tuple[Any, EntityStore]] = {}
         self._batch: BatchProgram | None = None
+        self.batch_tiers = tuple(batch_tiers)
         self.fast = FastPath(self.core)
+        self._counts: Counter[str] | None = None  # scalar requests per tier, when counting
 
     def prepare_entities(self, entities: Any) -> EntityStore:
         """Entities parsed once (with this set's schema), for reuse across calls."""
@@ -93,8 +104,10 @@ class CompiledPolicySet:
     def decide_prepared(self, request: PreparedRequest, entities: EntityStore) -> Response:
         """Decide a prepared request: the typed fast path when the schema-directed parser
         made its context (``request.checked``), else the generic generated function."""
+        if self._counts is not None:
+            self._counts["scalar typed" if request.checked else "scalar generic"] += 1
         if request.checked:
-            fast = self.fast  # FastPath.decide, inline: this is the hot path
+            fast = self.fast  # the hot path: the leaf rows' lookup written out here
             rows = fast.rows if entities is fast.store else fast.rows_for(entities)
             entry = rows.get((request.principal, request.action, request.resource))
             if entry is None:
@@ -102,6 +115,28 @@ class CompiledPolicySet:
             response: Response = entry[0](request, entities, entry[1])
             return response
         return self.decide_generic(request, entities)
+
+    def count_tiers(self) -> None:
+        """Start counting, from zero, which tier decides each request (off by default: it
+        costs the scalar hot path a counter; the batch program always counts)."""
+        self._counts = Counter()
+        self.fast.bound_fallbacks = 0
+        if self._batch is not None:
+            self._batch.tier_counts.clear()
+
+    def tier_counts(self) -> dict[str, int]:
+        """Requests per scalar tier since ``count_tiers()`` (``scalar typed``; ``scalar
+        typed -> generic``: its context binding failed, the generic program decided;
+        ``scalar generic``), then (policy, request) decisions per batch tier (``batch
+        emit``, ``batch closures``, ``batch rows``). Tiers that decided nothing are left out."""
+        counts: Counter[str] = Counter(self._counts or {})
+        if self._counts is not None and self.fast.bound_fallbacks:
+            counts["scalar typed"] -= self.fast.bound_fallbacks
+            counts["scalar typed -> generic"] = self.fast.bound_fallbacks
+        if self._batch is not None:
+            for tier, n in self._batch.tier_counts.items():
+                counts[f"batch {tier}"] += n
+        return {tier: n for tier, n in counts.items() if n}
 
     def decide_generic(self, request: PreparedRequest, entities: EntityStore) -> Response:
         """The generic generated function (every type checked at run time)."""
@@ -123,8 +158,8 @@ class CompiledPolicySet:
         """Decide many requests in one vectorized call (see ``batch_plan``).
 
         ``requests`` is a list of Cedar JSON requests or the columnar form (see
-        ``batchinput``); the answer is columnar (``BatchResult``) and a sequence of
-        Responses."""
+        ``policy.batch.input``); the answer is columnar (``BatchResult``) and a sequence
+        of Responses."""
         answers: BatchResult = self.batch.decide(requests, self.prepare_entities(entities))
         return answers
 
@@ -134,18 +169,37 @@ class CompiledPolicySet:
         if self._batch is None:
             from tradeswarm.policy.batch.program import BatchProgram
 
-            self._batch = BatchProgram(self.core)
+            self._batch = BatchProgram(self.core, self.batch_tiers)
         return self._batch
 
     def batch_plan(self) -> dict[str, str]:
-        """Policy id -> "vectorized" or "per-row (<construct>)" on the batch path."""
+        """Policy id -> its batch tier and why the better tiers declined it: ``"emit"``,
+        ``"closures (<why>)"`` or ``"rows (<why>)"`` (see ``policy.batch.program``)."""
         return self.batch.plan
 
 
+def checked_batch_tiers(tiers: Iterable[str], field: str = "batch_tiers") -> tuple[str, ...]:
+    """``tiers`` as a tuple, or a ConfigurationError if it is not an ordered subset of
+    ``ALL_BATCH_TIERS`` ending with ``"rows"`` (numpy is imported only to check a subset)."""
+    names = tuple(tiers)
+    if names != ALL_BATCH_TIERS:
+        from tradeswarm.policy.batch.program import check_tiers
+
+        check_tiers(names, field)
+    return names
+
+
 def compile_policies(
-    policies: str, schema: str | dict[str, Any] | None = None, *, validate: bool = True
+    policies: str,
+    schema: str | dict[str, Any] | None = None,
+    *,
+    validate: bool = True,
+    batch_tiers: Iterable[str] = ALL_BATCH_TIERS,
 ) -> CompiledPolicySet:
-    """Parse (and, with a schema, validate) Cedar policies with cedarpy, then compile them."""
+    """Parse (and, with a schema, validate) Cedar policies with cedarpy, then compile them.
+    ``batch_tiers`` limits the batch path's tiers (an ordered subset of ``ALL_BATCH_TIERS``
+    ending with ``"rows"``; checked here), to tell a failing backend from the others."""
+    tiers = checked_batch_tiers(batch_tiers)
     loaded = load_policies(policies)
     if schema is not None and validate:
         problems = validation_errors(policies, schema)
@@ -153,4 +207,4 @@ def compile_policies(
             raise ConfigurationError(
                 "policies", "validation against the schema", "; ".join(problems)
             )
-    return CompiledPolicySet(loaded, schema)
+    return CompiledPolicySet(loaded, schema, tiers)

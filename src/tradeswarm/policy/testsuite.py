@@ -4,7 +4,9 @@ Each test file names its policies, entities and schema by paths relative to the 
 lists requests with the expected ``decision``, ``reason`` (determining policy ids) and
 ``errors`` (ids of policies that errored). ``shouldValidate`` says whether the policies
 pass validation against the schema; it is checked and reported, and the decisions are
-checked either way, as Cedar's own harness does.
+checked either way, as Cedar's own harness does. Each file's engine counts which tier
+decided its requests (``FileResult.tiers``, summed by ``SuiteResult.tier_counts``), and
+``batch_tiers`` limits the batch path's tiers, so a disagreement points at one backend.
 """
 
 from __future__ import annotations
@@ -12,14 +14,20 @@ from __future__ import annotations
 import json
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tradeswarm.core.errors import ConfigurationError, TradeswarmError
-from tradeswarm.policy.compiled import CompiledPolicySet, compile_policies
+from tradeswarm.policy.compiled import (
+    ALL_BATCH_TIERS,
+    CompiledPolicySet,
+    checked_batch_tiers,
+    compile_policies,
+)
 from tradeswarm.policy.decision import Response
 from tradeswarm.policy.loader import validation_errors
 
@@ -33,11 +41,19 @@ class FileResult:
     passed: int = 0
     failures: list[str] = field(default_factory=list)
     validation_matches: bool | None = None
+    tiers: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
 class SuiteResult:
     files: list[FileResult] = field(default_factory=list)
+
+    def tier_counts(self) -> dict[str, int]:
+        """Which tier decided how many requests (batch: policy decisions), over every file."""
+        total: Counter[str] = Counter()
+        for f in self.files:
+            total.update(f.tiers)
+        return dict(sorted(total.items()))
 
     @property
     def requests(self) -> int:
@@ -103,7 +119,12 @@ def _compare(expected: dict[str, Any], got: Response) -> str | None:
     return None if want == have else f"expected {want}, got {have}"
 
 
-def run_file(root: Path, test: Path, paths: tuple[str, ...] = PATHS) -> FileResult:
+def run_file(
+    root: Path,
+    test: Path,
+    paths: tuple[str, ...] = PATHS,
+    batch_tiers: Iterable[str] = ALL_BATCH_TIERS,
+) -> FileResult:
     spec = json.loads(test.read_text())
     result = FileResult(str(test.relative_to(root)) if test.is_relative_to(root) else str(test))
     base = _base(root, test, spec)
@@ -112,9 +133,11 @@ def run_file(root: Path, test: Path, paths: tuple[str, ...] = PATHS) -> FileResu
     entities = json.loads((base / spec["entities"]).read_text())
     if schema is not None and "shouldValidate" in spec:
         result.validation_matches = (not validation_errors(text, schema)) == spec["shouldValidate"]
-    engine = compile_policies(text, schema, validate=False)
+    engine = compile_policies(text, schema, validate=False, batch_tiers=batch_tiers)
+    engine.count_tiers()
     requests = spec["requests"]
     answers = {path: _answers(engine, path, requests, entities) for path in paths}
+    result.tiers = engine.tier_counts()
     for i, expected in enumerate(requests):
         result.requests += 1
         problems = [
@@ -161,10 +184,16 @@ def _check(expected: dict[str, Any], got: Response | str) -> str | None:
     return _compare(expected, got)
 
 
-def _run_dir(suite: SuiteResult, root: Path, paths: tuple[str, ...], label: str) -> None:
+def _run_dir(
+    suite: SuiteResult,
+    root: Path,
+    paths: tuple[str, ...],
+    label: str,
+    batch_tiers: tuple[str, ...],
+) -> None:
     for test in find_test_files(root):
         try:
-            result = run_file(root, test, paths)
+            result = run_file(root, test, paths, batch_tiers)
         except TradeswarmError as exc:
             count = len(json.loads(test.read_text()).get("requests", []))
             result = FileResult(str(test), requests=count, failures=[f"file rejected: {exc}"])
@@ -172,13 +201,17 @@ def _run_dir(suite: SuiteResult, root: Path, paths: tuple[str, ...], label: str)
         suite.files.append(result)
 
 
-def run_suite(root: Path, paths: tuple[str, ...] = PATHS) -> SuiteResult:
-    """Run every test file under root (and in any .tar.gz directly in it) on the given paths."""
+def run_suite(
+    root: Path, paths: tuple[str, ...] = PATHS, batch_tiers: Iterable[str] = ALL_BATCH_TIERS
+) -> SuiteResult:
+    """Run every test file under root (and in any .tar.gz directly in it) on the given
+    paths, the batch path limited to ``batch_tiers``."""
+    tiers = checked_batch_tiers(batch_tiers)
     suite = SuiteResult()
     with suite_root(root) as base:
-        _run_dir(suite, base, paths, "" if base == root else f"{root.name}:")
+        _run_dir(suite, base, paths, "" if base == root else f"{root.name}:", tiers)
     if root.is_dir():
         for archive in sorted(root.glob("*.tar.gz")):
             with suite_root(archive) as base:
-                _run_dir(suite, base, paths, f"{archive.name}:")
+                _run_dir(suite, base, paths, f"{archive.name}:", tiers)
     return suite

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import cedarpy
 import pytest
 
+from shared_data import CEDAR_DATA
 from tradeswarm.core.errors import InvalidInput
 from tradeswarm.policy import Response, compile_policies
 from tradeswarm.policy.reference import ReferenceEngine
 
-CEDAR = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "cedar"
+CEDAR = CEDAR_DATA
 SCHEMA = (CEDAR / "sample-data" / "sandbox_a" / "schema.cedarschema").read_text()
 ENTITIES = json.loads((CEDAR / "sample-data" / "sandbox_a" / "entities.json").read_text())
 POLICIES = (

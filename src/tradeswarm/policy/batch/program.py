@@ -94,13 +94,13 @@ class Tier(StrEnum):
 TIERS = (Tier.EMIT, Tier.CLOSURES, Tier.ROWS)
 
 
-def _chosen(tiers: Iterable[str]) -> tuple[Tier, ...]:
+def check_tiers(tiers: Iterable[str], field: str = "tiers") -> tuple[Tier, ...]:
     """The tiers a program may use: an ordered subset of TIERS ending with rows."""
     names = tuple(tiers)
     in_order = tuple(t for t in TIERS if t in names)
     if names != in_order or names[-1:] != (Tier.ROWS,):
         raise ConfigurationError(
-            "tiers", names, "an ordered subset of ('emit', 'closures', 'rows') ending with 'rows'"
+            field, names, "an ordered subset of ('emit', 'closures', 'rows') ending with 'rows'"
         )
     return tuple(Tier(t) for t in names)
 
@@ -171,7 +171,7 @@ class BatchProgram:
 
     def __init__(self, core: PolicyCore, tiers: Iterable[str] = TIERS) -> None:
         self.core = core
-        self.tiers = _chosen(tiers)
+        self.tiers = check_tiers(tiers)
         self.gen = codegen.Generator()
         self.builder = TreeBuilder(self._entity_leaf)
         self.runs: list[PolicyRun] = []  # per policy, its fallback: the closures or per row

@@ -84,6 +84,7 @@ class FastPath:
         self.sources: dict[tuple[Uid, Signature], str] = {}
         self.store: EntityStore | None = None
         self.rows: dict[tuple[Uid, Uid, Uid], Any] = {}
+        self.bound_fallbacks = 0  # requests whose context binding failed (generic decided)
 
     def rows_for(self, store: EntityStore) -> dict[tuple[Uid, Uid, Uid], Any]:
         """The leaf rows of one entity store (the last store used is kept at hand)."""
@@ -159,6 +160,7 @@ class FastPath:
         action = plan.action
 
         def generic(q: PreparedRequest, e: EntityStore) -> Response:
+            self.bound_fallbacks += 1
             mask, errs = program.decide(q.principal, action, q.resource, q.context, e)
             return core.response(mask, errs)
 
