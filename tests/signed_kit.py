@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tradeswarm.bus.identity import Identity
-from tradeswarm.bus.inproc import BusSigning, EnvelopeSink, InProcessBus
+from tradeswarm.bus.inproc import EnvelopeSink, InProcessBus
+from tradeswarm.bus.signing import BusSigning
 from tradeswarm.bus.topics import Role
 from tradeswarm.core.clock import Clock
 from tradeswarm.crypto.contexts import SigningPolicy

@@ -5,19 +5,18 @@ from __future__ import annotations
 import collections
 import hashlib
 import os
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import msgspec
 
 from tradeswarm.bus.identity import Identity
+from tradeswarm.bus.signing import BusSigning
 from tradeswarm.bus.topics import REJECTIONS, Role, Topic
 from tradeswarm.core.clock import Clock
 from tradeswarm.core.errors import AccessDenied, InvalidInput
 from tradeswarm.core.ids import derived_id
-from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.crypto.identity import AgentIdentity
-from tradeswarm.crypto.signing import sign_envelope
 from tradeswarm.model.enums import MessageIntent
 from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
 from tradeswarm.model.messages import AnyMessage, EnvelopeRejected
@@ -45,33 +44,6 @@ class BusStats:
         self.delivered = 0
         self.duplicates = 0
         self.expired = 0
-
-
-class BusSigning:
-    """The bus's signing hook: each identity's keys and which message types are signed.
-
-    Envelopes of the policy's types are signed by their publisher's key before they are
-    logged or delivered; a publisher without keys cannot publish those types.
-    """
-
-    def __init__(self, policy: SigningPolicy, identities: Iterable[AgentIdentity] = ()) -> None:
-        self.policy = policy
-        self._keys: dict[str, AgentIdentity] = {}
-        for identity in identities:
-            self.add(identity)
-
-    def add(self, identity: AgentIdentity) -> None:
-        self._keys[identity.principal] = identity
-
-    def keys_for(self, sender: Identity) -> AgentIdentity | None:
-        return self._keys.get(str(sender))
-
-    def sign(self, env: Envelope, keys: AgentIdentity | None) -> Envelope:
-        if not self.policy.requires(env.type):
-            return env
-        if keys is None:
-            raise AccessDenied(f"{env.sender} has no signing key; {env.type} must be signed")
-        return sign_envelope(env, keys.signer(self.policy.algorithm_for(env.type)))
 
 
 class Publisher:

@@ -9,7 +9,7 @@ whatever Cedar decided, because a skipped forbid could otherwise become a permit
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,6 +91,11 @@ class PolicyGate:
             return GateVerdict(Verdict.DENY, [f"context_error: {err} (unknown means deny)"])
         response = self.engine.is_authorized(request, self.entities_for(ctx.instrument))
         return self.verdict_of(response, ReasonValues(intent, ctx, self.limits, self._grid))
+
+    def decide_batch(self, pairs: Sequence[tuple[TradeIntent, RiskContext]]) -> list[GateVerdict]:
+        """The verdicts of a burst of (intent, context) pairs, in order: each exactly the
+        verdict ``decide`` gives it."""
+        return [self.decide(intent, ctx) for intent, ctx in pairs]
 
     def request(self, intent: TradeIntent, ctx: RiskContext) -> Mapping[str, Any]:
         """The engine's request: typed and checked when it can be, else Cedar JSON (the

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from tradeswarm.bus.inproc import BusSigning
+from tradeswarm.bus.signing import BusSigning
 from tradeswarm.bus.topics import Role
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.crypto.contexts import SigningPolicy

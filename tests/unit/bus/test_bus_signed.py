@@ -10,8 +10,9 @@ import msgspec
 import pytest
 
 from tradeswarm.bus.identity import Identity
-from tradeswarm.bus.inproc import BusSigning, InProcessBus
+from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.signed import VerifyingGate
+from tradeswarm.bus.signing import BusSigning
 from tradeswarm.bus.topics import INTENTS, KILLSWITCH, REJECTIONS, SIGNALS, Role
 from tradeswarm.core.clock import NS_PER_SECOND, SimClock
 from tradeswarm.core.errors import AccessDenied
