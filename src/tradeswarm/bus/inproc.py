@@ -72,6 +72,17 @@ class Publisher:
             self.identity, topic, payload, key=key, cause=cause, intent=intent, keys=self.keys
         )
 
+    def publish_many(
+        self,
+        topic: Topic[Any],
+        items: Sequence[tuple[AnyMessage, str, Envelope | None]],
+        *,
+        intent: MessageIntent = MessageIntent.EVENT,
+    ) -> list[Envelope]:
+        """Publish a burst on one topic: (payload, key, cause) per message, in order; the
+        burst is signed in one call (``BusSigning.sign_many``)."""
+        return self._bus.publish_many_as(self.identity, topic, items, intent=intent, keys=self.keys)
+
 
 class InProcessBus:
     """Typed topics in one process; delivery is FIFO and deterministic via `drain()`."""
@@ -144,6 +155,43 @@ class InProcessBus:
         self._queue.append(env)
         self.stats.published += 1
         return env
+
+    def publish_many_as(
+        self,
+        sender: Identity,
+        topic: Topic[Any],
+        items: Sequence[tuple[AnyMessage, str, Envelope | None]],
+        *,
+        intent: MessageIntent,
+        keys: AgentIdentity | None = None,
+    ) -> list[Envelope]:
+        """``publish_as`` for a burst: every message is checked (ACL, type) before any is
+        published, so a refused burst publishes nothing; then the burst is signed at once,
+        snapshotted, logged and queued in order."""
+        if not items:
+            return []
+        if sender.role not in topic.publishers:
+            payload, key, cause = items[0]
+            refused = self._envelope(sender, topic, payload, key, cause, intent)
+            self._refuse(refused, "sender's role may not publish on this topic", "at publish")
+            raise AccessDenied(f"{sender} may not publish on {topic.name}")
+        for payload, _, _ in items:
+            if not isinstance(payload, topic.message_type):
+                raise TypeError(
+                    f"{topic.name} carries {topic.message_type.__name__}, "
+                    f"not {type(payload).__name__}"
+                )
+        envs = [self._envelope(sender, topic, p, k, c, intent) for p, k, c in items]
+        if self.signing is not None:
+            envs = self.signing.sign_many(envs, keys)
+        envs = [self._snapshot(env) for env in envs]
+        if self._group:
+            self._unlogged.extend(envs)
+        else:
+            self._sink.append_events(envs)
+        self._queue.extend(envs)
+        self.stats.published += len(envs)
+        return envs
 
     def _envelope(
         self,
