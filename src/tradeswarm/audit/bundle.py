@@ -62,6 +62,8 @@ class BundleResult(msgspec.Struct, kw_only=True):
     witnessed: list[str] = []
     cosigned: dict[str, list[int]] = {}
     key_source: str = ""
+    burst_signed: int = 0  # entries valid by their burst's root signature
+    roots_checked: int = 0  # burst root signatures verified, each once
 
 
 def export_bundle(store: Store) -> Bundle:
@@ -182,6 +184,7 @@ def _signatures(entries: Sequence[bytes], anchor: TrustAnchor, out: BundleResult
         seqs.append(i + 1)
     walk = walk_signatures(envelopes, seqs, anchor.charter_keys())
     out.problems.extend(walk.problems)
+    out.burst_signed, out.roots_checked = walk.burst_signed, walk.roots_checked
     permits_on_bad_approvals(envelopes, seqs, walk, out.problems)
 
 

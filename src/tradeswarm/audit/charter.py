@@ -47,17 +47,20 @@ def make_charter(
         algorithms={k: str(v) for k, v in sorted(policy.algorithms.items())},
         initial_cash=initial_cash,
         ts_event=ts_ns,
+        per_message_types=sorted(policy.per_message_types),
     )
 
 
 def _terms(charter: SwarmCharter) -> tuple[object, ...]:
-    return (
+    terms: tuple[object, ...] = (
         charter.registry,
         charter.signed_types,
         charter.default_algorithm,
         charter.algorithms,
         charter.initial_cash,
     )
+    # only when set: a charter without per-message types keeps its digest (and msg_id)
+    return (*terms, charter.per_message_types) if charter.per_message_types else terms
 
 
 def charter_envelope(charter: SwarmCharter, sender: str, signer: Signer) -> Envelope:
@@ -87,6 +90,7 @@ def policy_of(charter: SwarmCharter) -> SigningPolicy:
         signed_types=frozenset(charter.signed_types),
         default_algorithm=signing_algorithm(charter.default_algorithm, "charter"),
         algorithms={k: signing_algorithm(v, "charter") for k, v in charter.algorithms.items()},
+        per_message_types=frozenset(charter.per_message_types),
     )
 
 

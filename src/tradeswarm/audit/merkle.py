@@ -1,4 +1,6 @@
-"""RFC 9162 Merkle tree arithmetic: hashing, compact ranges, and which nodes a proof needs.
+"""RFC 9162 Merkle tree arithmetic for the stored log: compact ranges, and which nodes a
+proof needs. The hashing itself (leaf, node, a whole tree, inclusion) is
+`tradeswarm.crypto.merkle`, shared with burst signatures.
 
 Pure functions, no storage. A *node* is a perfect subtree, named by `(level, index)`: it
 covers the leaves `[index * 2**level, (index + 1) * 2**level)`; level 0 is a leaf. The
@@ -12,28 +14,42 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 
-HASH_SIZE = 32
-LEAF_PREFIX = b"\x00"
-NODE_PREFIX = b"\x01"
-EMPTY_ROOT = hashlib.sha256(b"").digest()
+from tradeswarm.crypto.merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    LEAF_PREFIX,
+    NODE_PREFIX,
+    hash_leaf,
+    hash_node,
+    split_point,
+    tree_hash,
+)
+
+__all__ = [
+    "EMPTY_ROOT",
+    "HASH_SIZE",
+    "LEAF_PREFIX",
+    "NODE_PREFIX",
+    "CompactRange",
+    "NodeId",
+    "Range",
+    "combine",
+    "consistency_ranges",
+    "fold_right",
+    "hash_leaf",
+    "hash_node",
+    "inclusion_ranges",
+    "is_stored",
+    "nodes_for",
+    "nodes_of_range",
+    "range_hash",
+    "root_of_leaves",
+    "split_point",
+    "stored_ids",
+]
 
 NodeId = tuple[int, int]
 Range = tuple[int, int]
-
-
-def hash_leaf(data: bytes) -> bytes:
-    """The leaf hash of one entry: SHA-256(0x00 || data)."""
-    return hashlib.sha256(LEAF_PREFIX + data).digest()
-
-
-def hash_node(left: bytes, right: bytes) -> bytes:
-    """An interior node: SHA-256(0x01 || left || right)."""
-    return hashlib.sha256(NODE_PREFIX + left + right).digest()
-
-
-def split_point(n: int) -> int:
-    """The largest power of two strictly smaller than n (n >= 2): RFC 9162's k."""
-    return 1 << ((n - 1).bit_length() - 1)
 
 
 def nodes_of_range(start: int, end: int) -> list[NodeId]:
@@ -67,9 +83,7 @@ def range_hash(start: int, end: int, nodes: Mapping[NodeId, bytes]) -> bytes:
 
 def root_of_leaves(leaves: Sequence[bytes]) -> bytes:
     """MTH over a full list of leaf hashes (O(n); for verifiers that hold every entry)."""
-    frontier = CompactRange()
-    frontier.extend(leaves)
-    return frontier.root()
+    return tree_hash(leaves)
 
 
 def inclusion_ranges(index: int, size: int) -> list[Range]:
@@ -169,7 +183,7 @@ class CompactRange:
         for leaf in leaves:
             h, level, index = leaf, 0, size
             while index & 1:
-                h = sha256(NODE_PREFIX + hashes.pop() + h).digest()
+                h = sha256(NODE_PREFIX + hashes.pop() + h).digest()  # hash_node, inlined
                 level += 1
                 index >>= 1
                 if level % step == 0:

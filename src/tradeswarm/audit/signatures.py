@@ -9,10 +9,19 @@ must be allowed on its topic; an unsigned or foreign-signed one is tampering, as
 signature that does not verify. A human's own signature on an oversight answer is held to
 the same registry and algorithm. An explicit registry (`--registry FILE`) replaces the
 charters' registries.
+
+A burst-signed entry (`crypto.burst`) is a signed entry like any other: it must meet the
+same key, sender and algorithm rules, be of a type the charter's policy lets a burst sign,
+and its inclusion path must lead to a root its sender's key signed. The walk checks each
+root's signature once (a `RootCache` over the whole walk) and counts the burst-signed
+entries and the roots it checked. An envelope is logged once: an entry whose msg_id an
+earlier entry holds is a replay (of a genuine signature or burst member), whatever its
+signature says.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import msgspec
@@ -25,7 +34,14 @@ from tradeswarm.audit.charter import (
     registry_of_charter,
 )
 from tradeswarm.bus.topics import ALL_TOPICS, HUMAN_COMMANDS, REJECTIONS, Topic
-from tradeswarm.crypto import KeyRegistry, SignatureInvalid, verify_bytes, verify_envelope
+from tradeswarm.crypto import (
+    KeyRegistry,
+    RootCache,
+    SignatureInvalid,
+    VerifiedSignature,
+    verify_bytes,
+    verify_envelope,
+)
 from tradeswarm.crypto.contexts import NON_REPUDIABLE, SigningPolicy
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import (
@@ -45,6 +61,7 @@ class Verdict(msgspec.Struct, kw_only=True):
     ok: bool
     human: str | None = None
     human_ok: bool = True
+    burst: bool = False  # valid by its burst's root signature
 
 
 class SignatureWalk(msgspec.Struct, kw_only=True):
@@ -53,6 +70,8 @@ class SignatureWalk(msgspec.Struct, kw_only=True):
     charters: list[SwarmCharter] = []
     registry: KeyRegistry | None = None  # the last one in force
     policy: SigningPolicy | None = None
+    burst_signed: int = 0  # entries whose valid signature is their burst's root signature
+    roots_checked: int = 0  # burst root signatures verified (each once)
 
 
 def _acl_problem(env: Envelope) -> str | None:
@@ -92,8 +111,13 @@ def human_verdict(
     return f"valid {v.algorithm}, key {v.key_id[:12]}… of {v.principal}", True
 
 
+def _signed_text(v: VerifiedSignature) -> str:
+    burst = "" if v.burst_size is None else f" (burst of {v.burst_size})"
+    return f"valid {v.algorithm}{burst}, key {v.key_id[:12]}… of {v.principal}"
+
+
 def _envelope_verdict(
-    env: Envelope, registry: KeyRegistry | None, policy: SigningPolicy | None
+    env: Envelope, registry: KeyRegistry | None, policy: SigningPolicy | None, roots: RootCache
 ) -> Verdict:
     acl = _acl_problem(env)  # signed or not: the body's type, the topic and the sender agree
     if acl is not None:
@@ -108,10 +132,10 @@ def _envelope_verdict(
     if registry is None:
         return Verdict(text="signed before any charter: no registry to check it", ok=False)
     try:
-        v = verify_envelope(env, registry, policy if required else None)
+        v = verify_envelope(env, registry, policy if required else None, roots=roots)
     except SignatureInvalid as err:
         return Verdict(text=f"INVALID ({err})", ok=False)
-    return Verdict(text=f"valid {v.algorithm}, key {v.key_id[:12]}… of {v.principal}", ok=True)
+    return Verdict(text=_signed_text(v), ok=True, burst=v.burst_size is not None)
 
 
 def _charter(env: Envelope, walk: SignatureWalk, keys: list[tuple[str, bytes]]) -> Verdict:
@@ -139,13 +163,22 @@ def walk_signatures(
     """Judge every entry's signature in log order; see the module docstring. registry:
     an explicit one, used instead of the charters'."""
     walk = SignatureWalk()
+    roots = RootCache(max_roots=1 << 16)
+    logged: dict[uuid.UUID, int] = {}  # msg_id -> the seq that first logged it
     for env, seq in zip(envelopes, seqs, strict=True):
+        first = logged.setdefault(env.msg_id, seq)
+        if first != seq:  # a genuine signature (its own, or its burst root's) replayed
+            walk.problems.append(
+                f"event #{seq} ({env.type}): msg_id {env.msg_id} replays event #{first}"
+                " (an envelope is logged once)"
+            )
         if env.type == CHARTER_TYPE:
             verdict = _charter(env, walk, charter_keys)
             if registry is not None:
                 walk.registry = registry
         else:
-            verdict = _envelope_verdict(env, registry or walk.registry, walk.policy)
+            verdict = _envelope_verdict(env, registry or walk.registry, walk.policy, roots)
+            walk.burst_signed += int(verdict.burst)
         if isinstance(env.payload, OversightDecided):
             verdict.human, verdict.human_ok = human_verdict(
                 env.payload, registry or walk.registry, walk.policy
@@ -155,4 +188,5 @@ def walk_signatures(
             walk.problems.append(f"event #{seq} ({env.type}) signature: {verdict.text}")
     if not walk.charters:
         walk.problems.append("the log holds no charter signed by a trusted log key")
+    walk.roots_checked = roots.checked
     return walk

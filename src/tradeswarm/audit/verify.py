@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from tradeswarm.crypto.merkle import hash_leaf
 from tradeswarm.model.envelope import Envelope, decode_envelope
 from tradeswarm.store import Store
 
@@ -25,7 +26,7 @@ class VerifyReport(msgspec.Struct, kw_only=True):
 
 def _check_row(row: Any, prev: bytes, report: VerifyReport) -> Envelope | None:
     where = f"event #{row.seq}"
-    leaf = hashlib.sha256(b"\x00" + row.body).digest()
+    leaf = hash_leaf(row.body)
     if leaf != row.leaf_hash:
         report.problems.append(f"{where}: body does not match its leaf hash (altered entry)")
     if hashlib.sha256(prev + row.leaf_hash).digest() != row.chain_hash:
@@ -62,7 +63,7 @@ def scan_log(store: Store) -> LogScan:
                 f"event #{row.seq}: the {scan.report.entries}th entry (renumbered, or one "
                 "deleted before it)"
             )
-        scan.leaves.append(hashlib.sha256(b"\x00" + row.body).digest())
+        scan.leaves.append(hash_leaf(row.body))
         env = _check_row(row, prev, scan.report)
         if env is not None:
             scan.envelopes.append(env)

@@ -1,12 +1,13 @@
 """The receiving side for envelopes that cross a process boundary: verify, then deliver.
 
 `VerifyingGate.receive(env)` admits an envelope into the local bus (logging it there, as
-received) only when its topic
-is known and its sender's role may publish there, it is neither expired (ttl) nor older
-than the replay window nor ahead of the local clock beyond the allowed skew, neither its
-msg_id nor its nonce was seen before, and it carries a valid signature by its sender's
-registered key. Every refusal is itself published as an `EnvelopeRejected` record on
-`REJECTIONS` (so it lands in the log) and counted.
+received) only when its topic is known and its sender's role may publish there, it is
+neither expired (ttl) nor older than the replay window nor ahead of the local clock beyond
+the allowed skew, neither its msg_id nor its nonce was seen before, and it carries a valid
+signature by its sender's registered key: its own, or its burst's root signature with its
+inclusion path (`crypto.burst`), each root's signature checked once (`EnvelopeVerifier`).
+Every refusal is itself published as an `EnvelopeRejected` record on `REJECTIONS` (so it
+lands in the log) and counted.
 
 Replay protection is exact: ids and nonces are remembered for as long as an envelope with
 them could still be admitted (the window); anything older is refused as stale.
@@ -33,10 +34,10 @@ from tradeswarm.core.errors import TradeswarmError
 from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.crypto.registry import KeyRegistry
 from tradeswarm.crypto.signing import (
+    EnvelopeVerifier,
     RejectReason,
     SignatureInvalid,
     VerifiedSignature,
-    verify_envelope,
 )
 from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
 from tradeswarm.model.messages import EnvelopeRejected
@@ -66,15 +67,16 @@ class VerifyingGate:
         topics: Iterable[Topic[Any]] = ALL_TOPICS,
         identity: Identity = GATE_IDENTITY,
         logged: Callable[[uuid.UUID], bool] | None = None,
+        max_roots: int = 4096,
     ) -> None:
         """logged: whether the log already holds an envelope with a msg_id (the store's
         `has_event`): a replay is then refused after a restart too, not only while the
-        gate remembers it."""
+        gate remembers it. max_roots: how many burst roots whose signature verified the
+        gate remembers (each root signature is checked once while remembered)."""
         self._logged = logged
         self._bus = bus
-        self._registry = registry
         self._clock = clock
-        self._policy = policy
+        self.verifier = EnvelopeVerifier(registry, policy, max_roots=max_roots)
         self._window_ns = window_ms * NS_PER_MS
         self._skew_ns = max_skew_ms * NS_PER_MS
         self._topics = {t.name: t for t in topics}
@@ -110,14 +112,15 @@ class VerifyingGate:
         return verified
 
     def check(self, env: Envelope) -> VerifiedSignature:
-        """Every check receive makes, without side effects; raises SignatureInvalid."""
+        """Every check receive makes, without side effects (but remembering a burst root
+        whose signature verified); raises SignatureInvalid."""
         self._check_acl(env)
         self._check_time(env)
         if ("id", env.msg_id) in self._seen or ("nonce", env.nonce) in self._seen:
             raise SignatureInvalid(RejectReason.REPLAYED, f"msg_id {env.msg_id}")
         if self._logged is not None and self._logged(env.msg_id):
             raise SignatureInvalid(RejectReason.REPLAYED, f"msg_id {env.msg_id} is in the log")
-        return verify_envelope(env, self._registry, self._policy)
+        return self.verifier.verify(env)
 
     def _check_acl(self, env: Envelope) -> None:
         topic = self._topics.get(env.topic)

@@ -144,6 +144,7 @@ def verify(
         for problem in check.problems:
             console.print(f"[red]✗[/] {problem}")
         _print_checkpoint(check)
+        _print_bursts(check.walk.burst_signed, check.walk.roots_checked)
         ok = check.scan.report.ok and entries_ok
         latest = check.facts.latest
         if ok and latest is not None:
@@ -156,6 +157,15 @@ def verify(
     )
     console.print(f"log: {check.scan.report.entries} entries, {checked}: {verdict}")
     raise typer.Exit(0 if ok else 1)
+
+
+def _print_bursts(burst_signed: int, roots_checked: int) -> None:
+    """How many entries were valid by their burst's root signature (none: no line)."""
+    if burst_signed:
+        console.print(
+            f"signatures: {burst_signed} entries signed by a burst's Merkle root "
+            f"({roots_checked} root signatures, each checked once)"
+        )
 
 
 def _registry(path: Path | None) -> KeyRegistry | None:
@@ -184,6 +194,7 @@ def _verify_bundle(path: Path, trust: TrustSource) -> int:
     result = verify_bundle(b, anchor)
     for problem in result.problems:
         console.print(f"[red]✗[/] {problem}")
+    _print_bursts(result.burst_signed, result.roots_checked)
     witnessed = ", ".join(result.witnessed) or "pending"
     console.print(
         f"bundle: {result.entries} entries, latest checkpoint {result.latest_size} "

@@ -6,6 +6,7 @@ signature made for one message type can never be passed off as another's.
 
 from __future__ import annotations
 
+import functools
 import typing
 
 import msgspec
@@ -36,6 +37,7 @@ NON_REPUDIABLE: frozenset[str] = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1024)
 def context(type_name: str) -> bytes:
     """The context string for one message type (or any other signed record kind)."""
     if not type_name or "\x00" in type_name:
@@ -44,25 +46,33 @@ def context(type_name: str) -> bytes:
 
 
 class SigningPolicy(ConfigBase, frozen=True):
-    """Which message types are signed in process, and with which algorithm.
+    """Which message types are signed in process, with which algorithm, and which of them
+    must be signed one message at a time.
 
     `algorithms` overrides the default per type, e.g. {"OversightDecided": "ml-dsa-87"}.
-    A verifier given the policy also rejects a signature in a weaker algorithm than
-    the policy asks for (no downgrade).
+    A publisher's burst of several envelopes of signed types is signed once, by the
+    Merkle root over the burst (`crypto.burst`), except the types in `per_message_types`,
+    each of which keeps a signature of its own. A verifier given the policy also rejects
+    a signature in a weaker algorithm than the policy asks for (no downgrade) and a
+    burst signature on a type the policy wants signed per message.
     """
 
     signed_types: frozenset[str] = NON_REPUDIABLE
     default_algorithm: Algorithm = Algorithm.ED25519
     algorithms: dict[str, Algorithm] = msgspec.field(default_factory=dict)
+    per_message_types: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        for name in self.signed_types | set(self.algorithms):
-            if name not in MESSAGE_TYPES:
-                raise ConfigurationError(
-                    "signing.signed_types",
-                    name,
-                    f"unknown message type; use {sorted(MESSAGE_TYPES)}",
-                )
+        for field, names in (
+            ("signing.signed_types", self.signed_types),
+            ("signing.algorithms", self.algorithms),
+            ("signing.per_message_types", self.per_message_types),
+        ):
+            for name in names:
+                if name not in MESSAGE_TYPES:
+                    raise ConfigurationError(
+                        field, name, f"unknown message type; use {sorted(MESSAGE_TYPES)}"
+                    )
         for name, alg in {**self.algorithms, "default_algorithm": self.default_algorithm}.items():
             if alg not in SIGNING_ALGORITHMS:
                 raise ConfigurationError(
@@ -74,6 +84,14 @@ class SigningPolicy(ConfigBase, frozen=True):
 
     def algorithm_for(self, type_name: str) -> Algorithm:
         return self.algorithms.get(type_name, self.default_algorithm)
+
+    def may_burst(self, type_name: str) -> bool:
+        """Whether envelopes of type_name may be signed by a burst's root."""
+        return type_name not in self.per_message_types
+
+
+#: Every message type signed alone: the per-message design, for peers and opt-outs.
+PER_MESSAGE = frozenset(MESSAGE_TYPES)
 
 
 UNSIGNED = SigningPolicy(signed_types=frozenset())

@@ -15,8 +15,10 @@ ENVELOPE_VERSION = 1
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     """Routing, causality and integrity fields around one message.
 
-    `signature` is an empty slot until the signing issue fills it; the log hashes
-    the canonical encoding of the envelope without it (see `signing_bytes`).
+    `signature` holds the signature block (`crypto.signing`: version 1, the envelope's
+    own signature; version 2, its burst's root signature and its inclusion path) or
+    None; what a signature covers is the canonical encoding without it
+    (`signing_bytes`), the log hashes the envelope with it.
     """
 
     msg_id: uuid.UUID
@@ -53,4 +55,6 @@ def decode_envelope(data: bytes) -> Envelope:
 
 def signing_bytes(env: Envelope) -> bytes:
     """The bytes a signature covers: the canonical encoding with the signature slot empty."""
+    if env.signature is None:
+        return _encoder.encode(env)
     return _encoder.encode(msgspec.structs.replace(env, signature=None))

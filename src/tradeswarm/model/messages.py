@@ -320,12 +320,14 @@ class DailySummary(Message, frozen=True, kw_only=True):
     ts_event: int
 
 
-class SwarmCharter(Message, frozen=True, kw_only=True):
+class SwarmCharter(Message, frozen=True, kw_only=True, omit_defaults=True):
     """What every later entry of the log is held to, recorded by the audit log and signed
     with the log's own key (the key the auditor pins): the public-key registry that
     envelope signatures verify against, the signing policy (which message types must be
-    signed, in which algorithm), and the books' opening cash. A new charter is recorded
-    whenever one of them changes."""
+    signed, in which algorithm, which never by a burst's root), and the books' opening
+    cash. A new charter is recorded whenever one of them changes. ``per_message_types``
+    is left out of the encoding when empty: a charter without it is byte for byte the
+    charter from before the field existed."""
 
     registry: str  # the KeyRegistry's canonical JSON
     signed_types: list[str]
@@ -333,6 +335,7 @@ class SwarmCharter(Message, frozen=True, kw_only=True):
     algorithms: dict[str, str]
     initial_cash: Decimal
     ts_event: int
+    per_message_types: list[str] = msgspec.field(default_factory=list)
 
 
 class EnvelopeRejected(Message, frozen=True, kw_only=True):

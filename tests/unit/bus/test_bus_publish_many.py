@@ -16,8 +16,15 @@ from tradeswarm.bus.signing import BusSigning
 from tradeswarm.bus.topics import INTENTS, REJECTIONS, SIGNALS, Role
 from tradeswarm.core.clock import SimClock
 from tradeswarm.core.errors import AccessDenied, InvalidInput
-from tradeswarm.crypto import AgentIdentity, SigningPolicy
-from tradeswarm.model.envelope import Envelope, encode_envelope
+from tradeswarm.crypto import (
+    AgentIdentity,
+    KeyRegistry,
+    SigningPolicy,
+    decode_signature,
+    verify_envelope,
+)
+from tradeswarm.crypto.contexts import PER_MESSAGE
+from tradeswarm.model.envelope import Envelope, encode_envelope, signing_bytes
 from tradeswarm.model.messages import EnvelopeRejected, TradeIntent
 from tradeswarm.testkit import T0, make_intent
 
@@ -33,10 +40,19 @@ class Recorder:
         return [None] * len(envs)
 
 
-def _bus() -> tuple[InProcessBus, Recorder]:
-    keys = AgentIdentity.from_seed(TRADER.name, str(TRADER.role), b"bus-burst-test-seed", created_ns=0)
+def _keys() -> AgentIdentity:
+    return AgentIdentity.from_seed(
+        TRADER.name, str(TRADER.role), b"bus-burst-test-seed", created_ns=0
+    )
+
+
+def _bus(policy: SigningPolicy | None = None) -> tuple[InProcessBus, Recorder]:
     sink = Recorder()
-    return InProcessBus(SimClock(T0), sink, signing=BusSigning(SigningPolicy(), [keys])), sink
+    signing = BusSigning(policy or SigningPolicy(), [_keys()])
+    return InProcessBus(SimClock(T0), sink, signing=signing), sink
+
+
+PER_MESSAGE_POLICY = SigningPolicy(per_message_types=PER_MESSAGE)
 
 
 def _intent(n: int) -> TradeIntent:
@@ -50,9 +66,9 @@ def _items(n: int) -> list[tuple[TradeIntent, str, Envelope | None]]:
 
 
 @pytest.mark.asyncio
-async def test_a_burst_is_the_envelopes_one_by_one_would_be() -> None:
-    one_bus, one_sink = _bus()
-    many_bus, many_sink = _bus()
+async def test_a_burst_signed_per_message_is_the_envelopes_one_by_one_would_be() -> None:
+    one_bus, one_sink = _bus(PER_MESSAGE_POLICY)
+    many_bus, many_sink = _bus(PER_MESSAGE_POLICY)
     seen: list[Envelope] = []
 
     async def record(env: Envelope) -> None:
@@ -69,6 +85,20 @@ async def test_a_burst_is_the_envelopes_one_by_one_would_be() -> None:
     await many_bus.drain()
     assert seen == burst
     assert many_bus.stats.published == 5
+
+
+def test_a_burst_signed_by_its_root_differs_from_one_by_one_only_in_the_signatures() -> None:
+    one_bus, _ = _bus()
+    many_bus, many_sink = _bus()
+    singles = [one_bus.attach(TRADER).publish(INTENTS, p, key=k, cause=c) for p, k, c in _items(5)]
+    burst = many_bus.attach(TRADER).publish_many(INTENTS, _items(5))
+    assert [signing_bytes(e) for e in burst] == [signing_bytes(e) for e in singles]
+    assert [encode_envelope(e) for e in many_sink.logged] == [encode_envelope(e) for e in burst]
+    registry = KeyRegistry([_keys().public()])
+    blocks = [decode_signature(e.signature or b"") for e in burst]
+    assert [b.version for b in blocks] == [2] * 5
+    assert {b.sig for b in blocks} == {blocks[0].sig}  # one root signature for the burst
+    assert [verify_envelope(e, registry, SigningPolicy()).burst_size for e in burst] == [5] * 5
 
 
 def test_an_empty_burst_publishes_nothing() -> None:

@@ -10,7 +10,7 @@ from tradeswarm.audit.anchor import demo_anchor
 from tradeswarm.audit.charter import check_charter, registry_of_charter
 from tradeswarm.crypto import NON_REPUDIABLE, SigningPolicy, verify_envelope
 from tradeswarm.crypto.keys import Algorithm
-from tradeswarm.crypto.signing import decode_block
+from tradeswarm.crypto.signing import decode_signature
 from tradeswarm.model.envelope import decode_envelope
 from tradeswarm.model.messages import SwarmCharter
 from tradeswarm.store import Store
@@ -51,5 +51,5 @@ def test_demo_log_signed_by_each_author_and_verified_by_the_swarm_registry(tmp_p
     assert others and all(e.signature is None for e in others)
     story = "\n".join(lines)  # the story stays byte-identical: it prints no signature bytes
     for env in [*signed, *charters]:
-        raw = decode_block(env.signature or b"").sig
+        raw = decode_signature(env.signature or b"").sig  # per message or a burst root
         assert base64.b64encode(raw).decode()[:24] not in story and raw.hex()[:24] not in story
