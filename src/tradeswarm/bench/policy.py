@@ -38,6 +38,19 @@ Engine entries (all ``requests``; one store with every sample instrument's entit
   pre-built columns, every Response built; ``batch_json_ns_per_decision_p50``: the list of
   JSON requests handed to ``is_authorized_batch`` (its own row-wise parsing).
 
+The gate's own bursts (all ``requests`` pairs, in batches of ``batch``; percentiles over the
+batches, per decision): ``kernel_ns_per_decision_*``: the batch path with the numba kernel
+first, on ``BurstColumns`` built before the clock starts; ``kernel_incl_conversion_ns_per_
+decision_*``: the same from the gate's (intent, RiskContext) pairs, ``BurstColumns`` timed
+inside (what ``PolicyGate.decide_batch`` does before reading verdicts);
+``numpy_incl_conversion_ns_per_decision_*``: the same on the numpy tiers alone (emit,
+closures, rows); ``gate_batch_ns_per_decision_*``: ``PolicyGate.decide_batch`` whole, every
+verdict with its reasons; ``kernel_speedup_vs_cedarpy_p50`` / ``_p99``: cedarpy's per
+decision over the kernel's incl. conversion, at the same percentile;
+``gate_batch_agreement``: the fraction of pairs on which ``decide_batch``'s verdict is
+``decide``'s; ``kernel_policies``: how many policies the kernel covers for the bursts'
+signature (``kernel_plan``: the others' plan entries).
+
 Tiers (counted on a pass of their own after the timed ones, never inside a timing):
 ``batch_plan``: how many policies each batch tier is built for (``emit``, ``closures``,
 ``rows``); ``tiers_gate``: which scalar tier decided the gate's headline requests;
@@ -70,13 +83,15 @@ from tradeswarm.core.errors import InvalidInput
 from tradeswarm.model.messages import TradeIntent
 from tradeswarm.policy import CompiledPolicySet, Response
 from tradeswarm.policy.batch.input import columns_from_requests
+from tradeswarm.policy.compiled import DEFAULT_BATCH_TIERS
 from tradeswarm.policy.entities import to_uid
 from tradeswarm.policy.reference import ReferenceEngine
 from tradeswarm.policy.values import Uid
 from tradeswarm.risk.context import RiskContext
 from tradeswarm.risk.display import display_values
 from tradeswarm.risk.engines import make_engine
-from tradeswarm.risk.gate import GateVerdict, PolicyGate
+from tradeswarm.risk.gate import KERNEL_BATCH_TIERS, GateVerdict, PolicyGate
+from tradeswarm.risk.gate_batch import BurstColumns
 from tradeswarm.risk.limits import EngineKind, RiskLimits
 from tradeswarm.risk.policyset import (
     PolicyBundle,
@@ -322,6 +337,52 @@ def _batch_fields(
     return fields, [_key(r) for result in results for r in result]
 
 
+def _per_decision(times: list[float], batch: int, name: str) -> dict[str, float]:
+    p50, p99 = _percentiles([t / batch for t in times])
+    return {
+        f"{name}_ns_per_decision_p50": round(p50, 1),
+        f"{name}_ns_per_decision_p99": round(p99, 1),
+    }
+
+
+def _kernel_fields(
+    rig: _Rig, warm: list[Pair], pairs: list[Pair], batch: int, cedar: tuple[float, float]
+) -> dict[str, Any]:
+    """The gate's bursts on the kernel, the numpy tiers and ``decide_batch`` (see the module
+    docstring); every path is run once on the warm-up pairs first (compiling the kernel)."""
+    kernel = rig.engine.batch_program(KERNEL_BATCH_TIERS)
+    numpy = rig.engine.batch_program(DEFAULT_BATCH_TIERS)
+    store, gate = rig.store, rig.gate
+    chunks = [pairs[i : i + batch] for i in range(0, len(pairs) - batch + 1, batch)]
+    for program in (kernel, numpy):
+        program.decide(BurstColumns(warm).columns, store)
+    gate.decide_batch(warm)
+    built = [BurstColumns(c).columns for c in chunks]
+    plain, _ = _timed(lambda cols: kernel.decide(cols, store), built)
+    with_conversion, _ = _timed(lambda c: kernel.decide(BurstColumns(c).columns, store), chunks)
+    on_numpy, _ = _timed(lambda c: numpy.decide(BurstColumns(c).columns, store), chunks)
+    whole, verdicts = _timed(gate.decide_batch, chunks)
+    one_by_one = [gate.decide(*p) for c in chunks for p in c]
+    agree = [a == b for a, b in zip((v for vs in verdicts for v in vs), one_by_one, strict=True)]
+    fields = {
+        **_per_decision(plain, batch, "kernel"),
+        **_per_decision(with_conversion, batch, "kernel_incl_conversion"),
+        **_per_decision(on_numpy, batch, "numpy_incl_conversion"),
+        **_per_decision(whole, batch, "gate_batch"),
+    }
+    k50 = fields["kernel_incl_conversion_ns_per_decision_p50"]
+    k99 = fields["kernel_incl_conversion_ns_per_decision_p99"]
+    code = kernel.last.kernel if kernel.last is not None else None
+    return {
+        **fields,
+        "kernel_speedup_vs_cedarpy_p50": round(cedar[0] / k50, 1),
+        "kernel_speedup_vs_cedarpy_p99": round(cedar[1] / k99, 1),
+        "gate_batch_agreement": sum(agree) / len(agree),
+        "kernel_policies": len(code.covered) if code is not None else 0,
+        "kernel_plan": {p: e for p, e in kernel.plan.items() if e != "kernel"},
+    }
+
+
 def _tier_fields(
     rig: _Rig, pairs: list[Pair], sample: list[dict[str, Any]], batch: int
 ) -> dict[str, Any]:
@@ -368,12 +429,15 @@ def run_policy_bench(
     if headline < 1:
         raise InvalidInput("headline", headline, "need at least one request")
     load_start, rig = _load(), _rig()
-    _warm_up(rig, *_draw(seed + 1, batch))
+    warm, warm_requests = _draw(seed + 1, batch)
+    _warm_up(rig, warm, warm_requests)
     pairs, sample = _draw(seed, requests)
     n = min(headline, requests)
     head, answers, gate_agrees = _headline(rig, pairs[:n], sample[:n])
     scalar, scalar_answers = _scalar_fields(rig.engine, rig.store, sample)
     batched, batch_answers = _batch_fields(rig.engine, rig.store, sample, batch)
+    cedar = (float(head["cedarpy_ns_p50"]), float(head["cedarpy_ns_p99"]))
+    kernel = _kernel_fields(rig, warm, pairs, batch, cedar)
     truth = [rig.cedar.response(a) for a in answers] + rig.cedar.truth(sample[n:])
     return {
         "bench": "policy",
@@ -384,6 +448,7 @@ def run_policy_bench(
         **head,
         **scalar,
         **batched,
+        **kernel,
         **_agreement(truth, scalar_answers, batch_answers, gate_agrees),
         **_tier_fields(rig, pairs[:n], sample, batch),
         "loadavg_1m_start": load_start,

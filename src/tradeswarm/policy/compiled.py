@@ -25,7 +25,10 @@ if TYPE_CHECKING:
     from tradeswarm.policy.batch.program import BatchProgram
     from tradeswarm.policy.batch.result import BatchResult
 
-ALL_BATCH_TIERS = ("emit", "closures", "rows")
+#: Every batch tier, best first; ``DEFAULT_BATCH_TIERS`` leaves out the kernel, which is
+#: asked for (``kernel=True``, or a tier list that names it): it compiles with numba.
+ALL_BATCH_TIERS = ("kernel", "emit", "closures", "rows")
+DEFAULT_BATCH_TIERS = ("emit", "closures", "rows")
 
 
 def _uid(value: Any, field: str) -> Uid:
@@ -47,7 +50,7 @@ class CompiledPolicySet:
         self,
         loaded: LoadedPolicies,
         schema: str | dict[str, Any] | None,
-        batch_tiers: Iterable[str] = ALL_BATCH_TIERS,
+        batch_tiers: Iterable[str] = DEFAULT_BATCH_TIERS,
     ) -> None:
         self.core = PolicyCore(loaded, schema)
         self.loaded = loaded
@@ -61,6 +64,7 @@ class CompiledPolicySet:
         self.response = self.core.response
         self._entities: dict[int, tuple[Any, EntityStore]] = {}
         self._batch: BatchProgram | None = None
+        self._programs: dict[tuple[str, ...], BatchProgram] = {}
         self.batch_tiers = tuple(batch_tiers)
         self.fast = FastPath(self.core)
         self._counts: Counter[str] | None = None  # scalar requests per tier, when counting
@@ -172,6 +176,20 @@ class CompiledPolicySet:
             self._batch = BatchProgram(self.core, self.batch_tiers)
         return self._batch
 
+    def batch_program(self, tiers: Iterable[str]) -> BatchProgram:
+        """A batch program of this policy set limited to ``tiers`` (one per tier list,
+        kept): what a caller that wants the kernel on its own batches uses (the gate's
+        ``decide_batch``) without changing this set's own ``is_authorized_batch``."""
+        names = checked_batch_tiers(tiers)
+        if names == self.batch_tiers:
+            return self.batch
+        found = self._programs.get(names)
+        if found is None:
+            from tradeswarm.policy.batch.program import BatchProgram
+
+            found = self._programs[names] = BatchProgram(self.core, names)
+        return found
+
     def batch_plan(self) -> dict[str, str]:
         """Policy id -> its batch tier and why the better tiers declined it: ``"emit"``,
         ``"closures (<why>)"`` or ``"rows (<why>)"`` (see ``policy.batch.program``)."""
@@ -182,7 +200,7 @@ def checked_batch_tiers(tiers: Iterable[str], field: str = "batch_tiers") -> tup
     """``tiers`` as a tuple, or a ConfigurationError if it is not an ordered subset of
     ``ALL_BATCH_TIERS`` ending with ``"rows"`` (numpy is imported only to check a subset)."""
     names = tuple(tiers)
-    if names != ALL_BATCH_TIERS:
+    if names not in (ALL_BATCH_TIERS, DEFAULT_BATCH_TIERS):
         from tradeswarm.policy.batch.program import check_tiers
 
         check_tiers(names, field)
@@ -194,12 +212,17 @@ def compile_policies(
     schema: str | dict[str, Any] | None = None,
     *,
     validate: bool = True,
-    batch_tiers: Iterable[str] = ALL_BATCH_TIERS,
+    batch_tiers: Iterable[str] = DEFAULT_BATCH_TIERS,
+    kernel: bool = False,
 ) -> CompiledPolicySet:
     """Parse (and, with a schema, validate) Cedar policies with cedarpy, then compile them.
     ``batch_tiers`` limits the batch path's tiers (an ordered subset of ``ALL_BATCH_TIERS``
-    ending with ``"rows"``; checked here), to tell a failing backend from the others."""
+    ending with ``"rows"``; checked here), to tell a failing backend from the others;
+    ``kernel=True`` puts the numba kernel in front of them (``"kernel"`` in the list
+    does the same)."""
     tiers = checked_batch_tiers(batch_tiers)
+    if kernel and "kernel" not in tiers:
+        tiers = checked_batch_tiers(("kernel", *tiers))
     loaded = load_policies(policies)
     if schema is not None and validate:
         problems = validation_errors(policies, schema)

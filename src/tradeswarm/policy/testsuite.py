@@ -23,7 +23,7 @@ from typing import Any
 
 from tradeswarm.core.errors import ConfigurationError, TradeswarmError
 from tradeswarm.policy.compiled import (
-    ALL_BATCH_TIERS,
+    DEFAULT_BATCH_TIERS,
     CompiledPolicySet,
     checked_batch_tiers,
     compile_policies,
@@ -123,7 +123,7 @@ def run_file(
     root: Path,
     test: Path,
     paths: tuple[str, ...] = PATHS,
-    batch_tiers: Iterable[str] = ALL_BATCH_TIERS,
+    batch_tiers: Iterable[str] = DEFAULT_BATCH_TIERS,
 ) -> FileResult:
     spec = json.loads(test.read_text())
     result = FileResult(str(test.relative_to(root)) if test.is_relative_to(root) else str(test))
@@ -202,7 +202,7 @@ def _run_dir(
 
 
 def run_suite(
-    root: Path, paths: tuple[str, ...] = PATHS, batch_tiers: Iterable[str] = ALL_BATCH_TIERS
+    root: Path, paths: tuple[str, ...] = PATHS, batch_tiers: Iterable[str] = DEFAULT_BATCH_TIERS
 ) -> SuiteResult:
     """Run every test file under root (and in any .tar.gz directly in it) on the given
     paths, the batch path limited to ``batch_tiers``."""

@@ -1,7 +1,9 @@
 """The batch path forced into each of its tiers agrees with cedarpy, so that a disagreement
 points at one backend: ``("rows",)`` is the scalar functions row by row (and the batch
 plumbing), ``("closures", "rows")`` the closures, ``("emit", "rows")`` the emitted numpy
-code; the default uses all three. Also: the tiers' plan and counts, and the API's checks."""
+code, ``("kernel", "rows")`` the numba kernel; the default uses emit, closures and rows,
+``KERNEL_SETS`` the kernel in front. Also: the tiers' plan and counts, and the API's
+checks."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from property.test_policy_engines_agree import (
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.policy import Decision, compile_policies
 from tradeswarm.policy.batch.input import columns_from_requests
-from tradeswarm.policy.batch.program import TIERS, BatchProgram, Tier
+from tradeswarm.policy.batch.program import DEFAULT_TIERS, TIERS, BatchProgram, Tier
 from tradeswarm.policy.compiled import CompiledPolicySet
 from tradeswarm.policy.reference import ReferenceEngine
 from tradeswarm.risk.policyset import bundled_text, sample_entities, sample_requests
@@ -37,8 +39,12 @@ TIER_SETS = [
     ("closures", "rows"),
     ("rows",),
 ]
+#: The kernel compiles each random policy set with numba (~0.2-1 s): fewer examples.
+KERNEL_SETS = [("kernel", "emit", "closures", "rows"), ("kernel", "rows")]
+KERNEL_EXAMPLES = 15
 _SLOW = [HealthCheck.too_slow, HealthCheck.filter_too_much]
 TOP_ENTRY = {
+    "kernel": "kernel",
     "emit": "emit",
     "closures": "closures (emit not in tiers)",
     "rows": "rows (emit not in tiers; closures not in tiers)",
@@ -54,7 +60,7 @@ def _trading() -> tuple[CompiledPolicySet, ReferenceEngine]:
     return compile_policies(policies, schema), ReferenceEngine(policies, schema)
 
 
-@pytest.mark.parametrize("tiers", TIER_SETS, ids=_ids)
+@pytest.mark.parametrize("tiers", TIER_SETS + KERNEL_SETS, ids=_ids)
 def test_each_tier_alone_decides_the_trading_sample_traffic_as_cedarpy(
     tiers: tuple[str, ...],
 ) -> None:
@@ -96,6 +102,15 @@ context_lists = st.lists(contexts, min_size=1, max_size=4)
 @settings(max_examples=60, deadline=None, suppress_health_check=_SLOW)
 @given(policies=policy_lists, ctxs=context_lists)
 def test_each_tier_alone_decides_random_policies_as_cedarpy(
+    tiers: tuple[str, ...], policies: list[tuple[bool, str]], ctxs: list[dict[str, Any]]
+) -> None:
+    _agree(policy_text(policies), ctxs, tiers)
+
+
+@pytest.mark.parametrize("tiers", KERNEL_SETS, ids=_ids)
+@settings(max_examples=KERNEL_EXAMPLES, deadline=None, suppress_health_check=_SLOW)
+@given(policies=policy_lists, ctxs=context_lists)
+def test_the_kernel_decides_random_policies_as_cedarpy(
     tiers: tuple[str, ...], policies: list[tuple[bool, str]], ctxs: list[dict[str, Any]]
 ) -> None:
     _agree(policy_text(policies), ctxs, tiers)
@@ -160,7 +175,7 @@ def test_each_tier_alone_decides_the_strict_operators_as_cedarpy(
     _agree(policy_text(policies), ctxs, tiers)
 
 
-def _program(condition: str, tiers: tuple[str, ...] = TIERS) -> tuple[BatchProgram, Any]:
+def _program(condition: str, tiers: tuple[str, ...] = DEFAULT_TIERS) -> tuple[BatchProgram, Any]:
     """One permit policy's batch program (limited to ``tiers``) and an empty entity store."""
     compiled = compile_policies(f"permit(principal, action, resource) when {{ {condition} }};")
     return BatchProgram(compiled.core, tiers), compiled.prepare_entities([])
@@ -169,11 +184,13 @@ def _program(condition: str, tiers: tuple[str, ...] = TIERS) -> tuple[BatchProgr
 @pytest.mark.parametrize(
     ("condition", "tiers", "entry"),
     [
-        ("context.a < 3", TIERS, "emit"),
+        ("context.a < 3", DEFAULT_TIERS, "emit"),
+        ("context.a < 3", TIERS, "kernel"),
+        ("context.a < 3", ("kernel", "rows"), "kernel"),
         ("if context.a then true else false", TIERS, "closures (emit declined: if-then-else)"),
-        ("context.a * 2 > 1", TIERS, "closures (emit declined: *)"),
-        ('context.u in G::"g"', TIERS, "closures (emit declined: in)"),
-        ('context.u is U in G::"g"', TIERS, "rows (closures declined: is ... in)"),
+        ("context.a * 2 > 1", DEFAULT_TIERS, "closures (emit declined: *)"),
+        ('context.u in G::"g"', DEFAULT_TIERS, "closures (emit declined: in)"),
+        ('context.u is U in G::"g"', DEFAULT_TIERS, "rows (closures declined: is ... in)"),
         ("context.a < 3", ("closures", "rows"), "closures (emit not in tiers)"),
         ("context.a < 3", ("emit", "rows"), "emit"),
         ("context.a * 2 > 1", ("emit", "rows"), "rows (emit declined: *; closures not in tiers)"),
@@ -213,3 +230,24 @@ def test_an_empty_batch_counts_nothing() -> None:
 def test_tiers_must_be_an_ordered_subset_ending_with_rows(tiers: tuple[str, ...]) -> None:
     with pytest.raises(ConfigurationError, match="ending with 'rows'"):
         _program("context.a < 3", tiers)
+
+
+def test_the_plan_says_when_the_kernel_declines_a_signature_and_who_took_it() -> None:
+    program, entities = _program("context.a < 3", TIERS)
+    longs, bools = requests_of([{"a": 1}, {"a": 5}]), requests_of([{"a": True}])
+    assert [r.decision for r in program.decide(longs, entities)] == [Decision.ALLOW, Decision.DENY]
+    assert program.plan == {"policy0": "kernel"}
+    assert program.decide(bools, entities)[0].error_ids == ("policy0",)
+    assert program.plan == {
+        "policy0": "closures (kernel declined: < on bool, long; emit declined: < on bool, long)"
+    }
+    assert program.tier_counts == Counter({Tier.KERNEL: 2, Tier.CLOSURES: 1})
+
+
+def test_a_policy_the_kernel_declines_takes_the_rows_when_emit_is_left_out() -> None:
+    program, entities = _program("context.a < 3", ("kernel", "rows"))
+    assert program.decide(requests_of([{"a": True}]), entities)[0].error_ids == ("policy0",)
+    assert program.plan == {
+        "policy0": "rows (kernel declined: < on bool, long; emit not in tiers;"
+        " closures not in tiers)"
+    }

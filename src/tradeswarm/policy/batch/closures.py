@@ -53,7 +53,16 @@ from typing import Any
 import numpy as np
 
 from tradeswarm.policy import runtime
-from tradeswarm.policy.batch.columns import Col, broadcast, err_or, from_values, full_err, gather
+from tradeswarm.policy.batch.columns import (
+    Col,
+    broadcast,
+    err_or,
+    from_values,
+    full_err,
+    gather,
+    per_row_set,
+    row_elements,
+)
 from tradeswarm.policy.batch.input import BatchInput
 from tradeswarm.policy.entities import EntityStore, from_json
 from tradeswarm.policy.est import NotCompiled, context_path, free_vars
@@ -308,12 +317,13 @@ def _contains(c: VectorCompiler, arg: Any) -> VecFn:
     def run(b: BatchInput) -> Col:
         sets, items = left(b), right(b)
         err = err_or(sets.err, items.err)
-        if sets.kind is Kind.SET and sets.flat is None:  # one set for every row
+        if sets.kind is Kind.SET and not per_row_set(sets):  # one set for every row
             return Col(Kind.BOOL, _members(sets.v, items, b.n), err)
         if sets.kind is Kind.SET and items.kind is Kind.STRING:  # a set per row
             hit = np.zeros(b.n, dtype=bool)
             item_v = broadcast(items, b.n).v
-            hit[sets.row[sets.flat == item_v[sets.row]]] = True
+            flat, row = row_elements(sets)
+            hit[row[flat == item_v[row]]] = True
             return Col(Kind.BOOL, hit, err)
         if sets.fact is not None and items.kind in _TYPED:
             return _contains_per_unique(sets, items, b.n, err)

@@ -11,11 +11,18 @@ kind           ``v`` holds
 ``LONG``       an int64 array (or 0-d)
 ``DECIMAL``    an int64 array of ten-thousandths (``Decimal("1.5")`` is 15000), or 0-d
 ``STRING``     a str or object array of str (or one str)
-``SET``        per row (``flat`` is not None): an object array of sets, every element in
-               ``flat`` and the row it belongs to in ``row``; constant (``flat`` is None):
+``SET``        per row (``per_row_set``): an object array of sets, every element in
+               ``flat`` and the row it belongs to in ``row`` (``row_elements``); constant:
                one ``CSet`` for every row (a literal, an entity table of one set)
 ``ANY``        an object array of runtime values of no single kind (or one value)
 =============  ==========================================================================
+
+A column may also carry its values as category codes (``cats``): a ``STRING`` column
+``(codes, strings)`` (a context column given as categories, an entity table's cells), a
+per-row ``SET`` ``(codes, sets)`` drawn from a few distinct sets (the gate's halted
+symbols: one set for the whole burst, usually). ``v`` holds the values all the same; the
+kernel tier (``batch.kernel``) reads the codes, and a shared set's ``flat`` / ``row`` are
+built only when a numpy tier asks (``row_elements``).
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ class Col:
     flat: Any = None  # for a per-row SET: every element, and the row each belongs to
     row: Any = None
     fact: Any = None  # for entity-derived columns: (codes, per-unique runtime values)
+    cats: Any = None  # (codes, categories): see the module docstring
 
     def values(self) -> list[Any]:
         """Per-row runtime values (errored rows hold None)."""
@@ -57,6 +65,67 @@ class Col:
         if self.kind is Kind.SET:
             return [x if type(x) is not list else from_json(x, "context") for x in self.v]
         return list(self.v)
+
+
+class Gathered(Col):
+    """An entity-derived column: values per entity (``uniques``, errors ``unique_err``) and
+    each row's entity (``index``: int64 per row, or one int for every row). ``v`` is
+    gathered on first read: the kernel tier reads the entities through the index."""
+
+    __slots__ = ("_rows", "index", "unique_err", "uniques")
+
+    def __init__(
+        self,
+        kind: Kind,
+        uniques: Any,
+        index: Any,
+        unique_err: BoolArray | None,
+        fact: Any = None,
+        cats: Any = None,
+    ) -> None:
+        self.kind = kind
+        self.uniques = uniques
+        self.index = index
+        self.unique_err = unique_err
+        err = None if unique_err is None else unique_err[index]
+        self.err = err if err is not None and err.any() else None
+        self.flat = self.row = None
+        self.fact = fact
+        self.cats = cats
+        self._rows: Any = None
+
+    @property
+    def v(self) -> Any:
+        if self._rows is None:
+            self._rows = self.uniques[self.index]
+        return self._rows
+
+    @v.setter
+    def v(self, value: Any) -> None:
+        self._rows = value
+
+
+def per_row_set(col: Col) -> bool:
+    """Whether the column is a set per row (else a set column is one set for every row)."""
+    return col.kind is Kind.SET and (col.flat is not None or col.cats is not None)
+
+
+def row_elements(col: Col) -> tuple[Any, Any]:
+    """A per-row set column's elements (``flat``) and the row of each (``row``), built
+    from its shared sets on first use."""
+    if col.flat is None and col.cats is not None:
+        codes, sets = col.cats
+        members = [list(s.values) for s in sets]
+        lengths = np.fromiter(map(len, members), dtype=np.int64, count=len(members))
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+        per_row = lengths[codes]
+        col.row = np.repeat(np.arange(len(per_row)), per_row)
+        offsets = np.concatenate(([0], np.cumsum(per_row)[:-1])).astype(np.int64)
+        where = np.arange(int(per_row.sum())) - np.repeat(offsets, per_row)
+        col.flat = _objects(list(chain.from_iterable(members)))[
+            np.repeat(starts[codes], per_row) + where
+        ]
+    return col.flat, col.row
 
 
 def err_or(*masks: BoolArray | None) -> BoolArray | None:
@@ -124,6 +193,5 @@ def broadcast(col: Col, n: int) -> Col:
 def gather(col: Col, codes: Any) -> Col:
     """Rows picked by code from a per-unique column (a per-row set's ``flat``/``row`` do
     not survive the gather: it becomes ``ANY``)."""
-    err = None if col.err is None else col.err[codes]
     kind = Kind.ANY if col.kind is Kind.SET else col.kind
-    return Col(kind, col.v[codes], err, fact=(codes, list(col.v)))
+    return Gathered(kind, col.v, codes, col.err, fact=(codes, list(col.v)))

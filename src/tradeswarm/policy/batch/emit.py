@@ -22,8 +22,8 @@ assembled by ``batch.program``):
 
 ==============  ==========================================================================
 ``cols``        the batch's leaf columns (``columns.Col``), in ``TreeBuilder.leaves``
-                order: ``cols[k].v`` values, ``cols[k].err`` error mask, ``.flat`` /
-                ``.row`` for a per-row set
+                order: ``cols[k].v`` values, ``cols[k].err`` error mask (a per-row
+                set's elements through ``columns.row_elements``)
 ``n``           the number of rows
 ``b``           the ``BatchInput`` (what a fallback reads)
 ``fallback``    per policy, its fallback tier: ``fallback[i](b)`` -> (satisfied, errored)
@@ -43,13 +43,14 @@ from typing import Any
 
 import numpy as np
 
+from tradeswarm.policy.batch.columns import Col, row_elements
 from tradeswarm.policy.entities import from_json
 from tradeswarm.policy.est import NotCompiled, context_path, free_vars
 from tradeswarm.policy.kinds import Kind
 from tradeswarm.policy.values import CSet, Decimal
 
 #: A leaf's entry in a signature: its kind, whether it has an error mask, whether it is a
-#: per-row set (``Col.flat``; a constant set has none).
+#: per-row set (``columns.per_row_set``; else one set for every row).
 LeafSig = tuple[Kind, bool, bool]
 #: What ``Emitter.node`` answers: the value's name or source, its kind, its error mask's.
 Emitted = tuple[str, Kind, str | None]
@@ -88,8 +89,9 @@ def in_cset(items: CSet, col: Any, wanted: type) -> Any:
     return out
 
 
-def in_rowsets(flat: Any, row: Any, item: Any, n: int) -> Any:
-    """``sets.contains(x)`` for a per-row set column (elements in ``flat``, rows in ``row``)."""
+def in_rowsets(col: Col, item: Any, n: int) -> Any:
+    """``sets.contains(x)`` for a per-row set column (``columns.row_elements``)."""
+    flat, row = row_elements(col)
     hit = np.zeros(n, dtype=bool)
     if len(flat):
         items = np.broadcast_to(item, (n,))
@@ -248,8 +250,7 @@ def _contains(e: Emitter, ir: tuple[Any, ...]) -> Emitted:
         value = e.tmp(f"_in_cset({sv}, {iv}, {_MEMBER_TYPES[ik]})")
         return value, Kind.BOOL, e.err_or(se, ie)
     if sk is Kind.SET and per_row and ik is Kind.STRING:
-        leaf = f"cols[{ir[1][1]}]"
-        value = e.tmp(f"_in_rowsets({leaf}.flat, {leaf}.row, {iv}, n)")
+        value = e.tmp(f"_in_rowsets(cols[{ir[1][1]}], {iv}, n)")
         return value, Kind.BOOL, e.err_or(se, ie)
     raise NotCompiled(f"contains on {sk}, {ik}")
 

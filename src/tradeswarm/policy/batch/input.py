@@ -2,8 +2,9 @@
 
 Two entries: Cedar JSON requests (``from_requests``, converted here column by column), and
 a columnar form (``from_columns``): principal/action/resource as one uid or one per row,
-the context as a dict of numpy arrays (``DecimalColumn`` for decimals, ``RecordColumn``
-for optional records) — the fast path, with no per-row conversion at all.
+the context as a dict of numpy arrays (``DecimalColumn`` for decimals, ``CategoryColumn``
+for strings as codes, ``SharedSetColumn`` for sets drawn from a few distinct ones,
+``RecordColumn`` for optional records) — the fast path, with no per-row conversion at all.
 
 Not a tier: every batch tier reads its inputs here (``path``, ``has``, ``entity_codes``),
 and the per-row tier its rows (``uid``, ``row_context``). A context attribute some row
@@ -12,7 +13,7 @@ cannot give becomes an error in that row's column, never an exception.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,23 @@ class SetColumn:
 
 
 @dataclass(frozen=True, slots=True)
+class CategoryColumn:
+    """A string attribute as categories: row i holds ``categories[codes[i]]``."""
+
+    codes: Any
+    categories: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SharedSetColumn:
+    """A set attribute drawn from a few distinct sets: row i holds ``sets[codes[i]]``
+    (the gate's halted symbols are one set for a whole burst, usually)."""
+
+    codes: Any
+    sets: list[CSet]
+
+
+@dataclass(frozen=True, slots=True)
 class RecordColumn:
     """An optional record attribute: which rows have it, and its fields as columns."""
 
@@ -68,6 +86,7 @@ class RecordColumn:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
+_COLUMN_TYPES = (np.ndarray, DecimalColumn, SetColumn, CategoryColumn, SharedSetColumn)
 _RUNTIME = (Decimal, IpAddr, DateTime, Duration, Uid, CSet)
 _AS_IS = frozenset((str, bool, *_RUNTIME))
 
@@ -230,7 +249,7 @@ class BatchInput:
 
     def _from_column(self, path: tuple[str, ...]) -> Col:
         column: Any = self.columns
-        if len(path) == 1 and type(column.get(path[0])) in (np.ndarray, DecimalColumn, SetColumn):
+        if len(path) == 1 and type(column.get(path[0])) in _COLUMN_TYPES:
             return column_of(column[path[0]], self.n, path[0])
         present = np.ones(self.n, dtype=bool)
         for name in path:
@@ -319,10 +338,43 @@ def _typed(values: list[Any], errors: Any) -> Col:
     return from_values(values, err)
 
 
+def _categories(column: CategoryColumn, n: int, where: str) -> Col:
+    codes = np.asarray(column.codes, dtype=np.int64)
+    strings = list(column.categories)
+    if codes.shape != (n,) or not all(type(c) is str for c in strings):
+        raise InvalidInput(where, "categories", f"need {n} codes of a list of strings")
+    if len(codes) and (codes.min() < 0 or codes.max() >= len(strings)):
+        raise InvalidInput(where, "categories", "a code outside the categories")
+    table = _object_array(strings)
+    return Col(Kind.STRING, table[codes], cats=(codes, strings))
+
+
+def _shared_sets(column: SharedSetColumn, n: int, where: str) -> Col:
+    codes = np.asarray(column.codes, dtype=np.int64)
+    sets = list(column.sets)
+    if codes.shape != (n,) or not all(type(s) is CSet for s in sets):
+        raise InvalidInput(where, "sets", f"need {n} codes of a list of sets")
+    if len(codes) and (codes.min() < 0 or codes.max() >= len(sets)):
+        raise InvalidInput(where, "sets", "a code outside the sets")
+    return Col(Kind.SET, _object_array(sets)[codes], cats=(codes, sets))
+
+
+def _decimals(column: DecimalColumn, n: int, where: str) -> Col:
+    return Col(Kind.DECIMAL, np.asarray(column.scaled, dtype=np.int64))
+
+
+_CODED: dict[type, Callable[[Any, int, str], Col]] = {
+    DecimalColumn: _decimals,
+    CategoryColumn: _categories,
+    SharedSetColumn: _shared_sets,
+}
+
+
 def column_of(column: Any, n: int, where: str) -> Col:
     """A user-supplied context column as a Col."""
-    if isinstance(column, DecimalColumn):
-        return Col(Kind.DECIMAL, np.asarray(column.scaled, dtype=np.int64))
+    coded = _CODED.get(type(column))
+    if coded is not None:
+        return coded(column, n, where)
     if isinstance(column, np.ndarray) and column.dtype == np.bool_:
         return Col(Kind.BOOL, column)
     if isinstance(column, np.ndarray) and column.dtype.kind == "i":
@@ -359,6 +411,10 @@ def _value_at(column: Any, i: int, where: str) -> Any:
         return Decimal(int(np.asarray(column.scaled)[i]))
     if isinstance(column, SetColumn):
         return from_json(column.rows[i], where)
+    if isinstance(column, CategoryColumn):
+        return column.categories[int(np.asarray(column.codes)[i])]
+    if isinstance(column, SharedSetColumn):
+        return column.sets[int(np.asarray(column.codes)[i])]
     if isinstance(column, np.ndarray) and column.dtype.kind in "biU":
         return column[i].item()
     return _fast_value(column[i], where)

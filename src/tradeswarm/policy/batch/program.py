@@ -56,7 +56,7 @@ import numpy as np
 
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.policy.batch.closures import VectorCompiler, as_kind, evaluate_per_entity
-from tradeswarm.policy.batch.columns import Col
+from tradeswarm.policy.batch.columns import Col, per_row_set
 from tradeswarm.policy.batch.emit import (
     Emitter,
     Leaf,
@@ -74,6 +74,8 @@ from tradeswarm.policy.kinds import Kind
 from tradeswarm.policy.scalar import generic as codegen
 
 if TYPE_CHECKING:
+    from tradeswarm.policy.batch.jit import KernelCache
+    from tradeswarm.policy.batch.kernel_run import Kernel
     from tradeswarm.policy.core import PolicyCore
 
 PolicyRun = Callable[[BatchInput], tuple[Any, Any]]
@@ -86,12 +88,15 @@ _SERIAL = itertools.count(1)
 class Tier(StrEnum):
     """The batch path's tiers, best first (see the module docstring)."""
 
+    KERNEL = "kernel"  # a numba kernel (batch.kernel, batch.jit)
     EMIT = "emit"  # generated numpy code (batch.emit)
     CLOSURES = "closures"  # the closure vectorizer (batch.closures)
     ROWS = "rows"  # row by row with the policy's scalar function
 
 
-TIERS = (Tier.EMIT, Tier.CLOSURES, Tier.ROWS)
+TIERS = (Tier.KERNEL, Tier.EMIT, Tier.CLOSURES, Tier.ROWS)
+#: The tiers a program uses unless told: the kernel is asked for (it compiles with numba).
+DEFAULT_TIERS = (Tier.EMIT, Tier.CLOSURES, Tier.ROWS)
 
 
 def check_tiers(tiers: Iterable[str], field: str = "tiers") -> tuple[Tier, ...]:
@@ -100,7 +105,9 @@ def check_tiers(tiers: Iterable[str], field: str = "tiers") -> tuple[Tier, ...]:
     in_order = tuple(t for t in TIERS if t in names)
     if names != in_order or names[-1:] != (Tier.ROWS,):
         raise ConfigurationError(
-            field, names, "an ordered subset of ('emit', 'closures', 'rows') ending with 'rows'"
+            field,
+            names,
+            "an ordered subset of ('kernel', 'emit', 'closures', 'rows') ending with 'rows'",
         )
     return tuple(Tier(t) for t in names)
 
@@ -119,17 +126,27 @@ def _comment(policy_id: str, annotations: Mapping[str, str]) -> str:
 
 
 def _masks(rows: Any, weights: list[int]) -> Any:
-    """Per-row bit masks from a (policies x rows) 0/1 matrix."""
-    if len(weights) <= FLOAT_EXACT_BITS:
+    """Per-row bit masks from a (policies x rows) 0/1 matrix (``weights``: each row's bit).
+    A float64 product is exact while every bit is below bit 52."""
+    if not weights or max(weights).bit_length() <= FLOAT_EXACT_BITS:
         return (np.asarray(weights, dtype=np.float64) @ rows).astype(np.int64)
     return np.asarray(weights, dtype=object) @ rows.astype(bool).astype(object)
 
 
-def _fallback_lines(i: int, slot: int) -> list[str]:
+def _or(a: Any, b: Any) -> Any:
+    """Two mask columns or'ed (Python ints when either needs more than 64 bits)."""
+    if a is None or b is None:
+        return b if a is None else a
+    if object in (a.dtype, b.dtype):
+        return np.asarray(a, dtype=object) | np.asarray(b, dtype=object)
+    return a | b
+
+
+def _fallback_lines(i: int, sat_slot: int, err_slot: int) -> list[str]:
     return [
         f"    sat, err = fallback[{i}](b)",
-        f"    satisfied[{i}] = sat",
-        f"    errored[{slot}] = err",
+        f"    satisfied[{sat_slot}] = sat",
+        f"    errored[{err_slot}] = err",
     ]
 
 
@@ -145,20 +162,26 @@ def _compiled(source: str, namespace: dict[str, Any]) -> Any:
 
 
 class Generated:
-    """The emitted code of one signature: which policies can error (one ``errored`` row
-    each, in order), how many policies each tier decides, the plan entries of the
-    policies the emitter declined for this signature, the source and its file name."""
+    """The code of one signature: the kernel (or None) and the emitted numpy function of
+    the policies it does not cover; the policies the numpy function writes (one
+    ``satisfied`` row each, in order) and those that can error there (one ``errored``
+    row each); how many policies each tier decides; the plan entries of the policies a
+    tier declined for this signature; the numpy source and its file name."""
 
     def __init__(
         self,
         fn: Any,
-        error_policies: list[int],
+        kernel: Kernel | None,
+        slots: tuple[list[int], list[int]],
         per_tier: Counter[Tier],
         plan: dict[str, str],
         source: str,
     ) -> None:
         self.fn = fn
-        self.error_policies = error_policies
+        self.kernel = kernel
+        self.sat_policies, self.error_policies = slots
+        self.sat_weights = [1 << i for i in self.sat_policies]
+        self.err_weights = [1 << i for i in self.error_policies]
         self.per_tier = tuple(per_tier.items())
         self.plan = plan
         self.source = source
@@ -169,9 +192,15 @@ class BatchProgram:
     """The vectorized evaluator of one compiled policy set (see the module docstring);
     ``tiers`` limits the tiers it may use (for tests)."""
 
-    def __init__(self, core: PolicyCore, tiers: Iterable[str] = TIERS) -> None:
+    def __init__(
+        self,
+        core: PolicyCore,
+        tiers: Iterable[str] = DEFAULT_TIERS,
+        kernel_cache: KernelCache | None = None,
+    ) -> None:
         self.core = core
         self.tiers = check_tiers(tiers)
+        self.kernel_cache = kernel_cache
         self.gen = codegen.Generator()
         self.builder = TreeBuilder(self._entity_leaf)
         self.runs: list[PolicyRun] = []  # per policy, its fallback: the closures or per row
@@ -181,7 +210,6 @@ class BatchProgram:
         vc = VectorCompiler(self.gen)
         for i, (pid, policy) in enumerate(core.loaded.policies.items()):
             self._build(vc, i, pid, policy)
-        self.weights = [1 << i for i in range(len(self.runs))]
         self.generated: dict[Signature, Generated] = {}
         self.last: Generated | None = None
         self.tier_counts: Counter[str] = Counter()
@@ -197,12 +225,14 @@ class BatchProgram:
         self.runs.append(run)
         self.fallbacks.append((fallback, not_closures))
         tree, not_emit = None, "emit not in tiers"
-        if Tier.EMIT in self.tiers:
+        if Tier.EMIT in self.tiers or Tier.KERNEL in self.tiers:
             offered = fallback is Tier.CLOSURES or Tier.CLOSURES not in self.tiers
             tree, not_emit = self._tree(i, policy) if offered else (None, "")
         self.trees.append(tree)
-        tier = _entry(Tier.EMIT) if tree is not None else _entry(fallback, not_emit, not_closures)
-        self.built[pid] = tier
+        if tree is None:
+            self.built[pid] = _entry(fallback, not_emit, not_closures)
+        else:
+            self.built[pid] = _entry(Tier.KERNEL if Tier.KERNEL in self.tiers else Tier.EMIT)
 
     def _fallback(
         self, vc: VectorCompiler, i: int, policy: dict[str, Any]
@@ -328,12 +358,11 @@ class BatchProgram:
         return cols
 
     def decide_input(self, b: BatchInput) -> BatchResult:
-        n = len(self.runs)
         if b.n == 0:
             empty = np.zeros(0, dtype=np.int64)
             return BatchResult(self.core, b, np.zeros(0, dtype=bool), empty, empty)
         cols = self.leaves(b)
-        signature = tuple((c.kind, c.err is not None, c.flat is not None) for c in cols)
+        signature = tuple((c.kind, c.err is not None, per_row_set(c)) for c in cols)
         code = self.generated.get(signature)
         if code is None:
             code = self.generated[signature] = self._emit(signature)
@@ -341,54 +370,90 @@ class BatchProgram:
         counts = self.tier_counts
         for tier, policies in code.per_tier:
             counts[tier] += policies * b.n
-        sat_rows = np.empty((n, b.n))
-        err_rows = np.empty((len(code.error_policies), b.n))
-        code.fn(cols, b.n, b, self.runs, sat_rows, err_rows)
-        satisfied = _masks(sat_rows, self.weights)
-        if code.error_policies:
-            errored = _masks(err_rows, [1 << i for i in code.error_policies])
-        else:
+        kernel = code.kernel
+        satisfied, errored = kernel.run(cols, b.n) if kernel is not None else (None, None)
+        if code.sat_policies:
+            sat_rows = np.empty((len(code.sat_policies), b.n))
+            err_rows = np.empty((len(code.error_policies), b.n))
+            code.fn(cols, b.n, b, self.runs, sat_rows, err_rows)
+            satisfied = _or(satisfied, _masks(sat_rows, code.sat_weights))
+            if code.error_policies:
+                errored = _or(errored, _masks(err_rows, code.err_weights))
+        if satisfied is None:  # no policy at all
+            satisfied = np.zeros(b.n, dtype=np.int64)
+        if errored is None:
             errored = np.zeros(b.n, dtype=np.int64)
         forbid, permit = self.core.forbid_mask, self.core.permit_mask
         allowed = ((satisfied & permit) != 0) & ((satisfied & forbid) == 0)
         return BatchResult(self.core, b, allowed, satisfied, errored)
 
+    def _kernel(self, signature: Signature) -> Kernel | None:
+        """The kernel of the policies it compiles for this signature (None: not a tier)."""
+        if Tier.KERNEL not in self.tiers:
+            return None
+        from tradeswarm.policy.batch.kernel_run import build_kernel
+
+        offered = [
+            (i, tree, _comment(pid, self.core.annotations[pid]))
+            for i, (pid, tree) in enumerate(zip(self.core.policy_ids, self.trees, strict=True))
+            if tree is not None
+        ]
+        entity = [leaf.key[0] == "entity" for leaf in self.builder.leaves]
+        return build_kernel(signature, entity, offered, self.kernel_cache)
+
     def _emit(self, signature: Signature) -> Generated:
-        """The policy set's code for one signature (fallback calls where not emitted)."""
+        """The policy set's code for one signature: the kernel where it compiles a policy,
+        emitted numpy code (or a fallback call) for the others."""
+        kernel = self._kernel(signature)
         e = Emitter(signature)
         body: list[str] = []
-        error_policies: list[int] = []
+        slots: tuple[list[int], list[int]] = ([], [])
         per_tier: Counter[Tier] = Counter()
         plan: dict[str, str] = {}
         for i, pid in enumerate(self.core.policy_ids):
-            lines, can_err, declined = self._policy_lines(e, i, len(error_policies))
-            body += [f"    {_comment(pid, self.core.annotations[pid])}", *lines]
-            error_policies += [i] if can_err else []
+            comment = f"    {_comment(pid, self.core.annotations[pid])}"
+            if kernel is not None and i in kernel.covered:
+                per_tier[Tier.KERNEL] += 1
+                body.append(f"{comment}: in the kernel")
+                continue
+            not_kernel = kernel.declined.get(i, "") if kernel is not None else ""
+            lines, can_err, declined = self._policy_lines(e, i, len(slots[0]), len(slots[1]))
+            body += [comment, *lines]
+            slots[0].append(i)
+            slots[1].extend([i] if can_err else [])
             emitted = self.trees[i] is not None and declined is None
             per_tier[Tier.EMIT if emitted else self.fallbacks[i][0]] += 1
-            if declined is not None:
-                plan[pid] = _entry(self.fallbacks[i][0], declined, self.fallbacks[i][1])
+            if emitted and not_kernel:
+                plan[pid] = _entry(Tier.EMIT, not_kernel)
+            elif declined is not None:
+                fallback, why = self.fallbacks[i]
+                plan[pid] = _entry(fallback, not_kernel, declined, why)
         head = "def _batch(cols, n, b, fallback, satisfied, errored):"
         source = "\n".join([head, *body, "    return None"]) + "\n"
         fn = _compiled(source, e.namespace)
-        return Generated(fn, error_policies, per_tier, plan, source)
+        covering = kernel if kernel is not None and kernel.covered else None
+        return Generated(fn, covering, slots, per_tier, plan, source)
 
-    def _policy_lines(self, e: Emitter, i: int, slot: int) -> tuple[list[str], bool, str | None]:
+    def _policy_lines(
+        self, e: Emitter, i: int, sat_slot: int, err_slot: int
+    ) -> tuple[list[str], bool, str | None]:
         """Policy i's lines: emitted, or a call of its fallback; whether they write row
-        ``slot`` of ``errored``; why the emitter declined this signature (None when it
-        emitted the policy or was never offered it)."""
+        ``err_slot`` of ``errored``; why the emitter did not take this signature (None
+        when it emitted the policy or was never offered it)."""
         tree = self.trees[i]
         if tree is None:
-            return _fallback_lines(i, slot), True, None
+            return _fallback_lines(i, sat_slot, err_slot), True, None
+        if Tier.EMIT not in self.tiers:
+            return _fallback_lines(i, sat_slot, err_slot), True, "emit not in tiers"
         start, first, memo = e.count, len(e.lines), dict(e.memo)
         try:
             sat, err = emit_policy(e, tree)
         except NotCompiled as exc:
             e.count, e.memo = start, memo
             del e.lines[first:]
-            return _fallback_lines(i, slot), True, f"emit declined: {exc}"
-        lines = [*e.lines[first:], f"    satisfied[{i}] = {sat}"]
+            return _fallback_lines(i, sat_slot, err_slot), True, f"emit declined: {exc}"
+        lines = [*e.lines[first:], f"    satisfied[{sat_slot}] = {sat}"]
         del e.lines[first:]
         if err is not None:
-            lines.append(f"    errored[{slot}] = {err}")
+            lines.append(f"    errored[{err_slot}] = {err}")
         return lines, err is not None, None

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from tradeswarm.policy.batch.columns import NUMERIC, Col, from_values
+from tradeswarm.policy.batch.columns import NUMERIC, Col, Gathered, from_values
 from tradeswarm.policy.entities import EntityStore
 from tradeswarm.policy.kinds import Kind
 from tradeswarm.policy.values import CSet, Uid
@@ -37,7 +37,7 @@ class Table:
 
     ``kind`` as a column's (``columns``); a ``SET`` table is one ``CSet`` every cell holds."""
 
-    __slots__ = ("err", "generation", "kind", "sizes", "v")
+    __slots__ = ("_cells", "err", "generation", "kind", "sizes", "v")
 
     def __init__(self, sizes: tuple[int, ...], kind: Kind, v: Any, err: Any) -> None:
         self.generation = -1
@@ -45,6 +45,13 @@ class Table:
         self.kind = kind
         self.v = v
         self.err = err
+        self._cells: list[Any] | None = None
+
+    def cells(self) -> list[Any]:
+        """The table's values, one per cell in flat order (a string table's categories)."""
+        if self._cells is None:
+            self._cells = self.v.ravel().tolist()
+        return self._cells
 
 
 def _as_table(values: list[Any], errors: Any, sizes: tuple[int, ...]) -> Table:
@@ -131,13 +138,14 @@ class EntityTables:
         return found
 
     def gather(self, table: Table, variables: tuple[str, ...], codes: dict[Any, Any]) -> Col:
-        """The table read at each row's entities (variables in VAR_NAMES order).
+        """The table read at each row's entities (variables in VAR_NAMES order), gathered
+        when a tier reads the rows (``columns.Gathered``).
 
         ``codes`` is the batch's ``global_codes``; it also caches the flat indices."""
         index = self.flat_index(variables, codes)
-        err = None if table.err is None else table.err.ravel()[index]
-        if err is not None and not err.any():
-            err = None
+        unique_err = None if table.err is None else table.err.ravel()
         if table.kind is Kind.SET:
-            return Col(Kind.SET, table.v, err)
-        return Col(table.kind, table.v.ravel()[index], err)
+            err = None if unique_err is None else unique_err[index]
+            return Col(Kind.SET, table.v, err if err is not None and err.any() else None)
+        cats = (index, table.cells()) if table.kind is Kind.STRING else None
+        return Gathered(table.kind, table.v.ravel(), index, unique_err, cats=cats)
