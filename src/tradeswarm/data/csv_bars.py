@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from importlib import resources
@@ -13,6 +14,8 @@ from tradeswarm.core.errors import InvalidInput
 from tradeswarm.model.market import Bar
 
 BUNDLED_FILE = "idxf-2006-01-03-to-05-1min.csv"
+#: The whole month the bundled days come from (gzipped, its header without ``Time``).
+BUNDLED_MONTH_FILE = "idxf-2006-01-1min.csv.gz"
 BUNDLED_SYMBOL = "IDXF"
 #: The bundled file's clock: exchange time of its calendar, XEUR (Eurex).
 BUNDLED_TZ = "Europe/Berlin"
@@ -91,3 +94,12 @@ def bundled_bars() -> list[Bar]:
     their exchange times read in BUNDLED_TZ."""
     text = resources.files("tradeswarm.data").joinpath("market", BUNDLED_FILE).read_text()
     return list(parse_bars(text.splitlines(), BUNDLED_SYMBOL, BUNDLED_FILE, BUNDLED_TZ))
+
+
+def bundled_month_bars() -> list[Bar]:
+    """All real one-minute bars of January 2006 shipped with the package (30,889 bars of
+    the file the bundled days come from), times read in BUNDLED_TZ."""
+    raw = resources.files("tradeswarm.data").joinpath("market", BUNDLED_MONTH_FILE).read_bytes()
+    lines = gzip.decompress(raw).decode().splitlines()
+    header = "Date,Time,Open,High,Low,Close,Volume,OpenInterest"  # the original omits Time
+    return list(parse_bars([header, *lines[1:]], BUNDLED_SYMBOL, BUNDLED_MONTH_FILE, BUNDLED_TZ))
