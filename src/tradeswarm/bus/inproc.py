@@ -1,4 +1,14 @@
-"""The in-process async bus: ACL on publish, log before delivery, dedup and TTL on delivery."""
+"""The in-process async bus: ACL on publish, log before delivery, dedup and TTL on delivery.
+
+Delivery is by runs: `drain()` takes the maximal run of consecutive queued envelopes on one
+topic (at most `max_batch`), drops the duplicates and the expired ones envelope by envelope,
+and hands the run to each of the topic's subscribers in the order they subscribed: a batch
+subscriber (`subscribe_batch`) gets the run in one call, a per-message subscriber
+(`subscribe`) gets its envelopes one by one. What a handler publishes goes to the tail of
+the queue, after the run, as it would have one envelope at a time; so as long as one
+subscriber of a topic at most publishes or changes what the others read (true of every
+topic the swarm has), the order of effects is exactly the per-message FIFO order.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +16,7 @@ import collections
 import hashlib
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
@@ -22,7 +32,20 @@ from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
 from tradeswarm.model.messages import AnyMessage, EnvelopeRejected
 
 Handler = Callable[[Envelope], Awaitable[None]]
+BatchHandler = Callable[[list[Envelope]], Awaitable[None]]
 BUS_IDENTITY = Identity("bus", Role.SYSTEM)
+#: The default bound on a delivered run: a burst's latency grows with its size.
+MAX_BATCH = 1_000
+
+
+class Outgoing(NamedTuple):
+    """One message of a burst: its topic, payload, idempotency key and cause."""
+
+    topic: Topic[Any]
+    payload: AnyMessage
+    key: str
+    cause: Envelope | None = None
+    intent: MessageIntent = MessageIntent.EVENT
 
 
 class EnvelopeSink(Protocol):
@@ -83,6 +106,10 @@ class Publisher:
         burst is signed in one call (``BusSigning.sign_many``)."""
         return self._bus.publish_many_as(self.identity, topic, items, intent=intent, keys=self.keys)
 
+    def publish_burst(self, items: Sequence[Outgoing]) -> list[Envelope]:
+        """Publish a burst over any topics, in order: checked whole, signed in one call."""
+        return self._bus.publish_burst_as(self.identity, items, keys=self.keys)
+
 
 class InProcessBus:
     """Typed topics in one process; delivery is FIFO and deterministic via `drain()`."""
@@ -95,6 +122,7 @@ class InProcessBus:
         group_log_writes: bool = False,
         signing: BusSigning | None = None,
         random_nonces: bool = False,
+        max_batch: int = MAX_BATCH,
     ):
         """With group_log_writes, envelopes published during a `drain()` are appended to
         the sink in one batch when it ends; use it only inside a store unit of work, so
@@ -103,14 +131,19 @@ class InProcessBus:
         With signing, the policy's message types are signed by their publisher. Nonces
         derive from the msg_id (a replay rebuilds byte-identical envelopes) unless
         random_nonces: envelopes that cross a process boundary take os.urandom(16).
+
+        max_batch bounds the runs `drain()` delivers (see the module docstring).
         """
+        if max_batch < 1:
+            raise InvalidInput("max_batch", max_batch, "must be at least 1")
         self._clock = clock
+        self._max_batch = max_batch
         self.signing = signing
         self._random_nonces = random_nonces
         self._sink: EnvelopeSink = sink or NullSink()
         self._group = group_log_writes
         self._unlogged: list[Envelope] = []
-        self._subs: dict[str, list[Handler]] = collections.defaultdict(list)
+        self._subs: dict[str, list[tuple[Any, bool]]] = collections.defaultdict(list)
         self._queue: collections.deque[Envelope] = collections.deque()
         self._seen: collections.OrderedDict[Any, None] = collections.OrderedDict()
         self._window = dedup_window
@@ -123,7 +156,12 @@ class InProcessBus:
         return Publisher(self, identity, keys)
 
     def subscribe(self, topic: Topic[Any], handler: Handler) -> None:
-        self._subs[topic.name].append(handler)
+        """Deliver topic's envelopes to handler one at a time."""
+        self._subs[topic.name].append((handler, False))
+
+    def subscribe_batch(self, topic: Topic[Any], handler: BatchHandler) -> None:
+        """Deliver topic's envelopes to handler a run at a time (a list, in FIFO order)."""
+        self._subs[topic.name].append((handler, True))
 
     def publish_as(
         self,
@@ -140,10 +178,7 @@ class InProcessBus:
             refused = self._envelope(sender, topic, payload, key, cause, intent)
             self._refuse(refused, "sender's role may not publish on this topic", "at publish")
             raise AccessDenied(f"{sender} may not publish on {topic.name}")
-        if not isinstance(payload, topic.message_type):
-            raise TypeError(
-                f"{topic.name} carries {topic.message_type.__name__}, not {type(payload).__name__}"
-            )
+        _check_type(topic, payload)
         env = self._envelope(sender, topic, payload, key, cause, intent)
         if self.signing is not None:
             env = self.signing.sign(env, keys)
@@ -165,23 +200,29 @@ class InProcessBus:
         intent: MessageIntent,
         keys: AgentIdentity | None = None,
     ) -> list[Envelope]:
+        """``publish_as`` for a burst on one topic (see ``publish_burst_as``)."""
+        burst = [Outgoing(topic, p, k, c, intent) for p, k, c in items]
+        return self.publish_burst_as(sender, burst, keys=keys)
+
+    def publish_burst_as(
+        self, sender: Identity, items: Sequence[Outgoing], *, keys: AgentIdentity | None = None
+    ) -> list[Envelope]:
         """``publish_as`` for a burst: every message is checked (ACL, type) before any is
-        published, so a refused burst publishes nothing; then the burst is signed at once,
-        snapshotted, logged and queued in order."""
+        published, so a refused burst publishes nothing (but the refusal of its first
+        refused message); then the burst is signed in one ``sign_many`` call, snapshotted,
+        logged and queued in order."""
         if not items:
             return []
-        if sender.role not in topic.publishers:
-            payload, key, cause = items[0]
-            refused = self._envelope(sender, topic, payload, key, cause, intent)
-            self._refuse(refused, "sender's role may not publish on this topic", "at publish")
-            raise AccessDenied(f"{sender} may not publish on {topic.name}")
-        for payload, _, _ in items:
-            if not isinstance(payload, topic.message_type):
-                raise TypeError(
-                    f"{topic.name} carries {topic.message_type.__name__}, "
-                    f"not {type(payload).__name__}"
+        for item in items:
+            if sender.role not in item.topic.publishers:
+                refused = self._envelope(
+                    sender, item.topic, item.payload, item.key, item.cause, item.intent
                 )
-        envs = [self._envelope(sender, topic, p, k, c, intent) for p, k, c in items]
+                self._refuse(refused, "sender's role may not publish on this topic", "at publish")
+                raise AccessDenied(f"{sender} may not publish on {item.topic.name}")
+        for item in items:
+            _check_type(item.topic, item.payload)
+        envs = [self._envelope(sender, t, p, k, c, i) for t, p, k, c, i in items]
         if self.signing is not None:
             envs = self.signing.sign_many(envs, keys)
         envs = [self._snapshot(env) for env in envs]
@@ -222,21 +263,40 @@ class InProcessBus:
         )
 
     async def drain(self) -> int:
-        """Deliver queued envelopes (and what handlers publish) until the queue is empty."""
+        """Deliver queued envelopes (and what handlers publish) until the queue is empty,
+        a run of one topic at a time (see the module docstring)."""
         count = 0
         while self._queue:
-            env = self._queue.popleft()
-            if self._is_duplicate(env):
+            run = self._take_run()
+            if not run:
                 continue
-            if env.expired(self._clock.now_ns()):
-                self.stats.expired += 1
-                continue
-            for handler in self._subs.get(env.topic, ()):
-                await handler(env)
-            self.stats.delivered += 1
-            count += 1
+            for handler, batch in self._subs.get(run[0].topic, ()):
+                if batch:
+                    await handler(run)
+                else:
+                    for env in run:
+                        await handler(env)
+            self.stats.delivered += len(run)
+            count += len(run)
         self.flush()
         return count
+
+    def _take_run(self) -> list[Envelope]:
+        """Pop the next run: consecutive envelopes on the first one's topic, at most
+        max_batch of them, less the duplicates and the expired."""
+        queue, run = self._queue, []
+        topic = queue[0].topic
+        for _ in range(self._max_batch):
+            env = queue.popleft()
+            if self._is_duplicate(env):
+                pass
+            elif env.expired(self._clock.now_ns()):
+                self.stats.expired += 1
+            else:
+                run.append(env)
+            if not queue or queue[0].topic != topic:
+                break
+        return run
 
     def flush(self) -> None:
         """Append the envelopes published since the last flush to the sink, in order."""
@@ -298,3 +358,10 @@ class InProcessBus:
         else:
             self._sink.append_events([env])
         self._queue.append(env)
+
+
+def _check_type(topic: Topic[Any], payload: AnyMessage) -> None:
+    if not isinstance(payload, topic.message_type):
+        raise TypeError(
+            f"{topic.name} carries {topic.message_type.__name__}, not {type(payload).__name__}"
+        )

@@ -6,7 +6,12 @@ record of the agent's earlier intents. The agent's own numbers (its reference pr
 never used: a trade is valued at the price it could trade at that puts the most money at
 stake (a BUY at the ask, a SELL at the bid, or at its limit or stop when that is higher),
 times the contract multiplier. Money in Decimal, the concentration floored exactly to a
-basis point, VaR/ES from the market view's return history (tradeswarm.quant.risk).
+basis point, VaR/ES from the market view's return history (risk.tails, as
+tradeswarm.quant.risk defines them).
+
+A burst of intents shares what does not depend on the intent (equity, the book's
+exposure, the symbol's VaR/ES pass): `build_context` takes those precomputed as
+`Shared`, and computes them itself for a single intent.
 """
 
 from __future__ import annotations
@@ -21,13 +26,12 @@ from tradeswarm.model.enums import MarketStatus
 from tradeswarm.model.market import Instrument, Quote
 from tradeswarm.model.messages import HumanApproval, TradeIntent
 from tradeswarm.model.portfolio import Position
-from tradeswarm.quant.risk import trade_var_impact
+from tradeswarm.risk.tails import TailRisk, tail_risk
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
 BPS = Decimal(10_000)
 CONCENTRATION_CAP = Decimal(10_000)  # a ratio above this is reported as the cap
-MIN_VAR_RETURNS = 2
 
 
 class RiskContext(msgspec.Struct, frozen=True, kw_only=True):
@@ -169,35 +173,6 @@ def valuation(intent: TradeIntent, quote: Quote, instrument: Instrument) -> Valu
     return Valuation(reference, price, deviation, ticks, off_tick)
 
 
-class TailRisk(NamedTuple):
-    """Historical 95% VaR and expected shortfall of the symbol's position, before and
-    after the trade, as fractions of equity (positive losses)."""
-
-    var_before: float
-    var_after: float
-    es_before: float
-    es_after: float
-
-
-def tail_risk(
-    returns: tuple[float, ...], held_value: float, trade_value: float, equity: Decimal
-) -> TailRisk:
-    """VaR and ES impact of the trade, from `tradeswarm.quant.risk.trade_var_impact`.
-
-    All 0 when the history is too short or equity is not positive; the gate denies those
-    cases (the history and concentration policies), so a 0 here never permits."""
-    if len(returns) < MIN_VAR_RETURNS or equity <= 0:
-        return TailRisk(0.0, 0.0, 0.0, 0.0)
-    impact = trade_var_impact(list(returns), [held_value], [trade_value], alpha=0.95)
-    scale = float(equity)
-    return TailRisk(
-        *(
-            max(v, 0.0) / scale
-            for v in (impact.var_before, impact.var_after, impact.es_before, impact.es_after)
-        )
-    )
-
-
 def gross_exposure(
     positions: Mapping[str, Position],
     marks: Mapping[str, Decimal],
@@ -212,20 +187,25 @@ def gross_exposure(
     return sum((abs(q * m * multipliers.get(s, ONE)) for s, (q, m) in held.items()), ZERO)
 
 
-def build_context(
-    intent: TradeIntent,
-    instrument: Instrument,
-    book: BookFacts,
-    market: MarketFacts,
-    desk: DeskFacts,
-) -> RiskContext:
-    """Compute the context for one intent; all money math in Decimal."""
+class Shared(NamedTuple):
+    """What a burst computes once (or per symbol) instead of per intent: equity, the
+    intent's VaR/ES impact, and the book's exposure with the traded symbol's position
+    after the trade standing in for its current one."""
+
+    equity: Decimal
+    tail: TailRisk | ValueError  # the error the VaR/ES pass met for this intent
+    positions_exposure: Decimal
+
+
+def shared_for(
+    intent: TradeIntent, instrument: Instrument, book: BookFacts, market: MarketFacts
+) -> Shared:
+    """The Shared facts of one intent, computed directly."""
     held = book.positions.get(intent.symbol)
     current = held.quantity if held else ZERO
     post = current + intent.side.sign * intent.quantity
-    value = valuation(intent, market.quote, instrument)
     mult = instrument.multiplier
-    mark = market.marks.get(intent.symbol, value.reference)
+    mark = market.marks.get(intent.symbol, market.quote.mid)
     equity = equity_of(book.cash, book.positions, market.marks, market.multipliers)
     tail = tail_risk(
         market.returns,
@@ -236,6 +216,28 @@ def build_context(
     positions = gross_exposure(
         book.positions, market.marks, market.multipliers, (intent.symbol, post, mark)
     )
+    return Shared(equity, tail, positions)
+
+
+def build_context(
+    intent: TradeIntent,
+    instrument: Instrument,
+    book: BookFacts,
+    market: MarketFacts,
+    desk: DeskFacts,
+    shared: Shared | None = None,
+) -> RiskContext:
+    """Compute the context for one intent; all money math in Decimal. shared: the
+    burst's precomputed facts for it (see `Shared`); computed here when None."""
+    held = book.positions.get(intent.symbol)
+    current = held.quantity if held else ZERO
+    post = current + intent.side.sign * intent.quantity
+    value = valuation(intent, market.quote, instrument)
+    mult = instrument.multiplier
+    mark = market.marks.get(intent.symbol, value.reference)
+    equity, tail, positions = shared or shared_for(intent, instrument, book, market)
+    if isinstance(tail, ValueError):
+        raise tail
     return RiskContext(
         principal=desk.principal,
         instrument=instrument,

@@ -8,6 +8,13 @@ master, its own market view, the books and the agent's recent traffic; the decis
 comes from a Cedar policy engine (risk.gate): PERMIT, DENY with the determining policies'
 reasons, or REVIEW when only human-reviewable (@oversight) policies forbid, which opens an
 oversight request showing the gate's own valuation of the trade.
+
+Intents arrive a burst at a time (`on_intents`, a batch subscription; one intent is a
+burst of one): sorted (risk.intake), measured together (risk.burst), decided in one call
+of the gate's batch path as deciding them one at a time would (risk.speculate), recorded
+with one statement and published as one burst. `on_intent` is the one-at-a-time path,
+the reference the burst must equal (and what a burst falls back to when its shared facts
+cannot be read).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from decimal import Decimal
 
 import msgspec
 
-from tradeswarm.bus.agent import Agent
+from tradeswarm.bus.agent import Agent, Outbox
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.topics import (
     INTENTS,
@@ -29,7 +36,7 @@ from tradeswarm.bus.topics import (
 from tradeswarm.core.clock import NS_PER_SECOND, Clock
 from tradeswarm.core.errors import InvalidInput
 from tradeswarm.core.ids import derived_id
-from tradeswarm.crypto import KeyRegistry, SignatureInvalid, verify_bytes, verify_envelope
+from tradeswarm.crypto import KeyRegistry, SignatureInvalid, verify_bytes
 from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.data.view import MarketView
 from tradeswarm.instruments import InstrumentMaster
@@ -44,10 +51,21 @@ from tradeswarm.model.messages import (
     RiskDecision,
     TradeIntent,
 )
+from tradeswarm.risk.burst import Base, BurstFacts, base_contexts
 from tradeswarm.risk.context import equity_of
 from tradeswarm.risk.gate import GateVerdict, PolicyGate
+from tradeswarm.risk.intake import (
+    BurstVerifier,
+    Row,
+    VerifyEach,
+    classify,
+    conflict_reason,
+    principal_of,
+    rekeyed,
+)
 from tradeswarm.risk.limits import RiskLimits
 from tradeswarm.risk.measure import Measurer, Unmeasurable
+from tradeswarm.risk.speculate import BurstStats, Decided, Slot, Speculation
 from tradeswarm.store import Store
 
 SEVERITY = VERDICT_SEVERITY
@@ -58,20 +76,7 @@ def signed_principal(
 ) -> tuple[str, str | None]:
     """(the trading agent whose valid signature env carries, None), or ("", why not) /
     (name, why not) when the signature, the sender's role or the body's agent_id fail."""
-    try:
-        signed = verify_envelope(env, registry, policy)
-    except SignatureInvalid as err:
-        return "", f"identity: the intent's envelope from {env.sender} is refused: {err}"
-    if signed.role != str(Role.TRADER):
-        return "", f"identity: {signed.principal} is not a trading agent"
-    intent = env.payload
-    assert isinstance(intent, TradeIntent)
-    if intent.agent_id != signed.name:
-        return signed.name, (
-            f"identity: the intent names agent {intent.agent_id!r} but is signed by "
-            f"{signed.name!r}; an agent trades only under its own name"
-        )
-    return signed.name, None
+    return principal_of(env, VerifyEach(registry, policy)([env])[0])
 
 
 class RiskManager(Agent):
@@ -93,10 +98,17 @@ class RiskManager(Agent):
         signing: SigningPolicy | None = None,
         oversight_timeout_s: int = 300,
         gate: PolicyGate | None = None,
+        verifier: BurstVerifier | None = None,
+        burst: bool = True,
     ) -> None:
         """registry: the swarm's public keys, against which the intent's envelope (the
         principal) and a human's approval are verified; signing: the algorithm policy
-        those signatures must meet (no downgrade)."""
+        those signatures must meet (no downgrade). verifier: how a burst's envelope
+        signatures are checked (default: each with verify_envelope). burst=False
+        subscribes the one-at-a-time path instead (the reference the tests compare with)."""
+        self.verify = verifier or VerifyEach(registry, signing)
+        self.burst = burst
+        self.stats = BurstStats()
         self.store = store
         self.registry = registry
         self.signing = signing
@@ -108,14 +120,18 @@ class RiskManager(Agent):
         super().__init__(name, bus, clock)
 
     def subscribe(self, bus: InProcessBus) -> None:
-        bus.subscribe(INTENTS, self.on_intent)
+        if self.burst:
+            bus.subscribe_batch(INTENTS, self.on_intents)
+        else:
+            bus.subscribe(INTENTS, self.on_intent)
         bus.subscribe(OVERSIGHT_DECISIONS, self.on_oversight)
-        bus.subscribe(ORDERS, self.on_order)
+        bus.subscribe_batch(ORDERS, self.on_orders)
 
-    async def on_order(self, env: Envelope) -> None:
+    async def on_orders(self, envs: list[Envelope]) -> None:
         """Keep the open-order book (counts and value at stake) current."""
-        assert isinstance(env.payload, OrderUpdated)
-        self.measure.open_orders.updated(env.payload)
+        for env in envs:
+            assert isinstance(env.payload, OrderUpdated)
+            self.measure.open_orders.updated(env.payload)
 
     def mark_session_open(self, day: str) -> None:
         """Record equity at the open once per day: the base of the daily-loss limit."""
@@ -193,6 +209,110 @@ class RiskManager(Agent):
         if decision.verdict is Verdict.REVIEW:
             self._request_oversight(decision, env)
 
+    async def on_intents(self, envs: list[Envelope]) -> None:
+        """Decide a burst of intents (see the module docstring)."""
+        now = self.clock.now_ns()
+        rows = classify(envs, self.store, self.verify, now)
+        try:
+            facts = BurstFacts(self.measure, now)
+        except (ValueError, ArithmeticError):  # the books cannot be read as one: one by one
+            for env in envs:
+                await self.on_intent(env)
+            return
+        decided = self._speculate(rows, facts)
+        self._finish(rows, decided, now)
+
+    def _slots(self, rows: list[Row], bases: dict[int, Base | str], now: int) -> list[Slot]:
+        slots = []
+        for k, row in enumerate(rows):
+            i, gated = row.intent, isinstance(bases.get(k), Base)
+            traffic = (
+                self.measure.history.traffic(row.principal, i.symbol, i.side, i.quantity, now)
+                if gated
+                else None
+            )
+            slots.append(
+                Slot(
+                    intent=i,
+                    principal=row.principal,
+                    counted=not row.replay,
+                    recorded=row.recorded,
+                    traffic=traffic,
+                    fixed=None if gated else Verdict.DENY,
+                )
+            )
+        return slots
+
+    def _speculate(self, rows: list[Row], facts: BurstFacts) -> dict[int, Decided | str]:
+        """Every deciding row's outcome: its context and verdict, or its DENY reason."""
+        asked = [
+            (k, r.intent, r.principal)
+            for k, r in enumerate(rows)
+            if not r.replay and r.refused is None and not r.conflict
+        ]
+        found = base_contexts(facts, asked)
+        bases = {k: b for k, b in found.items() if isinstance(b, Base)}
+        book = self.measure.open_orders
+        speculation = Speculation(
+            self._slots(rows, dict(found), facts.now),
+            bases,
+            book,
+            lambda b: b.draft(facts.marks, facts.multipliers),
+            duplicate=self.limits.duplicate_window_s > 0,
+        )
+        decided: dict[int, Decided | str] = dict(speculation.run(self.gate.decide_batch))
+        self.stats.add(len(rows), speculation)
+        decided.update((k, b) for k, b in found.items() if isinstance(b, str))
+        return decided
+
+    def _decision_of(
+        self, row: Row, outcome: Decided | str | None, made: dict[int, RiskDecision], now: int
+    ) -> RiskDecision:
+        if isinstance(outcome, Decided):
+            verdict, metrics = outcome.verdict, outcome.ctx.metrics()
+        else:
+            reason = outcome if outcome is not None else row.refused
+            if reason is None:  # a conflict with an intent decided earlier in this burst
+                assert row.earlier is not None
+                reason = conflict_reason(row.intent, made[row.earlier])
+            verdict, metrics = GateVerdict(Verdict.DENY, [reason]), {}
+        decision = RiskDecision(
+            decision_id=derived_id(now, "decision", str(row.intent.intent_id), "initial"),
+            intent=row.intent,
+            verdict=verdict.verdict,
+            reasons=verdict.reasons,
+            metrics=metrics,
+            ts_event=now,
+            approval=None,
+            principal=row.principal,
+            phase=DecisionKind.INTENT,
+        )
+        return rekeyed(decision, row) if row.conflict else decision
+
+    def _finish(self, rows: list[Row], decided: dict[int, Decided | str], now: int) -> None:
+        """Each row's effects, in order, as on_intent has them: the history, the store
+        (one statement), the open-order book, then the burst published at once."""
+        made: dict[int, RiskDecision] = {}
+        outbox, records, requests = Outbox(self.out), [], []
+        for k, row in enumerate(rows):
+            if row.replay:  # it meets its decision (the store's, or this burst's)
+                decision = row.known if row.known is not None else made[row.earlier or 0]
+            else:
+                decision = made[k] = self._decision_of(row, decided.get(k), made, now)
+                self.measure.history.record(decision)
+                if row.recorded and decision.verdict is Verdict.PERMIT:
+                    self.measure.open_orders.permitted(decision)
+            records.append((decision, SEVERITY[decision.verdict]))
+            outbox.add(RISK_DECISIONS, decision, key=str(decision.decision_id), cause=row.env)
+            if decision.verdict is Verdict.REVIEW and not row.replay:
+                request = self._request_for(decision)
+                requests.append((request, decision.principal))
+                outbox.add(OVERSIGHT_REQUESTS, request, key=str(request.request_id), cause=row.env)
+        self.store.record_decisions(records)
+        for request, principal in requests:
+            self.store.create_oversight(request, principal)
+        outbox.flush()
+
     def _publish(self, decision: RiskDecision, cause: Envelope) -> Envelope:
         recorded = self.store.record_decision(decision, SEVERITY[decision.verdict])
         if recorded and decision.verdict is Verdict.PERMIT:
@@ -202,8 +322,13 @@ class RiskManager(Agent):
         )
 
     def _request_oversight(self, decision: RiskDecision, cause: Envelope) -> None:
+        request = self._request_for(decision)
+        self.store.create_oversight(request, decision.principal)
+        self.out.publish(OVERSIGHT_REQUESTS, request, key=str(request.request_id), cause=cause)
+
+    def _request_for(self, decision: RiskDecision) -> OversightRequested:
         now = decision.ts_event
-        request = OversightRequested(
+        return OversightRequested(
             request_id=derived_id(now, "oversight", str(decision.decision_id)),
             decision_id=decision.decision_id,
             intent=decision.intent,
@@ -213,8 +338,6 @@ class RiskManager(Agent):
             created_ns=now,
             timeout_ns=now + self.timeout_ns,
         )
-        self.store.create_oversight(request, decision.principal)
-        self.out.publish(OVERSIGHT_REQUESTS, request, key=str(request.request_id), cause=cause)
 
     async def on_oversight(self, env: Envelope) -> None:
         """An answer to a pending request: a human's (from that human, decided at its

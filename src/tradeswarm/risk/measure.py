@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
+
 from tradeswarm.core.clock import NS_PER_SECOND, Clock
 from tradeswarm.data.view import MarketView
 from tradeswarm.instruments import InstrumentMaster, calendar_for
@@ -19,6 +21,7 @@ from tradeswarm.model.enums import MarketStatus
 from tradeswarm.model.market import Instrument, Quote
 from tradeswarm.model.messages import HumanApproval, TradeIntent
 from tradeswarm.risk.context import (
+    ZERO,
     BookFacts,
     DeskFacts,
     MarketFacts,
@@ -35,7 +38,8 @@ class Unmeasurable(Exception):
     """The intent cannot be valued; the message is the DENY reason."""
 
 
-def _quote_problem(symbol: str, quote: Quote | None) -> str | None:
+def quote_problem(symbol: str, quote: Quote | None) -> str | None:
+    """Why quote cannot value a trade in symbol (None when it can)."""
     if quote is None:
         return f"market_data: no quote for {symbol}; the trade cannot be valued"
     if quote.bid <= 0 or quote.ask < quote.bid:
@@ -84,11 +88,18 @@ class Measurer:
             return MarketStatus.CLOSED
         return MarketStatus.OPEN
 
-    def _market(self, instrument: Instrument, quote: Quote, now_ns: int) -> MarketFacts:
+    def market_facts(
+        self,
+        instrument: Instrument,
+        quote: Quote,
+        now_ns: int,
+        marks: dict[str, Decimal] | None = None,
+    ) -> MarketFacts:
+        """What the market view says of instrument now (marks: the view's, if read)."""
         symbol = instrument.symbol
         return MarketFacts(
             quote=quote,
-            marks=self.market.marks(),
+            marks=self.market.marks() if marks is None else marks,
             multipliers=self.multipliers,
             status=self.status(instrument, now_ns),
             volatility=self.market.realized_volatility(symbol),
@@ -97,15 +108,35 @@ class Measurer:
             returns=tuple(self.market.returns(symbol)),
         )
 
-    def _book(self, principal: str) -> BookFacts:
+    def book(self, principal: str | None) -> BookFacts:
+        """The books now, with principal's open orders and every open order's value
+        (principal None: neither, for a burst, which counts its own)."""
         session = self.market.session
         opened = self.store.get_meta(f"equity_at_open:{session.day}") if session else None
+        if principal is None:
+            count, exposure = 0, ZERO
+        else:
+            count = self.open_orders.count(principal)
+            exposure = self.open_orders.exposure(self.market.marks(), self.multipliers)
         return BookFacts(
             cash=self.store.get_cash(),
             positions=self.store.get_positions(),
             equity_at_open=Decimal(opened) if opened else None,
-            open_orders=self.open_orders.count(principal),
-            open_order_exposure=self.open_orders.exposure(self.market.marks(), self.multipliers),
+            open_orders=count,
+            open_order_exposure=exposure,
+        )
+
+    def desk_facts(
+        self, principal: str, symbol: str, now_ns: int, kill_switch: bool | None = None
+    ) -> DeskFacts:
+        """The desk's facts of principal trading symbol, the traffic counting this intent
+        alone (kill_switch: the store's flag, if read)."""
+        return DeskFacts(
+            principal=principal,
+            kill_switch=self.store.killswitch_active() if kill_switch is None else kill_switch,
+            compliance_status=self.limits.compliance_status.get(principal, "approved"),
+            insider_window=self.limits.in_insider_window(symbol, now_ns),
+            now_ns=now_ns,
         )
 
     def _desk(
@@ -115,16 +146,13 @@ class Measurer:
         traffic = self.history.traffic(principal, intent.symbol, intent.side, intent.quantity, now)
         if approval is not None:  # a re-decision after oversight is not new traffic
             traffic = traffic._replace(last_second=1, last_minute=1, duplicate_of="")
-        return DeskFacts(
-            principal=principal,
-            kill_switch=self.store.killswitch_active(),
-            compliance_status=self.limits.compliance_status.get(principal, "approved"),
-            insider_window=self.limits.in_insider_window(intent.symbol, now),
+        desk = self.desk_facts(principal, intent.symbol, now)
+        return msgspec.structs.replace(
+            desk,
             approval=approval,
             intents_last_second=traffic.last_second,
             intents_last_minute=traffic.last_minute,
             duplicate_of=traffic.duplicate_of,
-            now_ns=now,
         )
 
     def context(
@@ -133,14 +161,14 @@ class Measurer:
         """The intent's RiskContext now; Unmeasurable when it cannot be valued."""
         instrument = self.instrument(intent.symbol)
         quote = self.market.quote(intent.symbol)
-        problem = _quote_problem(intent.symbol, quote)
+        problem = quote_problem(intent.symbol, quote)
         if problem is not None or quote is None:
             raise Unmeasurable(problem)
         now = self.clock.now_ns()
         return build_context(
             intent,
             instrument,
-            self._book(principal),
-            self._market(instrument, quote, now),
+            self.book(principal),
+            self.market_facts(instrument, quote, now),
             self._desk(intent, principal, approval),
         )

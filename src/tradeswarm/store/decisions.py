@@ -7,6 +7,7 @@ profile). Reading decisions back for reports and verification is in `governance`
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import msgspec
 from sqlalchemy import ClauseElement, Connection, bindparam, literal_column, select
@@ -16,6 +17,7 @@ from tradeswarm.core.fastsql import FastStatement
 from tradeswarm.model.enums import DecisionKind
 from tradeswarm.model.messages import RiskDecision
 from tradeswarm.store.schema import risk_events
+from tradeswarm.store.wide import WideIn
 
 _decoder = msgspec.json.Decoder(RiskDecision)
 #: A decision on an intent whose id was already decided for another body is recorded,
@@ -47,11 +49,55 @@ def _latest(dialect: str) -> ClauseElement:
 
 _INSERT = FastStatement(_insert)
 _LATEST = FastStatement(_latest)
+_OF_INTENTS = WideIn(
+    select(
+        risk_events.c.intent_id, risk_events.c.ts_ns, literal_column("rowid"), risk_events.c.body
+    ).where(risk_events.c.event_type != CONFLICT),
+    risk_events.c.intent_id,
+)
+_IDS = WideIn(select(risk_events.c.event_id), risk_events.c.event_id)
 
 
 def record_decision(conn: Connection, decision: RiskDecision, severity: str) -> bool:
     """Store the decision once (by decision id); False if it is already stored."""
-    params = {
+    return _INSERT.run(conn, _params(decision, severity)) == 1
+
+
+def record_decisions(conn: Connection, decisions: Sequence[tuple[RiskDecision, str]]) -> list[bool]:
+    """Store each (decision, severity) once, in order, in one driver call; per decision
+    whether it was new (False: already stored, or earlier in the same list)."""
+    stored = {r[0] for r in _IDS.rows(conn, [str(d.decision_id) for d, _ in decisions])}
+    new: list[bool] = []
+    rows = []
+    for decision, severity in decisions:
+        key = str(decision.decision_id)
+        new.append(key not in stored)
+        if key not in stored:
+            stored.add(key)
+            rows.append(_params(decision, severity))
+    _INSERT.executemany(conn, rows)
+    return new
+
+
+def decision_ids_stored(conn: Connection, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these decision ids are stored."""
+    return {uuid.UUID(r[0]) for r in _IDS.rows(conn, [str(i) for i in ids])}
+
+
+def decisions_for_intents(
+    conn: Connection, intent_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, RiskDecision]:
+    """`get_decision_for_intent` of each intent that has one, in one lookup per 250."""
+    latest: dict[str, tuple[int, int, bytes]] = {}
+    for intent, ts, rowid, body in _OF_INTENTS.rows(conn, [str(i) for i in intent_ids]):
+        held = latest.get(intent)
+        if held is None or (ts, rowid) > held[:2]:
+            latest[intent] = (ts, rowid, body)
+    return {uuid.UUID(k): _decoder.decode(v[2]) for k, v in latest.items()}
+
+
+def _params(decision: RiskDecision, severity: str) -> dict[str, object]:
+    return {
         "event_id": str(decision.decision_id),
         "intent_id": str(decision.intent.intent_id),
         "agent_id": decision.principal,
@@ -63,7 +109,6 @@ def record_decision(conn: Connection, decision: RiskDecision, severity: str) -> 
         "body": _encoder.encode(decision),
         "ts_ns": decision.ts_event,
     }
-    return _INSERT.run(conn, params) == 1
 
 
 _SINCE = FastStatement(

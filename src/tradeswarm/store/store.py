@@ -329,6 +329,24 @@ class Store:
         with self._tx() as conn:
             return decisions.record_decision(conn, decision, severity)
 
+    def record_decisions(self, batch: Sequence[tuple[RiskDecision, str]]) -> list[bool]:
+        """`record_decision` of each (decision, severity), in order, in one statement;
+        per decision whether it was new."""
+        with self._tx() as conn:
+            return decisions.record_decisions(conn, batch)
+
+    def decision_ids_stored(self, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these decision ids are stored."""
+        with self._read() as conn:
+            return decisions.decision_ids_stored(conn, ids)
+
+    def get_decisions_for_intents(
+        self, intent_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, RiskDecision]:
+        """`get_decision_for_intent` of many intents at once (those with a decision)."""
+        with self._read() as conn:
+            return decisions.decisions_for_intents(conn, intent_ids)
+
     def get_decision(self, decision_id: uuid.UUID) -> RiskDecision | None:
         """One decision by its id."""
         with self._read() as conn:

@@ -8,6 +8,7 @@ from pathlib import Path
 import msgspec
 
 from tradeswarm.agents.trader import TraderConfig
+from tradeswarm.bus.inproc import MAX_BATCH
 from tradeswarm.compliance.agent import ComplianceConfig
 from tradeswarm.core.config import ConfigBase, load_toml
 from tradeswarm.core.errors import ConfigurationError
@@ -41,11 +42,14 @@ class SigningConfig(ConfigBase, frozen=True):
     default_algorithm: "ed25519" or "ml-dsa-87"; algorithms: per-type overrides,
     e.g. {OversightDecided = "ml-dsa-87"} (it also sets the algorithm of the human's own
     signature on oversight decisions). Verifiers given the policy refuse a downgrade.
+    per_message_types: the signed types never signed by a burst's Merkle root, each
+    envelope of them keeping a signature of its own (default: none).
     """
 
     signed_types: list[str] = msgspec.field(default_factory=lambda: sorted(NON_REPUDIABLE))
     default_algorithm: str = "ed25519"
     algorithms: dict[str, str] = msgspec.field(default_factory=dict)
+    per_message_types: list[str] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.policy()  # every name and algorithm checked at load time
@@ -61,7 +65,20 @@ class SigningConfig(ConfigBase, frozen=True):
                 name: signing_algorithm(alg, f"signing.algorithms.{name}")
                 for name, alg in self.algorithms.items()
             },
+            per_message_types=frozenset(self.per_message_types),
         )
+
+
+class BusConfig(ConfigBase, frozen=True):
+    """[bus]: max_batch bounds the run of one topic's envelopes the bus delivers to a
+    batch subscriber in one call (a burst decided, submitted, written and logged at once);
+    larger runs cost fewer calls per message, smaller ones bound a message's wait."""
+
+    max_batch: int = MAX_BATCH
+
+    def __post_init__(self) -> None:
+        if self.max_batch < 1:
+            raise ConfigurationError("bus.max_batch", self.max_batch, "must be at least 1")
 
 
 class IdentitiesConfig(ConfigBase, frozen=True):
@@ -124,6 +141,7 @@ class SwarmConfig(ConfigBase, frozen=True):
     broker: FeeConfig = FeeConfig()
     operator: OperatorConfig = OperatorConfig()
     signing: SigningConfig = SigningConfig()
+    bus: BusConfig = BusConfig()
     identities: IdentitiesConfig = IdentitiesConfig()
     instruments: InstrumentsConfig = InstrumentsConfig()
 

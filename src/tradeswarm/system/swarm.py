@@ -82,7 +82,11 @@ class Swarm:
         broker_path = broker_path_for(db) if broker_db is None else broker_db
         self.broker = PaperBroker(clock, broker_config, broker_path)
         self.bus = InProcessBus(
-            clock, sink=self.audit, group_log_writes=True, signing=self.identities.signing
+            clock,
+            sink=self.audit,
+            group_log_writes=True,
+            signing=self.identities.signing,
+            max_batch=config.bus.max_batch,
         )
         self.gate = VerifyingGate(
             self.bus,
