@@ -67,7 +67,8 @@ def signing(
     rounds: Annotated[int, typer.Option(help="Timed calls per operation.")] = 2_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
 ) -> None:
-    """Ed25519 and ML-DSA-87 sign/verify per envelope, against the log's leaf hash."""
+    """Ed25519 and ML-DSA-87 sign/verify per envelope, against the log's leaf hash; burst
+    (Merkle-root) signing and verifying per message, against per-message signatures."""
     from tradeswarm.bench.signing import run_signing_bench
 
     with cli_errors():
@@ -88,4 +89,23 @@ def quant(
 
     with cli_errors():
         result = run_quant_bench(assets, days, mv_assets, repeat, progress=not as_json)
+    print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))
+
+
+@bench_app.command()
+def marketdata(
+    messages: Annotated[int, typer.Option(help="Feed messages to time (after warm-up).")] = 200_000,
+    symbols: Annotated[int, typer.Option(help="Symbols the real bars are dealt to.")] = 100,
+    quotes_per_bar: Annotated[int, typer.Option(help="Quotes between two bars.")] = 4,
+    batch: Annotated[int, typer.Option(help="Messages per feed batch.")] = 1_000,
+    wire: Annotated[str, typer.Option(help="Wire format: json or msgpack.")] = "json",
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+) -> None:
+    """Feed batches -> decode -> market view -> analyzer indicators vs msgspec decode alone."""
+    from tradeswarm.bench.marketdata import run_marketdata_bench
+
+    with cli_errors():
+        result = run_marketdata_bench(
+            messages, symbols, quotes_per_bar, batch, wire, progress=not as_json
+        )
     print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))
