@@ -32,12 +32,13 @@ from tradeswarm.crypto import verify_envelope
 from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.crypto.registry import KeyRegistry
 from tradeswarm.data.view import MarketView
+from tradeswarm.execution.agent import order_for
 from tradeswarm.instruments import InstrumentMaster
 from tradeswarm.model.enums import OrderType, Side, TimeInForce, Verdict
 from tradeswarm.model.envelope import Envelope, signing_bytes
 from tradeswarm.model.market import Bar, Instrument, Session
 from tradeswarm.model.messages import OrderUpdated, RiskDecision, TradeIntent
-from tradeswarm.model.order import Order, OrderTrigger
+from tradeswarm.model.order import OrderTrigger
 from tradeswarm.risk.engines import make_engine
 from tradeswarm.risk.gate import PolicyGate
 from tradeswarm.risk.limits import EngineKind, RiskLimits
@@ -163,20 +164,7 @@ class World:
             if d.verdict is not Verdict.PERMIT or n % every:
                 continue
             i = d.intent
-            order = Order(
-                order_id=uuid.uuid5(uuid.NAMESPACE_OID, str(i.intent_id)),
-                client_order_id=f"c-{i.intent_id}",
-                intent_id=i.intent_id,
-                agent_id=i.agent_id,
-                symbol=i.symbol,
-                side=i.side,
-                quantity=i.quantity,
-                order_type=i.order_type,
-                time_in_force=i.time_in_force,
-                limit_price=i.limit_price,
-                created_ns=self.clock.now_ns(),
-                updated_ns=self.clock.now_ns(),
-            )
+            order = order_for(d, self.clock.now_ns())
             now = self.clock.now_ns()
             order = order.transition(OrderTrigger.SUBMIT, now).transition(OrderTrigger.ACK, now)
             order = order.apply_fill(i.quantity / 2, Decimal(100), now)
