@@ -7,7 +7,7 @@ that publishes intents needs its trader's envelopes signed, exactly as in a swar
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.inproc import EnvelopeSink, InProcessBus
@@ -18,6 +18,8 @@ from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.crypto.identity import AgentIdentity
 from tradeswarm.crypto.provision import demo_identities
 from tradeswarm.crypto.registry import KeyRegistry
+from tradeswarm.model.envelope import Envelope
+from tradeswarm.model.messages import EnvelopeRejected
 
 #: Who the agent-room tests publish as.
 TRADER = Identity("trading-agent-01", Role.TRADER)
@@ -47,3 +49,17 @@ def signed_bus(
     registry = KeyRegistry(i.public() for i in identities.values())
     signing = BusSigning(policy or SigningPolicy(), identities.values())
     return InProcessBus(clock, sink=sink, signing=signing), registry, identities
+
+
+class Recorder:
+    """A bus sink that keeps what was logged, in order."""
+
+    def __init__(self) -> None:
+        self.logged: list[Envelope] = []
+
+    def append_events(self, envs: Sequence[Envelope]) -> list[int | None]:
+        self.logged.extend(envs)
+        return [None] * len(envs)
+
+    def rejections(self) -> list[EnvelopeRejected]:
+        return [e.payload for e in self.logged if isinstance(e.payload, EnvelopeRejected)]

@@ -22,6 +22,7 @@ import msgspec
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from signed_kit import Recorder as BaseRecorder
 from signed_kit import keys_for
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.inproc import InProcessBus
@@ -78,14 +79,7 @@ IDENTITIES = keys_for([*TRADERS, RISK, EXECUTION])
 REGISTRY = KeyRegistry(i.public() for p, i in IDENTITIES.items() if "agent-03" not in p)
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.logged: list[Envelope] = []
-
-    def append_events(self, envs: Sequence[Envelope]) -> list[int | None]:
-        self.logged.extend(envs)
-        return [None] * len(envs)
-
+class Recorder(BaseRecorder):
     def unsigned(self) -> list[bytes]:
         """What was logged, each envelope with its signature slot empty (a burst is
         signed once by the root over it, so the blocks differ from one at a time)."""

@@ -5,14 +5,13 @@ with its reason, logged."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
 
 import msgspec
 import pytest
 
 from burst_kit import ATTACKS, Attack, block_of, risk_scene
-from signed_kit import RISK, TRADER, keys_for
+from signed_kit import RISK, TRADER, Recorder, keys_for
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.signed import VerifyingGate
 from tradeswarm.bus.signing import BusSigning
@@ -31,24 +30,11 @@ from tradeswarm.crypto import (
 )
 from tradeswarm.crypto.contexts import PER_MESSAGE
 from tradeswarm.model.envelope import Envelope, encode_envelope
-from tradeswarm.model.messages import EnvelopeRejected
 from tradeswarm.system.config import load_config
 from tradeswarm.testkit import T0, make_decision, make_intent
 
 KEYS = keys_for()
 RISK_KEYS = KEYS[str(RISK)]
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.logged: list[Envelope] = []
-
-    def append_events(self, envs: Sequence[Envelope]) -> list[int | None]:
-        self.logged.extend(envs)
-        return [None] * len(envs)
-
-    def rejections(self) -> list[EnvelopeRejected]:
-        return [e.payload for e in self.logged if isinstance(e.payload, EnvelopeRejected)]
 
 
 def _versions(envs: list[Envelope]) -> list[int | None]:

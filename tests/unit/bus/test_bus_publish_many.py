@@ -4,12 +4,12 @@ same order, as publishing them one by one; a burst that fails a check publishes 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from decimal import Decimal
 
 import msgspec
 import pytest
 
+from signed_kit import Recorder
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.signing import BusSigning
@@ -29,15 +29,6 @@ from tradeswarm.model.messages import EnvelopeRejected, TradeIntent
 from tradeswarm.testkit import T0, make_intent
 
 TRADER = Identity("trading-agent-01", Role.TRADER)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.logged: list[Envelope] = []
-
-    def append_events(self, envs: Sequence[Envelope]) -> list[int | None]:
-        self.logged.extend(envs)
-        return [None] * len(envs)
 
 
 def _keys() -> AgentIdentity:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from decimal import Decimal
 
 import msgspec
 import pytest
 
+from signed_kit import Recorder
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.signed import VerifyingGate
@@ -41,18 +41,6 @@ SEED = b"bus-signed-test-seed"
 TRADER = Identity("trading-agent-01", Role.TRADER)
 ANALYZER = Identity("market-analyzer-01", Role.ANALYZER)
 RISK = Identity("risk-manager-01", Role.RISK)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.logged: list[Envelope] = []
-
-    def append_events(self, envs: Sequence[Envelope]) -> list[int | None]:
-        self.logged.extend(envs)
-        return [None] * len(envs)
-
-    def rejections(self) -> list[EnvelopeRejected]:
-        return [e.payload for e in self.logged if isinstance(e.payload, EnvelopeRejected)]
 
 
 def _keys(who: Identity) -> AgentIdentity:
