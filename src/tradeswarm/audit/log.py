@@ -171,6 +171,22 @@ class AuditLog:
     def _witness_quietly(self, row: CheckpointRow) -> None:
         self.witness(row)
 
+    def _recover_cosignature(self, witness: Witness, size: int, asked: int) -> None:
+        """The witness holds a size of this log newer than any cosignature stored: a
+        crash came between its cosigning and the row's commit. Ask it again for that
+        checkpoint (a proof from a size to itself is empty) and store the line, so the
+        cosignature the witness remembers making is in the log."""
+        if size == asked:
+            return  # the caller's own retry cosigns this very checkpoint
+        held = next((c for c in self.store.audit.checkpoints() if c.size == size), None)
+        if held is None:
+            return  # not a checkpoint of ours: the retry's proof settles it
+        self._store_cosignature(witness, size, witness.cosign(held.note, size, []))
+
+    def _store_cosignature(self, witness: Witness, size: int, line: str) -> None:
+        ts_s = int.from_bytes(SignatureLine.parse(line).signature[:8], "big")
+        self.store.audit.add_cosignature(CosignatureRow(size, witness.key.name, line, ts_s))
+
     def witness(self, row: CheckpointRow) -> int:
         """Ask every witness to cosign row; return how many did (refusals are kept in
         `witness_errors` and leave the checkpoint pending for that witness)."""
@@ -183,12 +199,12 @@ class AuditLog:
                 except WitnessRefused as err:
                     if err.known_size == old or err.known_size > row.size:
                         raise
+                    self._recover_cosignature(w, err.known_size, row.size)
                     proof = self.tree.consistency_proof(err.known_size, row.size)
                     line = w.cosign(row.note, err.known_size, proof)
             except WitnessRefused as err:
                 self.witness_errors.append(f"size {row.size}: {err}")
                 continue
-            ts_s = int.from_bytes(SignatureLine.parse(line).signature[:8], "big")
-            self.store.audit.add_cosignature(CosignatureRow(row.size, w.key.name, line, ts_s))
+            self._store_cosignature(w, row.size, line)
             done += 1
         return done

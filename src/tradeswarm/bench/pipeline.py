@@ -147,7 +147,7 @@ async def _run_batches(
     return latencies
 
 
-def _peer(orders: int, batch: int, folder: Path) -> float:
+def raw_floor(orders: int, batch: int, folder: Path) -> float:
     """sqlite3 executemany of the same rows (an order and a fill per order), FULL sync."""
     con = sqlite3.connect(folder / "peer.sqlite", isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
@@ -207,7 +207,7 @@ def run_pipeline_bench(
             )
         finally:
             swarm.close()
-        peer = _peer(orders, batch, Path(tmp))
+        peer = raw_floor(orders, batch, Path(tmp))
     arr = np.array(lat)
     return {
         "bench": "pipeline",

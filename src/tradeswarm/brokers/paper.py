@@ -9,13 +9,15 @@ after a crash neither double-fills nor loses orders.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 import msgspec
 from sqlalchemy.engine import Connection
 
-from tradeswarm.brokers.errors import ErrorCode, broker_error
+from tradeswarm.brokers.errors import BrokerError, BrokerFatal, ErrorCode, broker_error
 from tradeswarm.brokers.matching import (
     RestingOrder,
     fee_for,
@@ -38,6 +40,7 @@ from tradeswarm.brokers.port import (
     BrokerOrderStatus,
     OrderRequest,
     OrderResponse,
+    PlaceResult,
 )
 from tradeswarm.core.clock import Clock
 from tradeswarm.model.enums import TimeInForce
@@ -76,13 +79,16 @@ class PaperBroker:
         self._state.close()
 
     # -- simulation controls -------------------------------------------------------
-    def inject_fault(self, code: ErrorCode, times: int = 1, after_accept: bool = False) -> None:
-        """Make the next `times` place_order calls fail with code.
+    def inject_fault(
+        self, code: ErrorCode, times: int = 1, after_accept: bool = False, skip: int = 0
+    ) -> None:
+        """Make the next `times` place_order calls (after `skip` untouched ones) fail with
+        code; each request of a `place_orders` burst counts as a call.
 
         after_accept=True accepts and persists the order first, then raises ERR_NETWORK:
         a lost response, which a retry with the same client_order_id must survive.
         """
-        self._faults.add(code, times, after_accept)
+        self._faults.add(code, times, after_accept, skip)
 
     def open_session(self, session: Session) -> None:
         """Set (and persist) the current session; DAY orders of an earlier day expire."""
@@ -138,12 +144,46 @@ class PaperBroker:
         return True
 
     async def place_order(self, order: OrderRequest) -> OrderResponse:
+        with self._placing() as conn:
+            result = self._place_one(conn, order)
+        if isinstance(result, BrokerError):
+            raise result
+        return result
+
+    async def place_orders(self, orders: Sequence[OrderRequest]) -> list[PlaceResult]:
+        """Place a burst in one transaction: each request is checked and accepted (or
+        refused) exactly as `place_order` would, in order, against the books the earlier
+        ones left; injected faults are taken one per request."""
+        results: list[PlaceResult] = []
+        with self._placing() as conn:
+            for request in orders:
+                result = self._place_one(conn, request)
+                results.append(result)
+                if isinstance(result, BrokerFatal):
+                    break
+        return results + [None] * (len(orders) - len(results))
+
+    @contextmanager
+    def _placing(self) -> Iterator[Connection]:
+        """The transaction orders are placed in; if it rolls back, the cash the orders it
+        accepted reserved is forgotten with them (recomputed on the next order)."""
+        try:
+            with self._state.begin() as conn:
+                yield conn
+        except BaseException:
+            self._reserved = None
+            raise
+
+    def _place_one(self, conn: Connection, order: OrderRequest) -> OrderResponse | BrokerError:
         fault = self._faults.pop()
         if fault is not None and not fault.after_accept:
-            raise broker_error(fault.code, f"injected {fault.code}")
-        response = self._place(order)
+            return broker_error(fault.code, f"injected {fault.code}")
+        try:
+            response = self._place(conn, order)
+        except BrokerError as err:
+            return err
         if fault is not None:
-            raise broker_error(
+            return broker_error(
                 ErrorCode.ERR_NETWORK,
                 f"injected lost response: {order.client_order_id} was accepted "
                 f"as {response.broker_order_id}",
@@ -192,24 +232,25 @@ class PaperBroker:
             return self._state.fills_since(conn, since_ns)
 
     # -- placing -------------------------------------------------------------------
-    def _place(self, req: OrderRequest) -> OrderResponse:
-        with self._state.begin() as conn:
-            existing = self._state.order_by_client_id(conn, req.client_order_id)
-            if existing is not None:
-                return _response(existing, duplicate=True)
-            validate_request(req)
-            check_market(self._state, conn, self._cfg, req, self._clock.now_ns())
-            wait_ms = self._bucket.try_take()
-            if wait_ms:
-                raise broker_error(
-                    ErrorCode.ERR_RATE_LIMIT, f"rate limit: retry in {wait_ms} ms", wait_ms
-                )
-            if self._reserved is None:
-                self._reserved = reserved_cash(self._state, conn, self._cfg)
-            check_funds(self._state, conn, self._cfg, req, self._reserved)
-            reserved = self._reserved + buy_cost(self._state, conn, self._cfg, req)
-            order = self._new_order(conn, req)
-            self._state.insert_order(conn, order)
+    def _place(self, conn: Connection, req: OrderRequest) -> OrderResponse:
+        """Accept req (its writes in conn's transaction) or raise the BrokerError it meets;
+        every check comes before the first write, so a refusal writes nothing."""
+        existing = self._state.order_by_client_id(conn, req.client_order_id)
+        if existing is not None:
+            return _response(existing, duplicate=True)
+        validate_request(req)
+        check_market(self._state, conn, self._cfg, req, self._clock.now_ns())
+        wait_ms = self._bucket.try_take()
+        if wait_ms:
+            raise broker_error(
+                ErrorCode.ERR_RATE_LIMIT, f"rate limit: retry in {wait_ms} ms", wait_ms
+            )
+        if self._reserved is None:
+            self._reserved = reserved_cash(self._state, conn, self._cfg)
+        check_funds(self._state, conn, self._cfg, req, self._reserved)
+        reserved = self._reserved + buy_cost(self._state, conn, self._cfg, req)
+        order = self._new_order(conn, req)
+        self._state.insert_order(conn, order)
         self._reserved = reserved
         return _response(order)
 

@@ -45,14 +45,20 @@ class Fault(msgspec.Struct, frozen=True):
 
 
 class FaultQueue:
-    """Faults to inject into the next place_order calls, one per call, in order."""
+    """Faults to inject into the next place_order calls, one per call, in order (None:
+    a call let through untouched)."""
 
     def __init__(self) -> None:
-        self._pending: deque[Fault] = deque()
+        self._pending: deque[Fault | None] = deque()
 
-    def add(self, code: ErrorCode, times: int = 1, after_accept: bool = False) -> None:
+    def add(
+        self, code: ErrorCode, times: int = 1, after_accept: bool = False, skip: int = 0
+    ) -> None:
         if times < 1:
             raise ValueError(f"times={times} must be >= 1")
+        if skip < 0:
+            raise ValueError(f"skip={skip} must be >= 0")
+        self._pending.extend(None for _ in range(skip))
         self._pending.extend(Fault(code, after_accept) for _ in range(times))
 
     def pop(self) -> Fault | None:

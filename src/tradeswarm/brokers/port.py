@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
 import msgspec
 
+from tradeswarm.brokers.errors import BrokerError, BrokerFatal
 from tradeswarm.model.enums import OrderType, Side, TimeInForce
 from tradeswarm.model.portfolio import Fill, Position
 
@@ -70,6 +72,26 @@ class BrokerAccount(msgspec.Struct, frozen=True, kw_only=True):
     buying_power: Decimal
 
 
+PlaceResult = OrderResponse | BrokerError | None
+"""What one request of a burst met: the broker's response, the `BrokerError` it raised
+(each request is answered on its own: one refusal does not refuse the burst), or None:
+not attempted, because an earlier request of the burst met a `BrokerFatal`."""
+
+
+async def place_each(broker: BrokerPort, orders: Sequence[OrderRequest]) -> list[PlaceResult]:
+    """`BrokerPort.place_orders` from `place_order`, one request at a time."""
+    results: list[PlaceResult] = []
+    for request in orders:
+        try:
+            results.append(await broker.place_order(request))
+        except BrokerFatal as err:
+            results.append(err)
+            break
+        except BrokerError as err:
+            results.append(err)
+    return results + [None] * (len(orders) - len(results))
+
+
 class BrokerPort(Protocol):
     """The seed's BrokerAPI. Every method may raise a BrokerError branch."""
 
@@ -82,6 +104,11 @@ class BrokerPort(Protocol):
     async def get_open_orders(self) -> list[BrokerOrder]: ...
 
     async def place_order(self, order: OrderRequest) -> OrderResponse: ...
+
+    async def place_orders(self, orders: Sequence[OrderRequest]) -> list[PlaceResult]:
+        """Place a burst, in order; one result per request (see `PlaceResult`). A broker
+        without a batch call implements it with `place_each`."""
+        ...
 
     async def cancel_order(self, broker_order_id: str) -> bool: ...
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import os
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -148,6 +149,9 @@ class InProcessBus:
         self._seen: collections.OrderedDict[Any, None] = collections.OrderedDict()
         self._window = dedup_window
         self.stats = BusStats()
+        self.timing: dict[str, float] | None = None
+        """Set to a dict to have `drain` add up the seconds each handler (by qualified
+        name) and the log append take: a benchmark's per-stage shares."""
 
     def attach(self, identity: Identity, keys: AgentIdentity | None = None) -> Publisher:
         """A publisher for identity; it signs with keys, or the keys signing holds for it."""
@@ -271,14 +275,23 @@ class InProcessBus:
             if not run:
                 continue
             for handler, batch in self._subs.get(run[0].topic, ()):
+                started = time.perf_counter()
                 if batch:
                     await handler(run)
                 else:
                     for env in run:
                         await handler(env)
+                if self.timing is not None:
+                    name = getattr(handler, "__qualname__", repr(handler))
+                    self.timing[name] = self.timing.get(name, 0.0) + time.perf_counter() - started
             self.stats.delivered += len(run)
             count += len(run)
+        started = time.perf_counter()
         self.flush()
+        if self.timing is not None:
+            self.timing["log append"] = self.timing.get("log append", 0.0) + (
+                time.perf_counter() - started
+            )
         return count
 
     def _take_run(self) -> list[Envelope]:

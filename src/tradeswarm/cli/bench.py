@@ -8,13 +8,20 @@ from typing import Annotated
 import typer
 
 from tradeswarm.cli.common import cli_errors, console
+from tradeswarm.core.errors import InvalidInput
 
 bench_app = typer.Typer(help="Benchmarks; each prints one JSON object.", no_args_is_help=True)
 
 
 @bench_app.command()
 def pipeline(
-    orders: Annotated[int, typer.Option(help="Orders to drive through the pipeline.")] = 2_000,
+    orders: Annotated[
+        int | None,
+        typer.Option(
+            help="Orders to drive through the pipeline [default: 2000; with --scenario, "
+            "its initial burst plus five seconds of its rate]."
+        ),
+    ] = None,
     batch: Annotated[int, typer.Option(help="Orders per unit of work (one commit).")] = 500,
     as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
     sign: Annotated[
@@ -22,15 +29,36 @@ def pipeline(
         typer.Option(
             "--sign",
             help="What is signed: intents (the least the gate needs), or every "
-            "non-repudiable type in ed25519 or mldsa87.",
+            "non-repudiable type in ed25519 or mldsa87 (without --scenario).",
         ),
     ] = "ed25519",
+    scenario: Annotated[
+        str | None,
+        typer.Option(
+            help="A load scenario of the seed: normal, high_volatility or market_open "
+            "(many agents and symbols, trade sizes, halts, oversight; with the naive "
+            "design as peer). Without it: one agent, one symbol."
+        ),
+    ] = None,
+    shards: Annotated[
+        int,
+        typer.Option(help="With --scenario: also run it as this many swarm processes."),
+    ] = 1,
 ) -> None:
     """Synthetic signals through gate -> execution -> paper fill -> durable store -> log."""
-    from tradeswarm.bench.pipeline import run_pipeline_bench
-
     with cli_errors():
-        result = run_pipeline_bench(orders=orders, batch=batch, progress=not as_json, sign=sign)
+        if batch < 1 or (orders is not None and orders < 1) or shards < 1:
+            raise InvalidInput("--orders/--batch/--shards", (orders, batch, shards), "must be >= 1")
+        if scenario is not None:
+            from tradeswarm.bench.scenario_run import run_scenario_bench
+
+            result = run_scenario_bench(scenario, orders, batch, shards, progress=not as_json)
+        else:
+            from tradeswarm.bench.pipeline import run_pipeline_bench
+
+            result = run_pipeline_bench(
+                orders=orders or 2_000, batch=batch, progress=not as_json, sign=sign
+            )
     print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import msgspec
 
 from tradeswarm.audit.report import day_window
-from tradeswarm.bus.agent import Agent
+from tradeswarm.bus.agent import Agent, Outbox
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.topics import COMPLIANCE_FLAGS, DAILY_SUMMARY, FILLS, Role
 from tradeswarm.core.clock import NS_PER_SECOND, Clock
@@ -16,12 +16,18 @@ from tradeswarm.model.enums import OversightStatus, Side
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.market import Session
 from tradeswarm.model.messages import ComplianceFlag, DailySummary, FillReceived
+from tradeswarm.model.portfolio import Fill
 from tradeswarm.store import Store
 
 
 class ComplianceConfig(ConfigBase, frozen=True):
     wash_window_s: int = 1800
     restricted_symbols: list[str] = msgspec.field(default_factory=list)
+
+
+def _fill(env: Envelope) -> FillReceived:
+    assert isinstance(env.payload, FillReceived)
+    return env.payload
 
 
 class ComplianceAgent(Agent):
@@ -45,39 +51,52 @@ class ComplianceAgent(Agent):
         super().__init__(name, bus, clock)
 
     def subscribe(self, bus: InProcessBus) -> None:
-        bus.subscribe(FILLS, self.on_fill)
+        bus.subscribe_batch(FILLS, self.on_fills)
 
     async def on_fill(self, env: Envelope) -> None:
-        fill = env.payload
-        assert isinstance(fill, FillReceived)
-        for flag, detail in self._checks(fill):
-            found = ComplianceFlag(
-                flag=flag,
-                symbol=fill.symbol,
-                detail=detail,
-                order_id=fill.order_id,
-                ts_event=fill.ts_event,
-            )
-            self.flags.append(found)
-            self.out.publish(COMPLIANCE_FLAGS, found, key=f"{fill.fill_id}:{flag}", cause=env)
+        """One fill: a run of one."""
+        await self.on_fills([env])
 
-    def _checks(self, fill: FillReceived) -> list[tuple[str, str]]:
+    async def on_fills(self, envs: list[Envelope]) -> None:
+        """Check a run of fills, in order, against the books: the first opposite trade
+        in each wash window, looked up once per (symbol, side, window start) in the run
+        (fills at one bar's time share one lookup)."""
+        firsts: dict[tuple[str, Side, int], Fill | None] = {}
+        outbox = Outbox(self.out)
+        for env in envs:
+            fill = _fill(env)
+            for flag, detail in self._checks(fill, firsts):
+                found = ComplianceFlag(
+                    flag=flag,
+                    symbol=fill.symbol,
+                    detail=detail,
+                    order_id=fill.order_id,
+                    ts_event=fill.ts_event,
+                )
+                self.flags.append(found)
+                outbox.add(COMPLIANCE_FLAGS, found, key=f"{fill.fill_id}:{flag}", cause=env)
+        outbox.flush()
+
+    def _checks(
+        self, fill: FillReceived, firsts: dict[tuple[str, Side, int], Fill | None]
+    ) -> list[tuple[str, str]]:
         found = []
         if fill.symbol in self.config.restricted_symbols:
             found.append(("RESTRICTED_SYMBOL", f"{fill.symbol} is on the restricted list"))
-        window = self.config.wash_window_s * NS_PER_SECOND
         opposite = Side.SELL if fill.side is Side.BUY else Side.BUY
-        for prior in self.store.list_trades(fill.symbol, fill.ts_event - window, opposite):
-            if prior.ts_event <= fill.ts_event:
-                mins = (fill.ts_event - prior.ts_event) / (60 * NS_PER_SECOND)
-                found.append(
-                    (
-                        "WASH_TRADE_SUSPECT",
-                        f"{fill.side} {fill.quantity} reverses {prior.side} {prior.quantity} "
-                        f"of {mins:.0f} min before (fill {prior.fill_id})",
-                    )
+        key = (fill.symbol, opposite, fill.ts_event - self.config.wash_window_s * NS_PER_SECOND)
+        if key not in firsts:
+            firsts[key] = self.store.first_trade(*key)
+        prior = firsts[key]
+        if prior is not None and prior.ts_event <= fill.ts_event:
+            mins = (fill.ts_event - prior.ts_event) / (60 * NS_PER_SECOND)
+            found.append(
+                (
+                    "WASH_TRADE_SUSPECT",
+                    f"{fill.side} {fill.quantity} reverses {prior.side} {prior.quantity} "
+                    f"of {mins:.0f} min before (fill {prior.fill_id})",
                 )
-                break
+            )
         return found
 
     def summarize(self, session: Session) -> DailySummary:

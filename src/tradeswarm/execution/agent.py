@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
 import msgspec
 
-from tradeswarm.brokers.errors import BrokerError, BrokerFatal, BrokerNonRetryable, BrokerRetryable
-from tradeswarm.brokers.port import BrokerOrder, BrokerOrderStatus, BrokerPort, OrderRequest
-from tradeswarm.bus.agent import Agent
+from tradeswarm.brokers.errors import BrokerError, BrokerFatal, BrokerRetryable
+from tradeswarm.brokers.port import (
+    BrokerOrder,
+    BrokerOrderStatus,
+    BrokerPort,
+    OrderRequest,
+    OrderResponse,
+)
+from tradeswarm.bus.agent import Agent, Outbox
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.topics import (
     EXECUTION_REJECTED,
@@ -15,6 +25,7 @@ from tradeswarm.bus.topics import (
     ORDERS,
     RISK_DECISIONS,
     Role,
+    Topic,
 )
 from tradeswarm.core.clock import NS_PER_MS, Clock, Sleeper
 from tradeswarm.core.ids import derived_id
@@ -29,6 +40,7 @@ from tradeswarm.instruments import InstrumentMaster
 from tradeswarm.model.enums import Verdict
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import (
+    AnyMessage,
     ExecutionRejected,
     FillReceived,
     KillSwitchActivated,
@@ -82,6 +94,14 @@ def request_for(order: Order) -> OrderRequest:
     )
 
 
+class Checked(NamedTuple):
+    """A new PERMIT's order in a burst, with what its pre-trade checks refused."""
+
+    order: Order
+    cause: Envelope
+    refusals: list[str]
+
+
 class ExecutionAgent(Agent):
     """The only broker holder. Pre-trade checks, idempotent submission, retries, fills."""
 
@@ -100,9 +120,14 @@ class ExecutionAgent(Agent):
         instruments: InstrumentMaster,
         collar: Collar,
         config: ExecutionConfig | None = None,
+        burst: bool = True,
     ) -> None:
         """instruments and collar: the instrument master and the desk's price collar, for
-        the collar's re-check against the latest quote right before an order is sent."""
+        the collar's re-check against the latest quote right before an order is sent.
+        burst=False subscribes the one-at-a-time path (the reference the tests compare
+        with) instead of `on_decisions`."""
+        self.burst = burst
+        self._outbox: Outbox | None = None  # set while a burst's messages are held
         self.instruments = instruments
         self.collar = collar
         self.broker = broker
@@ -113,10 +138,40 @@ class ExecutionAgent(Agent):
         super().__init__(name, bus, clock)
 
     def subscribe(self, bus: InProcessBus) -> None:
-        bus.subscribe(RISK_DECISIONS, self.on_decision)
+        if self.burst:
+            bus.subscribe_batch(RISK_DECISIONS, self.on_decisions)
+        else:
+            bus.subscribe(RISK_DECISIONS, self.on_decision)
         bus.subscribe(KILLSWITCH, self.on_killswitch)
 
+    async def on_decisions(self, envs: list[Envelope]) -> None:
+        """A run of decisions. Its new PERMITs are checked in order and sent as one burst
+        (`_submit_burst`); an order the store already knows (a replay) is recovered on
+        its own, after the burst pending before it is sent."""
+        pending: list[Checked] = []
+        cids: set[str] = set()
+        for env in envs:
+            decision = env.payload
+            assert isinstance(decision, RiskDecision)
+            if decision.verdict is not Verdict.PERMIT:
+                continue
+            order = order_for(decision, self.clock.now_ns())
+            cid = order.client_order_id
+            if cid in cids:  # a repeat in the run: send what is pending, then it is known
+                await self._submit_burst(pending)
+                pending, cids = [], set()
+            known = self.store.get_order_by_client_id(cid)
+            if known is not None:
+                await self._submit_burst(pending)
+                pending, cids = [], set()
+                await self._recover(known, env)
+            else:
+                pending.append(Checked(order, env, self._refusals(decision)))
+                cids.add(cid)
+        await self._submit_burst(pending)
+
     async def on_decision(self, env: Envelope) -> None:
+        """One decision: a PERMIT's order checked, saved and sent (or recovered)."""
         decision = env.payload
         assert isinstance(decision, RiskDecision)
         if decision.verdict is not Verdict.PERMIT:
@@ -148,11 +203,76 @@ class ExecutionAgent(Agent):
                 refusals.append(moved)
         return refusals
 
+    def _emit(
+        self, topic: Topic[Any], payload: AnyMessage, key: str, cause: Envelope | None
+    ) -> None:
+        """Publish now, or hold in the burst's outbox while one is open."""
+        if self._outbox is None:
+            self.out.publish(topic, payload, key=key, cause=cause)
+        else:
+            self._outbox.add(topic, payload, key=key, cause=cause)
+
     def _save(self, order: Order, cause: Envelope | None, reason: str = "") -> None:
         self.store.upsert_order(order)
         update = OrderUpdated(order=order, note=reason, ts_event=order.updated_ns)
         key = f"{order.client_order_id}:{order.state}:{order.filled_qty}"
-        self.out.publish(ORDERS, update, key=key, cause=cause)
+        self._emit(ORDERS, update, key, cause)
+
+    async def _submit_burst(self, pending: list[Checked]) -> None:
+        """Send a burst's orders that passed their checks in one `place_orders` call,
+        then record each order as `on_decision` would have, in the run's order: refused,
+        or CREATED, SUBMITTED and the broker's answer; all published as one burst. Once
+        an answer is fatal (the kill switch trips), every later order of the burst is
+        refused as the kill switch refuses it, sent or not. A retryable answer goes on
+        to `_send`'s retries after the burst. Nothing is durable before the unit of work
+        commits, so recording after the call changes nothing a crash could see."""
+        if len(pending) <= 1:  # a burst of one is the one-at-a-time path exactly
+            for checked in pending:
+                await self._submit_checked(checked)
+            return
+        now = self.clock.now_ns()
+        go = [c for c in pending if not c.refusals]
+        sent = {id(c): c.order.transition(OrderTrigger.SUBMIT, now) for c in go}
+        answers = await self.broker.place_orders([request_for(sent[id(c)]) for c in go])
+        answer = dict(zip(sent, answers, strict=True))
+        retry, halted = [], False
+        with self._holding():
+            for c in pending:
+                result = answer.get(id(c))
+                if halted or (result is None and not c.refusals):
+                    self._fail(c.order, OrderTrigger.REJECT, "kill switch active", c.cause)
+                elif c.refusals:
+                    self._fail(c.order, OrderTrigger.REJECT, "; ".join(c.refusals), c.cause)
+                else:
+                    self._save(c.order, c.cause)
+                    self._save(sent[id(c)], c.cause)
+                    if isinstance(result, OrderResponse):
+                        self._acknowledged(sent[id(c)], result.broker_order_id, c.cause)
+                    elif isinstance(result, BrokerRetryable):
+                        retry.append((sent[id(c)], c.cause, result))
+                    else:
+                        assert result is not None
+                        self._refused(sent[id(c)], result, c.cause)
+                        halted = isinstance(result, BrokerFatal)
+        for order, cause, err in retry:
+            await self._send(order, cause, err)
+
+    async def _submit_checked(self, checked: Checked) -> None:
+        if checked.refusals:
+            reason = "; ".join(checked.refusals)
+            self._fail(checked.order, OrderTrigger.REJECT, reason, checked.cause)
+        else:
+            await self._submit(checked.order, checked.cause)
+
+    @contextmanager
+    def _holding(self) -> Iterator[None]:
+        """Hold what is published until the block ends, then publish it as one burst."""
+        self._outbox = Outbox(self.out)
+        try:
+            yield
+        finally:
+            outbox, self._outbox = self._outbox, None
+        outbox.flush()
 
     async def _submit(self, order: Order, cause: Envelope) -> None:
         self._save(order, cause)
@@ -160,13 +280,15 @@ class ExecutionAgent(Agent):
         self._save(order, cause)
         await self._send(order, cause)
 
-    async def _send(self, order: Order, cause: Envelope) -> None:
-        """place_order with retries on retryable errors, always the same client order id."""
+    async def _send(
+        self, order: Order, cause: Envelope, failed: BrokerRetryable | None = None
+    ) -> None:
+        """place_order with retries on retryable errors, always the same client order id;
+        failed: the retryable error a first try (in a burst) already met."""
         request = request_for(order)
-        for attempt in range(self.config.max_retries + 1):
-            try:
-                response = await self.broker.place_order(request)
-            except BrokerRetryable as err:
+        attempt, err = 0, failed
+        while True:
+            if err is not None:
                 if attempt == self.config.max_retries:
                     self._fail(
                         order, OrderTrigger.FATAL, f"{err.code} after {attempt + 1} tries", cause
@@ -174,16 +296,25 @@ class ExecutionAgent(Agent):
                     return
                 delay_ms = max(err.retry_after_ms, self.config.backoff_ms * 2**attempt)
                 await self.sleeper.sleep(delay_ms * NS_PER_MS)
-            except BrokerNonRetryable as err:
-                self._fail(order, OrderTrigger.REJECT, f"{err.code}: {err.message}", cause)
-                return
-            except BrokerFatal as err:
-                self._fail(order, OrderTrigger.FATAL, f"{err.code}: {err.message}", cause)
-                self._halt(f"broker fatal error {err.code}", cause)
+                attempt += 1
+            try:
+                response = await self.broker.place_order(request)
+            except BrokerRetryable as retryable:
+                err = retryable
+            except BrokerError as refused:
+                self._refused(order, refused, cause)
                 return
             else:
                 self._acknowledged(order, response.broker_order_id, cause)
                 return
+
+    def _refused(self, order: Order, err: BrokerError, cause: Envelope) -> None:
+        """A non-retryable refusal rejects the order; a fatal one also halts trading."""
+        if isinstance(err, BrokerFatal):
+            self._fail(order, OrderTrigger.FATAL, f"{err.code}: {err.message}", cause)
+            self._halt(f"broker fatal error {err.code}", cause)
+        else:
+            self._fail(order, OrderTrigger.REJECT, f"{err.code}: {err.message}", cause)
 
     def _acknowledged(self, order: Order, broker_order_id: str, cause: Envelope | None) -> None:
         acked = order.transition(OrderTrigger.ACK, self.clock.now_ns(), "accepted by broker")
@@ -197,14 +328,14 @@ class ExecutionAgent(Agent):
             reason=reason,
             ts_event=self.clock.now_ns(),
         )
-        self.out.publish(EXECUTION_REJECTED, refusal, key=order.client_order_id, cause=cause)
+        self._emit(EXECUTION_REJECTED, refusal, order.client_order_id, cause)
 
     def _halt(self, reason: str, cause: Envelope | None) -> None:
         """Stop trading now (the flag, read before every order) and say so in the log."""
         now = self.clock.now_ns()
         self.store.set_killswitch(True, f"{self.identity}: {reason}", now)
         halt = KillSwitchActivated(reason=reason, triggered_by=str(self.identity), ts_event=now)
-        self.out.publish(KILLSWITCH, halt, key=f"halt:{now}", cause=cause)
+        self._emit(KILLSWITCH, halt, f"halt:{now}", cause)
 
     async def _recover(self, order: Order, cause: Envelope) -> None:
         """A replay met an order we already know: finish what a crash interrupted."""
@@ -240,9 +371,9 @@ class ExecutionAgent(Agent):
     async def sync(self) -> None:
         """Pull fills and order ends from the broker, the truth about executions."""
         since = int(self.store.get_meta(FILLS_SINCE) or 0)
-        for fill in await self.broker.get_fills(since):
-            self._record_fill(fill)
-            since = max(since, fill.ts_event)
+        fills = await self.broker.get_fills(since)
+        self._record_fills(fills)
+        since = max([since, *(fill.ts_event for fill in fills)])
         self.store.set_meta(FILLS_SINCE, str(since))
         working = {o.client_order_id for o in await self.broker.get_open_orders()}
         for order in self.store.list_orders(open_only=True):
@@ -250,6 +381,30 @@ class ExecutionAgent(Agent):
                 await self.sync_order(order, None)
         if self.store.killswitch_active() and self.store.list_orders(open_only=True):
             await self.cancel_open_orders(None)
+
+    def _record_fills(self, fills: list[Fill]) -> None:
+        """Book the fills (one `Store.record_fills`), then publish, as one burst, each
+        fill booked now and after them each one's order update, in order (the bus
+        delivers a run per topic: the fills' subscribers get them in one call). A burst
+        of one, or burst=False, takes `_record_fill` per fill."""
+        if len(fills) <= 1 or not self.burst:
+            for fill in fills:
+                self._record_fill(fill)
+            return
+        orders = self.store.get_orders_by_client_ids([f.client_order_id for f in fills])
+        known = [f for f in fills if f.client_order_id in orders]
+        booked = self.store.record_fills([(f, orders[f.client_order_id].agent_id) for f in known])
+        updated = []
+        with self._holding():
+            for fill, fresh in zip(known, booked, strict=True):
+                if fresh:
+                    order = orders[fill.client_order_id]
+                    order = order.apply_fill(fill.quantity, fill.price, fill.ts_event)
+                    orders[fill.client_order_id] = order
+                    self._emit(FILLS, FillReceived.of(fill), fill.fill_id, None)
+                    updated.append((order, f"last fill {fill.quantity} @ {fill.price}"))
+            for order, note in updated:  # after the fills: one run per topic on the bus
+                self._save(order, None, note)
 
     def _record_fill(self, fill: Fill) -> None:
         order = self.store.get_order_by_client_id(fill.client_order_id)

@@ -21,6 +21,7 @@ from tradeswarm.model.enums import OrderType, Side, TimeInForce
 from tradeswarm.model.order import TERMINAL_STATES, Order, OrderState
 from tradeswarm.model.portfolio import Fill, Position
 from tradeswarm.store.schema import account, orders, positions, trades
+from tradeswarm.store.wide import WideIn
 
 ACCOUNT_ID = 1
 
@@ -70,6 +71,16 @@ _GET_POSITION = FastStatement(select(positions).where(positions.c.symbol == bind
 _ALL_POSITIONS = FastStatement(select(positions).order_by(positions.c.symbol))
 _SAVE_POSITION = _upsert(positions, "symbol")
 _TRADES: dict[tuple[bool, bool, bool], FastStatement] = {}
+_FIRST_TRADE = FastStatement(
+    select(trades)
+    .where(trades.c.symbol == bindparam("sym"))
+    .where(trades.c.side == bindparam("side"))
+    .where(trades.c.ts_event >= bindparam("since"))
+    .order_by(trades.c.ts_event, trades.c.fill_id)
+    .limit(1)
+)
+_ORDERS_BY_CID = WideIn(select(orders), orders.c.client_order_id)
+_FILL_IDS = WideIn(select(trades.c.fill_id), trades.c.fill_id)
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -159,6 +170,11 @@ def get_order_by_client_id(conn: Connection, cid: str) -> Order | None:
     return None if row is None else _order_from(row)
 
 
+def orders_by_client_ids(conn: Connection, cids: list[str]) -> dict[str, Order]:
+    """The stored orders of the client order ids given, by client order id."""
+    return {o.client_order_id: o for o in map(_order_from, _ORDERS_BY_CID.rows(conn, cids))}
+
+
 def list_orders(conn: Connection, open_only: bool) -> list[Order]:
     if open_only:
         return [_order_from(r) for r in _OPEN_ORDERS.rows(conn, _TERMINAL)]
@@ -213,7 +229,23 @@ def save_position(conn: Connection, pos: Position, ts_ns: int) -> None:
 
 def insert_trade(conn: Connection, fill: Fill, agent_id: str) -> bool:
     """Insert the trade row once per fill_id; False if it is already booked."""
-    params = {
+    return _INSERT_TRADE.run(conn, _trade_params(fill, agent_id)) == 1
+
+
+def booked_fill_ids(conn: Connection, fill_ids: list[str]) -> set[str]:
+    """Which of fill_ids already have a trade row."""
+    return {r[0] for r in _FILL_IDS.rows(conn, fill_ids)}
+
+
+def insert_trades(conn: Connection, batch: list[tuple[Fill, str]]) -> None:
+    """Insert the trade rows of (fill, agent_id) pairs none of which is booked yet, in
+    one driver call (`booked_fill_ids` first says which are new)."""
+    if batch:
+        _INSERT_TRADE.executemany(conn, [_trade_params(f, a) for f, a in batch])
+
+
+def _trade_params(fill: Fill, agent_id: str) -> dict[str, object]:
+    return {
         "fill_id": fill.fill_id,
         "order_id": str(fill.order_id),
         "client_order_id": fill.client_order_id,
@@ -226,7 +258,6 @@ def insert_trade(conn: Connection, fill: Fill, agent_id: str) -> bool:
         "fee": money_text(fill.fee),
         "ts_event": fill.ts_event,
     }
-    return _INSERT_TRADE.run(conn, params) == 1
 
 
 def _trades_statement(symbol: bool, since: bool, side: bool) -> FastStatement:
@@ -252,20 +283,27 @@ def list_trades(
 ) -> list[Fill]:
     stmt = _trades_statement(symbol is not None, since_ns is not None, side is not None)
     params = {"sym": symbol, "since": since_ns, "side": None if side is None else side.value}
-    return [
-        Fill(
-            fill_id=r[0],
-            order_id=uuid.UUID(r[1]),
-            client_order_id=r[2],
-            symbol=r[4],
-            side=Side(r[5]),
-            quantity=Decimal(r[6]),
-            price=Decimal(r[7]),
-            fee=Decimal(r[9]),
-            ts_event=r[10],
-        )
-        for r in stmt.rows(conn, params)
-    ]
+    return [_fill_from(r) for r in stmt.rows(conn, params)]
+
+
+def first_trade(conn: Connection, symbol: str, side: Side, since_ns: int) -> Fill | None:
+    """The first trade of symbol on side from since_ns on, in (ts_event, fill_id) order."""
+    row = _FIRST_TRADE.first(conn, {"sym": symbol, "side": side.value, "since": since_ns})
+    return None if row is None else _fill_from(row)
+
+
+def _fill_from(r: Any) -> Fill:
+    return Fill(
+        fill_id=r[0],
+        order_id=uuid.UUID(r[1]),
+        client_order_id=r[2],
+        symbol=r[4],
+        side=Side(r[5]),
+        quantity=Decimal(r[6]),
+        price=Decimal(r[7]),
+        fee=Decimal(r[9]),
+        ts_event=r[10],
+    )
 
 
 def all_positions(conn: Connection) -> dict[str, Position]:

@@ -251,6 +251,21 @@ class Store:
         with self._read() as conn:
             return books.get_order_by_client_id(conn, cid)
 
+    def get_orders_by_client_ids(self, cids: Sequence[str]) -> dict[str, Order]:
+        """The stored orders of the client order ids given (those that exist), by id."""
+        found: dict[str, Order] = {}
+        missing = []
+        for cid in dict.fromkeys(cids):
+            held = self._orders.get_by_client_id(cid)
+            if held is None:
+                missing.append(cid)
+            else:
+                found[cid] = held
+        if missing:
+            with self._read() as conn:
+                found.update(books.orders_by_client_ids(conn, missing))
+        return found
+
     def list_orders(self, open_only: bool = False) -> list[Order]:
         """All orders (or only non-terminal ones) ordered by created_ns."""
         with self._read() as conn:
@@ -311,12 +326,46 @@ class Store:
             held[fill.symbol] = pos
             return True
 
+    def record_fills(self, batch: Sequence[tuple[Fill, str]]) -> list[bool]:
+        """`record_fill` for a burst of (fill, agent_id) pairs, in order, in one unit of
+        work: one lookup of the fills already booked, one `executemany` of the new trade
+        rows, then each touched position and the cash written once, with the state the
+        fills leave. Returns, per pair, whether it was booked now."""
+        with self._tx() as conn:
+            cash, held = self.get_cash(), self._position_book()
+            seen = books.booked_fill_ids(conn, [f.fill_id for f, _ in batch])
+            booked, new = [], []
+            moved: dict[str, tuple[Position, int]] = {}  # symbol: position, last fill's ts
+            for fill, agent_id in batch:
+                booked.append(fill.fill_id not in seen)
+                if not booked[-1]:
+                    continue
+                seen.add(fill.fill_id)
+                new.append((fill, agent_id))
+                old = moved[fill.symbol][0] if fill.symbol in moved else held.get(fill.symbol)
+                old = old or Position(symbol=fill.symbol)
+                moved[fill.symbol] = old.apply(fill.side, fill.quantity, fill.price), fill.ts_event
+                cash += fill.cash_delta
+            books.insert_trades(conn, new)
+            for pos, ts in moved.values():
+                books.save_position(conn, pos, ts)
+            if new:
+                books.set_cash(conn, cash)
+            self._cash = cash  # the read models move only once every write is done
+            held.update((symbol, pos) for symbol, (pos, _) in moved.items())
+            return booked
+
     def list_trades(
         self, symbol: str | None = None, since_ns: int | None = None, side: Side | None = None
     ) -> list[Fill]:
         """Fills ordered by (ts_event, fill_id); optionally one symbol, side, from since_ns on."""
         with self._read() as conn:
             return books.list_trades(conn, symbol, since_ns, side)
+
+    def first_trade(self, symbol: str, side: Side, since_ns: int) -> Fill | None:
+        """The first fill of symbol on side from since_ns on, by (ts_event, fill_id)."""
+        with self._read() as conn:
+            return books.first_trade(conn, symbol, side, since_ns)
 
     def get_positions(self) -> dict[str, Position]:
         """Positions with a nonzero quantity, by symbol."""

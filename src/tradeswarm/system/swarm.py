@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -54,14 +54,20 @@ class Swarm:
         identities: list[AgentIdentity] | None = None,
         signing: SigningPolicy | None = None,
         instruments: InstrumentMaster | None = None,
+        broker_symbols: Sequence[str] | None = None,
+        burst: bool = True,
     ) -> None:
         """identities: given here, else from config.identities (a keystore, or the demo's
         keys derived from a public seed); signing: which message types are signed with what
         (default: config.signing); instruments: the instrument master (default: the one
-        config.instruments names). `self.registry` holds every public key, for verifiers."""
+        config.instruments names); broker_symbols: what the paper broker lists (default:
+        config.symbol); burst=False: the risk manager and the execution agent take their
+        one-at-a-time paths (the reference, and the naive peer of `bench pipeline`).
+        `self.registry` holds every public key, for verifiers."""
         self.config = config
         self.clock = clock
-        broker_config = _broker_config(config)  # validate before any file is created
+        self.burst = burst
+        broker_config = _broker_config(config, broker_symbols)  # validated before any file
         self.instruments = traded_master(config, instruments)
         loaded = None if identities is not None else load_identities(config.identities)
         self.identities = SwarmIdentities.for_swarm(
@@ -119,6 +125,7 @@ class Swarm:
             registry=self.registry,
             signing=self.identities.policy,
             oversight_timeout_s=c.oversight_timeout_s,
+            burst=self.burst,
         )
         self.execution = ExecutionAgent(
             n["execution"],
@@ -131,6 +138,7 @@ class Swarm:
             instruments=self.instruments,
             collar=Collar(_grid(c.risk.price_collar), c.risk.price_collar_ticks),
             config=c.execution,
+            burst=self.burst,
         )
         self.compliance = ComplianceAgent(
             n["compliance"], bus, clock, store=self.store, config=c.compliance
@@ -178,11 +186,11 @@ def _grid(fraction: float) -> Decimal:
     return Decimal(repr(fraction))
 
 
-def _broker_config(config: SwarmConfig) -> PaperBrokerConfig:
+def _broker_config(config: SwarmConfig, symbols: Sequence[str] | None) -> PaperBrokerConfig:
     fees = config.broker
     return PaperBrokerConfig(
         initial_cash=config.initial_cash,
-        symbols=[config.symbol],
+        symbols=[config.symbol] if symbols is None else list(symbols),
         fee_bps=fees.fee_bps,
         fee_min=fees.fee_min,
         slippage_bps=fees.slippage_bps,

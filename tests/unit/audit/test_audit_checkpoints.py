@@ -216,6 +216,26 @@ def test_witness_refuses_rollback_and_foreign_signatures(clock: SimClock) -> Non
         witness.cosign(bad.note, 6, mallory.tree.consistency_proof(6, 9))
 
 
+def test_a_cosignature_lost_to_a_crash_is_asked_for_again(store: Store, clock: SimClock) -> None:
+    """A kill between the witness's cosigning and the cosignature row's commit leaves a
+    witness that remembers a size the log holds no cosignature for; the next checkpoint
+    asks the witness for that one again, so every size it cosigned is in the log."""
+    signers = log_signers()
+    witness = make_witness(clock, signers)
+    log = make_log(store, clock, every=5, witnesses=[witness])
+    log.append_events([make_envelope(i) for i in range(6)])
+    with store._engine.begin() as conn:  # the crash: the row never committed
+        conn.exec_driver_sql("DELETE FROM cosignatures")
+    assert witness.state.cosigned == [6]
+    clock.advance(3 * NS_PER_SECOND)
+    log.append_events([make_envelope(i) for i in range(6, 12)])
+    cosigs = store.audit.cosignatures()
+    assert [c.size for c in cosigs] == [6, 12]
+    assert log.witness_errors == []
+    for c, cp in zip(cosigs, store.audit.checkpoints(), strict=True):
+        assert verify_cosignature(c.line, split_note(cp.note)[0], witness.key) == c.ts_s
+
+
 def test_a_log_records_a_refusal_and_keeps_the_checkpoint_pending(clock: SimClock) -> None:
     signers = log_signers()
     witness = make_witness(clock, signers)

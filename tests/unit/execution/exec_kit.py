@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from signed_kit import signed_bus
 from tradeswarm.brokers.paper import PaperBroker
+from tradeswarm.brokers.paper_config import PaperBrokerConfig
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.topics import RISK_DECISIONS, Role
-from tradeswarm.core.clock import NS_PER_SECOND, SimClock
+from tradeswarm.core.clock import NS_PER_SECOND, SimClock, SimSleeper
 from tradeswarm.data.view import MarketView
 from tradeswarm.execution.agent import ExecutionAgent
 from tradeswarm.execution.pretrade import Collar
@@ -19,6 +21,7 @@ from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.market import Bar, Instrument, Session
 from tradeswarm.model.messages import RiskDecision
 from tradeswarm.store import Store
+from tradeswarm.system.killswitch import KillSwitchState
 from tradeswarm.testkit import T0, make_decision, make_intent
 
 MIN = 60 * NS_PER_SECOND
@@ -99,9 +102,44 @@ class Rig:
         await self.bus.drain()
         return env
 
+    def close(self) -> None:
+        self.broker.close()
+        self.store.close()
+
     def tick(self, price: str = "100", symbol: str = "ES") -> None:
         """Move time to now and give both the broker and the view a fresh bar."""
         b = exec_bar(self.clock.now_ns(), price, symbol)
         self.market.on_bar(b)
         if symbol == "ES":
             self.broker.on_bar(b)
+
+
+def build_rig(burst: bool = True, symbols: tuple[str, ...] = ("ES",), signed: bool = False) -> Rig:
+    """A rig at T0 with a session open and one bar seen; burst: the agent's path;
+    signed: the bus signs every non-repudiable type (`signed_kit.signed_bus`)."""
+    clock = SimClock(T0)
+    store = Store.open(":memory:")
+    store.set_initial_cash(Decimal(1_000_000))
+    config = PaperBrokerConfig(initial_cash=Decimal(1_000_000), symbols=list(symbols))
+    broker = PaperBroker(clock, config, ":memory:")
+    broker.open_session(SESSION)
+    market = MarketView()
+    market.open_session(SESSION)
+    for symbol in symbols:
+        broker.on_bar(exec_bar(T0, symbol=symbol))
+        market.on_bar(exec_bar(T0, symbol=symbol))
+    bus = signed_bus(clock, sink=store)[0] if signed else InProcessBus(clock, sink=store)
+    KillSwitchState(bus, store)  # the flag's projector, subscribed first as in a swarm
+    agent = ExecutionAgent(
+        "order-executor-01",
+        bus,
+        clock,
+        broker=broker,
+        store=store,
+        market=market,
+        sleeper=SimSleeper(clock),
+        instruments=exec_instruments(),
+        collar=COLLAR,
+        burst=burst,
+    )
+    return Rig(clock=clock, store=store, broker=broker, bus=bus, market=market, agent=agent)
