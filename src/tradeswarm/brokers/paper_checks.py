@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from sqlalchemy.engine import Connection
@@ -47,7 +48,7 @@ def check_market(
         raise broker_error(ErrorCode.ERR_MARKET_CLOSED, f"market closed at {now}")
 
 
-def _reference_price(order: RestingOrder | OrderRequest, marks: dict[str, Decimal]) -> Decimal:
+def _reference_price(order: RestingOrder | OrderRequest, marks: Mapping[str, Decimal]) -> Decimal:
     return order.limit_price or order.stop_price or marks.get(order.symbol, ZERO)
 
 

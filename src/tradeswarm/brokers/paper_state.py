@@ -6,10 +6,11 @@ mode with synchronous=FULL: a committed transaction survives kill -9.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -195,6 +196,7 @@ class PaperState:
 
     def __init__(self, path: str | Path, initial_cash: Decimal) -> None:
         self.engine = _make_engine(path)
+        self._marks: dict[str, Decimal] | None = None  # last prices, within one transaction
         metadata.create_all(self.engine)
         with self.begin() as conn:
             if conn.execute(sa.select(account_t.c.id)).first() is None:
@@ -202,9 +204,14 @@ class PaperState:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """One atomic transaction: everything in it commits together or not at all."""
-        with self.engine.begin() as conn:
-            yield conn
+        """One atomic transaction: everything in it commits together or not at all.
+        The last prices read in it are kept for it alone (`last_prices`)."""
+        self._marks = None
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        finally:
+            self._marks = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -304,10 +311,15 @@ class PaperState:
         value = _Q["cursor"].scalar(conn, {"key": symbol})
         return None if value is None else int(value)
 
-    def last_prices(self, conn: Connection) -> dict[str, Decimal]:
-        return {sym: Decimal(price) for sym, price in _Q["last_prices"].rows(conn)}
+    def last_prices(self, conn: Connection) -> Mapping[str, Decimal]:
+        """Each symbol's last price (read once per transaction, then kept; read-only)."""
+        if self._marks is None:
+            self._marks = {sym: Decimal(p) for sym, p in _Q["last_prices"].rows(conn)}
+        return MappingProxyType(self._marks)
 
     def set_cursor(self, conn: Connection, symbol: str, ts: int, price: Decimal) -> None:
+        if self._marks is not None:
+            self._marks[symbol] = price
         update = {"key": symbol, "v_ts": ts, "v_price": str(price)}
         if _Q["update_cursor"].run(conn, update) == 0:
             _Q["insert_cursor"].run(

@@ -5,8 +5,9 @@ store (or an earlier envelope of the same burst) already holds for its intent id
 replay of that very intent (it meets its decision again), or a decision of its own; the
 principal its signature names, or why it names none; the id its decision will have and
 whether that id is new. Signatures are checked through a `BurstVerifier`, one call per
-burst: `verify_each` checks each envelope with `verify_envelope`; a verifier that checks
-each burst root's signature once plugs in here (`RiskManager(verifier=...)`).
+burst: `VerifyBursts` (the risk manager's default) checks each burst root's signature
+once (`crypto.EnvelopeVerifier`, every other check per envelope); `VerifyEach` checks
+each envelope with `verify_envelope` on its own (the reference).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tradeswarm.bus.topics import Role
 from tradeswarm.core.ids import derived_id
 from tradeswarm.crypto import KeyRegistry, SignatureInvalid, VerifiedSignature, verify_envelope
 from tradeswarm.crypto.contexts import SigningPolicy
+from tradeswarm.crypto.signing import EnvelopeVerifier
 from tradeswarm.model.enums import DecisionKind
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import RiskDecision, TradeIntent
@@ -35,6 +37,18 @@ class BurstVerifier(Protocol):
     its signature is refused."""
 
     def __call__(self, envs: Sequence[Envelope]) -> list[Verified]: ...
+
+
+class VerifyBursts:
+    """`EnvelopeVerifier.verify_many`: each envelope's verdict as `verify_envelope` gives
+    it, each burst root's signature checked once (the verified roots remembered, least
+    recently used forgotten first)."""
+
+    def __init__(self, registry: KeyRegistry, policy: SigningPolicy | None) -> None:
+        self._verifier = EnvelopeVerifier(registry, policy)
+
+    def __call__(self, envs: Sequence[Envelope]) -> list[Verified]:
+        return self._verifier.verify_many(envs)
 
 
 class VerifyEach:

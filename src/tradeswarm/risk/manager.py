@@ -57,6 +57,7 @@ from tradeswarm.risk.gate import GateVerdict, PolicyGate
 from tradeswarm.risk.intake import (
     BurstVerifier,
     Row,
+    VerifyBursts,
     VerifyEach,
     classify,
     conflict_reason,
@@ -104,9 +105,10 @@ class RiskManager(Agent):
         """registry: the swarm's public keys, against which the intent's envelope (the
         principal) and a human's approval are verified; signing: the algorithm policy
         those signatures must meet (no downgrade). verifier: how a burst's envelope
-        signatures are checked (default: each with verify_envelope). burst=False
-        subscribes the one-at-a-time path instead (the reference the tests compare with)."""
-        self.verify = verifier or VerifyEach(registry, signing)
+        signatures are checked (default: `VerifyBursts`, each root signature once).
+        burst=False subscribes the one-at-a-time path instead (the reference the tests
+        compare with)."""
+        self.verify = verifier or VerifyBursts(registry, signing)
         self.burst = burst
         self.stats = BurstStats()
         self.store = store
