@@ -126,6 +126,17 @@ def _v6_inbox(conn: Connection) -> None:
     schema.inbox.create(conn)
 
 
+def _v7_trades_by_side(conn: Connection) -> None:
+    # first_trade's LIMIT 1 by (symbol, side, ts_event, fill_id): without it a one-sided
+    # market scans every trade of the wash window (schema.py declares it for new stores)
+    conn.execute(
+        text(
+            "CREATE INDEX IF NOT EXISTS ix_trades_symbol_side_ts"
+            " ON trades (symbol, side, ts_event, fill_id)"
+        )
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "merkle nodes, checkpoints, cosignatures, audit keys", _v2_audit_log),
@@ -133,6 +144,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "drop the unused events correlation index", _v4_drop_correlation_index),
     Migration(5, "events: msg_id as 16 bytes, unread copied columns dropped", _v5_compact_events),
     Migration(6, "an inbox of signed commands from other processes", _v6_inbox),
+    Migration(7, "trades indexed by symbol, side and time", _v7_trades_by_side),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

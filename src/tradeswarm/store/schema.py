@@ -109,6 +109,14 @@ trades = Table(
 Index("ix_trades_ts", trades.c.ts_event, trades.c.fill_id)
 Index("ix_trades_order", trades.c.order_id)
 Index("ix_trades_symbol_ts", trades.c.symbol, trades.c.ts_event)
+# the compliance agent's first opposite trade in a wash window (`books.first_trade`)
+Index(
+    "ix_trades_symbol_side_ts",
+    trades.c.symbol,
+    trades.c.side,
+    trades.c.ts_event,
+    trades.c.fill_id,
+)
 
 positions = Table(
     "positions",

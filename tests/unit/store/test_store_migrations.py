@@ -135,6 +135,23 @@ def test_migration_4_drops_the_events_correlation_index(db_path: Path) -> None:
     assert versions(db_path) == list(range(1, LATEST_VERSION + 1))
 
 
+def test_migration_7_indexes_trades_by_symbol_side_and_time(db_path: Path) -> None:
+    old_store(db_path, 6)
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DROP INDEX IF EXISTS ix_trades_symbol_side_ts")  # as version 6 had it
+    with Store.open(db_path):
+        pass
+    with sqlite3.connect(db_path) as conn:
+        indexes = {r[0] for r in conn.execute("SELECT name FROM pragma_index_list('trades')")}
+        plan = conn.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM trades WHERE symbol = 'ES' AND side = 'SELL'"
+            " AND ts_event >= 0 ORDER BY ts_event, fill_id LIMIT 1"
+        ).fetchall()
+    assert "ix_trades_symbol_side_ts" in indexes
+    assert "ix_trades_symbol_side_ts" in str(plan)
+    assert versions(db_path) == list(range(1, LATEST_VERSION + 1))
+
+
 def _v4_rows(envs: list[Envelope]) -> list[tuple[object, ...]]:
     """Event rows in the shape versions 1-4 stored, hash-chained as the store chains them."""
     rows, prev = [], bytes(32)
