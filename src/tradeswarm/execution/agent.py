@@ -15,6 +15,7 @@ from tradeswarm.brokers.port import (
     BrokerPort,
     OrderRequest,
     OrderResponse,
+    PlaceResult,
 )
 from tradeswarm.bus.agent import Agent, Outbox
 from tradeswarm.bus.inproc import InProcessBus
@@ -28,6 +29,7 @@ from tradeswarm.bus.topics import (
     Topic,
 )
 from tradeswarm.core.clock import NS_PER_MS, Clock, Sleeper
+from tradeswarm.core.errors import InvariantViolation
 from tradeswarm.core.ids import derived_id
 from tradeswarm.data.view import MarketView
 from tradeswarm.execution.pretrade import (
@@ -234,8 +236,13 @@ class ExecutionAgent(Agent):
         go = [c for c in pending if not c.refusals]
         sent = {id(c): c.order.transition(OrderTrigger.SUBMIT, now) for c in go}
         answers = await self.broker.place_orders([request_for(sent[id(c)]) for c in go])
+        if len(answers) != len(go):  # an adapter's bug: nothing of the burst is recorded
+            raise InvariantViolation(
+                f"broker place_orders answered {len(answers)} results to {len(go)} requests"
+            )
         answer = dict(zip(sent, answers, strict=True))
-        retry, halted = [], False
+        retry: list[tuple[Order, Envelope, BrokerRetryable]] = []
+        halted = False
         with self._holding():
             for c in pending:
                 result = answer.get(id(c))
@@ -244,18 +251,33 @@ class ExecutionAgent(Agent):
                 elif c.refusals:
                     self._fail(c.order, OrderTrigger.REJECT, "; ".join(c.refusals), c.cause)
                 else:
-                    self._save(c.order, c.cause)
-                    self._save(sent[id(c)], c.cause)
-                    if isinstance(result, OrderResponse):
-                        self._acknowledged(sent[id(c)], result.broker_order_id, c.cause)
-                    elif isinstance(result, BrokerRetryable):
-                        retry.append((sent[id(c)], c.cause, result))
-                    else:
-                        assert result is not None
-                        self._refused(sent[id(c)], result, c.cause)
-                        halted = isinstance(result, BrokerFatal)
+                    halted = self._record_answer(c, sent[id(c)], result, retry)
         for order, cause, err in retry:
             await self._send(order, cause, err)
+
+    def _record_answer(
+        self,
+        checked: Checked,
+        order: Order,
+        result: PlaceResult,
+        retry: list[tuple[Order, Envelope, BrokerRetryable]],
+    ) -> bool:
+        """Record a sent order of a burst and the broker's answer to it (a retryable one
+        joins retry); True when the answer is fatal."""
+        if not isinstance(result, OrderResponse | BrokerError):
+            raise InvariantViolation(
+                f"broker place_orders answered {result!r} for {order.client_order_id}: "
+                "not a response or a BrokerError"
+            )
+        self._save(checked.order, checked.cause)
+        self._save(order, checked.cause)
+        if isinstance(result, OrderResponse):
+            self._acknowledged(order, result.broker_order_id, checked.cause)
+        elif isinstance(result, BrokerRetryable):
+            retry.append((order, checked.cause, result))
+        else:
+            self._refused(order, result, checked.cause)
+        return isinstance(result, BrokerFatal)
 
     async def _submit_checked(self, checked: Checked) -> None:
         if checked.refusals:

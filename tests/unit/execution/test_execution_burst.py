@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from tradeswarm.brokers.errors import ErrorCode
 from tradeswarm.brokers.port import BrokerOrderStatus
 from tradeswarm.bus.topics import EXECUTION_REJECTED, KILLSWITCH, ORDERS, RISK_DECISIONS
+from tradeswarm.core.errors import InvariantViolation
 from tradeswarm.crypto.burst import decode_burst_block
 from tradeswarm.execution.agent import order_for
 from tradeswarm.model.enums import Side, Verdict
@@ -207,5 +208,39 @@ async def test_a_burst_of_fills_books_each_once_and_moves_cash_as_one_by_one() -
         spent = sum((t.cash_delta for t in trades), Decimal(0))
         assert rig.store.get_cash() == Decimal(1_000_000) + spent
         assert rig.store.record_fills([(t, "x") for t in trades]) == [False] * 6
+    finally:
+        rig.close()
+
+
+@pytest.mark.asyncio
+async def test_a_broker_answering_a_burst_with_the_wrong_count_is_refused_by_name() -> None:
+    rig = build_rig(burst=True)
+    try:
+
+        async def short(requests):  # type: ignore[no-untyped-def]
+            return []
+
+        rig.broker.place_orders = short  # type: ignore[method-assign]
+        for n in range(3):
+            rig.risk.publish(RISK_DECISIONS, permit(rig.clock, n), key=f"d{n}")
+        with pytest.raises(InvariantViolation, match="answered 0 results to 3 requests"):
+            await rig.bus.drain()
+    finally:
+        rig.close()
+
+
+@pytest.mark.asyncio
+async def test_a_broker_answering_with_something_else_is_refused_by_name() -> None:
+    rig = build_rig(burst=True)
+    try:
+
+        async def odd(requests):  # type: ignore[no-untyped-def]
+            return ["ok"] * len(requests)
+
+        rig.broker.place_orders = odd  # type: ignore[method-assign]
+        for n in range(2):
+            rig.risk.publish(RISK_DECISIONS, permit(rig.clock, n), key=f"d{n}")
+        with pytest.raises(InvariantViolation, match="answered 'ok' for ts-"):
+            await rig.bus.drain()
     finally:
         rig.close()
