@@ -224,8 +224,9 @@ class ExecutionAgent(Agent):
         """Send a burst's orders that passed their checks in one `place_orders` call,
         then record each order as `on_decision` would have, in the run's order: refused,
         or CREATED, SUBMITTED and the broker's answer; all published as one burst. Once
-        an answer is fatal (the kill switch trips), every later order of the burst is
-        refused as the kill switch refuses it, sent or not. A retryable answer goes on
+        an answer is fatal (the kill switch trips), every later order of the burst that
+        the broker did not take is refused as the kill switch refuses it (one it did take
+        is recorded, and the kill switch cancels it). A retryable answer goes on
         to `_send`'s retries after the burst. Nothing is durable before the unit of work
         commits, so recording after the call changes nothing a crash could see."""
         if len(pending) <= 1:  # a burst of one is the one-at-a-time path exactly
@@ -246,12 +247,11 @@ class ExecutionAgent(Agent):
         with self._holding():
             for c in pending:
                 result = answer.get(id(c))
-                if halted or (result is None and not c.refusals):
-                    self._fail(c.order, OrderTrigger.REJECT, "kill switch active", c.cause)
-                elif c.refusals:
-                    self._fail(c.order, OrderTrigger.REJECT, "; ".join(c.refusals), c.cause)
-                else:
-                    halted = self._record_answer(c, sent[id(c)], result, retry)
+                if c.refusals or (halted and result is None):
+                    reason = "kill switch active" if halted else "; ".join(c.refusals)
+                    self._fail(c.order, OrderTrigger.REJECT, reason, c.cause)
+                else:  # sent: recorded as the broker answered, even after a fatal answer
+                    halted = self._record_answer(c, sent[id(c)], result, retry) or halted
         for order, cause, err in retry:
             await self._send(order, cause, err)
 
@@ -264,7 +264,7 @@ class ExecutionAgent(Agent):
     ) -> bool:
         """Record a sent order of a burst and the broker's answer to it (a retryable one
         joins retry); True when the answer is fatal."""
-        if not isinstance(result, OrderResponse | BrokerError):
+        if not isinstance(result, OrderResponse | BrokerError):  # None only after a fatal
             raise InvariantViolation(
                 f"broker place_orders answered {result!r} for {order.client_order_id}: "
                 "not a response or a BrokerError"

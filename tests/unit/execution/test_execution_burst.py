@@ -27,6 +27,7 @@ from tradeswarm.execution.agent import order_for
 from tradeswarm.model.enums import Side, Verdict
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.messages import RiskDecision
+from tradeswarm.model.order import OrderState
 
 KINDS = ("buy", "sell", "deny", "unlisted", "far_limit", "repeat")
 FAULTS = (
@@ -241,6 +242,50 @@ async def test_a_broker_answering_with_something_else_is_refused_by_name() -> No
         for n in range(2):
             rig.risk.publish(RISK_DECISIONS, permit(rig.clock, n), key=f"d{n}")
         with pytest.raises(InvariantViolation, match="answered 'ok' for ts-"):
+            await rig.bus.drain()
+    finally:
+        rig.close()
+
+
+@pytest.mark.asyncio
+async def test_an_order_the_broker_took_after_a_fatal_answer_is_recorded_then_canceled() -> None:
+    """An adapter that answers past a fatal error (the port says None there): the order it
+    took is at the broker, so it is recorded as taken, and the kill switch cancels it."""
+    rig = build_rig(burst=True)
+    try:
+        place_orders = rig.broker.place_orders
+
+        async def past_fatal(requests):  # type: ignore[no-untyped-def]
+            rig.broker.inject_fault(ErrorCode.ERR_AUTH)
+            first = await place_orders(requests[:1])
+            return first + await place_orders(requests[1:])
+
+        rig.broker.place_orders = past_fatal  # type: ignore[method-assign]
+        made = [permit(rig.clock, n) for n in range(2)]
+        for n, decision in enumerate(made):
+            rig.risk.publish(RISK_DECISIONS, decision, key=f"d{n}")
+        await rig.bus.drain()
+        states = {o.client_order_id: o.state for o in rig.store.list_orders()}
+        assert states[_cid(made[0])] is OrderState.FATAL_ERROR
+        assert states[_cid(made[1])] is OrderState.CANCELED  # taken, then the halt's cancel
+        at_broker = await rig.broker.get_order_by_client_id(_cid(made[1]))
+        assert at_broker is not None and at_broker.status is BrokerOrderStatus.CANCELED
+    finally:
+        rig.close()
+
+
+@pytest.mark.asyncio
+async def test_a_broker_leaving_a_request_unanswered_before_any_fatal_is_refused() -> None:
+    rig = build_rig(burst=True)
+    try:
+
+        async def silent(requests):  # type: ignore[no-untyped-def]
+            return [None] * len(requests)
+
+        rig.broker.place_orders = silent  # type: ignore[method-assign]
+        for n in range(2):
+            rig.risk.publish(RISK_DECISIONS, permit(rig.clock, n), key=f"d{n}")
+        with pytest.raises(InvariantViolation, match="answered None for ts-"):
             await rig.bus.drain()
     finally:
         rig.close()
