@@ -232,7 +232,11 @@ def _figures(
     orders: int, elapsed: float, latencies: list[float], fills: int, run: _Run
 ) -> dict[str, Any]:
     arr = np.array(latencies)
-    stages = sorted(run.stages.seconds.items(), key=lambda kv: -kv[1])
+    seconds = dict(run.stages.seconds)
+    # what no stage covers: making the synthetic intents and bars, the loop (counted in
+    # the wall time, so against the swarm)
+    seconds["other (synthetic traffic, loop)"] = max(0.0, elapsed - sum(seconds.values()))
+    stages = sorted(seconds.items(), key=lambda kv: -kv[1])
     return {
         "orders": orders,
         "seconds": round(elapsed, 3),
