@@ -51,8 +51,11 @@ def _insert_new(table: Table) -> FastStatement:
 _ORDER_COLUMNS = tuple(c.key for c in orders.columns)
 _TRADE_COLUMNS = tuple(c.key for c in trades.columns)
 _POSITION_COLUMNS = tuple(c.key for c in positions.columns)
-_OPEN_NAMES = tuple(f"t{i}" for i in range(len(TERMINAL_STATES)))
-_TERMINAL = {n: s.value for n, s in zip(_OPEN_NAMES, sorted(TERMINAL_STATES), strict=True)}
+# open orders are found by their states (IN, so ix_orders_state is used: NOT IN terminal
+# states scanned every order ever made, once per sync)
+_OPEN_STATES = sorted(set(OrderState) - TERMINAL_STATES)
+_OPEN_NAMES = tuple(f"s{i}" for i in range(len(_OPEN_STATES)))
+_OPEN = {n: s.value for n, s in zip(_OPEN_NAMES, _OPEN_STATES, strict=True)}
 
 _UPSERT_ORDER = _upsert(orders, "order_id", keep=("created_ns",))
 _ORDER_BY_ID = FastStatement(select(orders).where(orders.c.order_id == bindparam("oid")))
@@ -60,7 +63,7 @@ _ORDER_BY_CID = FastStatement(select(orders).where(orders.c.client_order_id == b
 _ALL_ORDERS = FastStatement(select(orders).order_by(orders.c.created_ns, orders.c.order_id))
 _OPEN_ORDERS = FastStatement(
     select(orders)
-    .where(orders.c.state.not_in([bindparam(n) for n in _OPEN_NAMES]))
+    .where(orders.c.state.in_([bindparam(n) for n in _OPEN_NAMES]))
     .order_by(orders.c.created_ns, orders.c.order_id)
 )
 _GET_CASH = FastStatement(select(account.c.cash).where(account.c.id == ACCOUNT_ID))
@@ -177,7 +180,7 @@ def orders_by_client_ids(conn: Connection, cids: list[str]) -> dict[str, Order]:
 
 def list_orders(conn: Connection, open_only: bool) -> list[Order]:
     if open_only:
-        return [_order_from(r) for r in _OPEN_ORDERS.rows(conn, _TERMINAL)]
+        return [_order_from(r) for r in _OPEN_ORDERS.rows(conn, _OPEN)]
     return [_order_from(r) for r in _ALL_ORDERS.rows(conn)]
 
 
