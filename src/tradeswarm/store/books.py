@@ -74,6 +74,7 @@ _GET_POSITION = FastStatement(select(positions).where(positions.c.symbol == bind
 _ALL_POSITIONS = FastStatement(select(positions).order_by(positions.c.symbol))
 _SAVE_POSITION = _upsert(positions, "symbol")
 _TRADES: dict[tuple[bool, bool, bool], FastStatement] = {}
+_TRADE_COUNT = FastStatement(select(func.count()).select_from(trades))
 _FIRST_TRADE = FastStatement(
     select(trades)
     .where(trades.c.symbol == bindparam("sym"))
@@ -287,6 +288,10 @@ def list_trades(
     stmt = _trades_statement(symbol is not None, since_ns is not None, side is not None)
     params = {"sym": symbol, "since": since_ns, "side": None if side is None else side.value}
     return [_fill_from(r) for r in stmt.rows(conn, params)]
+
+
+def trade_count(conn: Connection) -> int:
+    return int(_TRADE_COUNT.scalar(conn))
 
 
 def first_trade(conn: Connection, symbol: str, side: Side, since_ns: int) -> Fill | None:

@@ -362,6 +362,11 @@ class Store:
         with self._read() as conn:
             return books.list_trades(conn, symbol, since_ns, side)
 
+    def trade_count(self) -> int:
+        """How many fills the books hold (without reading them)."""
+        with self._read() as conn:
+            return books.trade_count(conn)
+
     def first_trade(self, symbol: str, side: Side, since_ns: int) -> Fill | None:
         """The first fill of symbol on side from since_ns on, by (ts_event, fill_id)."""
         with self._read() as conn:
