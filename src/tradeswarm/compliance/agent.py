@@ -53,10 +53,6 @@ class ComplianceAgent(Agent):
     def subscribe(self, bus: InProcessBus) -> None:
         bus.subscribe_batch(FILLS, self.on_fills)
 
-    async def on_fill(self, env: Envelope) -> None:
-        """One fill: a run of one."""
-        await self.on_fills([env])
-
     async def on_fills(self, envs: list[Envelope]) -> None:
         """Check a run of fills, in order, against the books: the first opposite trade
         in each wash window, looked up once per (symbol, side, window start) in the run

@@ -231,11 +231,6 @@ def save_position(conn: Connection, pos: Position, ts_ns: int) -> None:
     _SAVE_POSITION.run(conn, params)
 
 
-def insert_trade(conn: Connection, fill: Fill, agent_id: str) -> bool:
-    """Insert the trade row once per fill_id; False if it is already booked."""
-    return _INSERT_TRADE.run(conn, _trade_params(fill, agent_id)) == 1
-
-
 def booked_fill_ids(conn: Connection, fill_ids: list[str]) -> set[str]:
     """Which of fill_ids already have a trade row."""
     return {r[0] for r in _FILL_IDS.rows(conn, fill_ids)}

@@ -313,21 +313,11 @@ class Store:
         """Book a fill once: trade row, position and cash together; False if already booked.
 
         The position's updated_ns is the fill's own time, so the row can be rebuilt from
-        the logged fills."""
-        with self._tx() as conn:
-            cash, held = self.get_cash(), self._position_book()
-            if not books.insert_trade(conn, fill, agent_id):
-                return False
-            old = held.get(fill.symbol, Position(symbol=fill.symbol))
-            pos = old.apply(fill.side, fill.quantity, fill.price)
-            books.save_position(conn, pos, fill.ts_event)
-            books.set_cash(conn, cash + fill.cash_delta)
-            self._cash = cash + fill.cash_delta
-            held[fill.symbol] = pos
-            return True
+        the logged fills. A burst of one of `record_fills`."""
+        return self.record_fills([(fill, agent_id)])[0]
 
     def record_fills(self, batch: Sequence[tuple[Fill, str]]) -> list[bool]:
-        """`record_fill` for a burst of (fill, agent_id) pairs, in order, in one unit of
+        """Book a burst of (fill, agent_id) pairs once each, in order, in one unit of
         work: one lookup of the fills already booked, one `executemany` of the new trade
         rows, then each touched position and the cash written once, with the state the
         fills leave. Returns, per pair, whether it was booked now."""
