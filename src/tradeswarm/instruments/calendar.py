@@ -119,6 +119,39 @@ class SessionCalendar:
                 return sessions.opens[i], sessions.closes[i]
         return None
 
+    def session_days(self, year: int) -> list[int]:
+        """The year's sessions as the 00:00 UTC ns of each session's closing day."""
+        sessions = self._load(year)
+        if sessions is None:
+            return []
+        return [close - close % NS_PER_DAY for close in sessions.closes]
+
+    def is_session_day(self, day_ns: int) -> bool:
+        """Whether the UTC day starting at day_ns (00:00) closes one of the sessions."""
+        days = self.session_days(_year_of(day_ns))
+        i = bisect.bisect_left(days, day_ns)
+        return i < len(days) and days[i] == day_ns
+
+    def periods_per_year(self, bar_seconds: int, years: list[int]) -> float:
+        """How many bars of bar_seconds a year of this calendar holds, averaged over years
+        (the sessions' own lengths, breaks out): what annualises a bar's volatility."""
+        counts, seconds = 0, 0.0
+        known = [y for y in years if self._load(y) is not None]
+        for year in known:
+            sessions = self._load(year)
+            assert sessions is not None
+            counts += len(sessions.opens)
+            for k, (start, end) in enumerate(zip(sessions.opens, sessions.closes)):
+                length = end - start
+                if sessions.break_starts[k] != _NAT:
+                    length -= sessions.break_ends[k] - sessions.break_starts[k]
+                seconds += length / 1e9
+        if not known:
+            raise ConfigurationError("calendar", self.code, f"has no sessions in {years}")
+        if bar_seconds >= 86_400:
+            return counts / len(known) * 86_400 / bar_seconds
+        return seconds / len(known) / bar_seconds
+
     def is_open(self, ts_ns: int) -> bool:
         """Whether the market trades at ts_ns (open minute in, close minute and breaks out)."""
         return self.session_of(ts_ns) is not None

@@ -1,0 +1,1 @@
+"""Backtests: strategies on the SimClock, every proposal through the risk gate."""

@@ -1,0 +1,348 @@
+"""The backtest engine: strategies on the SimClock over their symbols' bars, bar by bar.
+
+Each instant of the merged timeline, in order: (1) the orders resting before it meet each
+symbol's bar there (`backtest.fills`); (2) the market's cursors move to the bars that
+closed; (3) due timers fire, then the fills are told; (4) every strategy sees each of its
+symbols' new bars (symbol order), and what it proposes is decided by the gate
+(`backtest.gatekeeper`) at once; a PERMIT rests until a later bar fills it. The equity
+curve is computed at the end, in floats, from the step functions of cash and positions;
+the final cash and equity are exact Decimals.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from tradeswarm.backtest.book import Books
+from tradeswarm.backtest.config import FillConfig
+from tradeswarm.backtest.fills import fee, fill_price, fill_quantity
+from tradeswarm.backtest.gatekeeper import Gatekeeper, OpenOrder
+from tradeswarm.backtest.result import DecisionRow, Run, TradeRow
+from tradeswarm.data.series import BarSeries
+from tradeswarm.instruments import InstrumentMaster
+from tradeswarm.model.enums import OrderType, Side, TimeInForce, Verdict
+from tradeswarm.model.messages import TradeIntent
+from tradeswarm.strategy.api import Context, DecisionRef, FillRef, Proposal, Strategy
+from tradeswarm.strategy.market import AsOfMarket
+
+NS_PER_DAY = 86_400 * 1_000_000_000
+BPS = Decimal(10_000)
+ID_SPACE = uuid.UUID("6f0d6a53-5f0e-4f44-9d0c-6b5d1e0b7a11")
+Progress = Callable[[int, int], None]
+
+
+class Engine:
+    def __init__(
+        self,
+        series: dict[str, BarSeries],
+        strategies: list[tuple[str, list[str], Strategy]],
+        gatekeeper: Gatekeeper,
+        instruments: InstrumentMaster,
+        fills: FillConfig,
+        cash: Decimal,
+        allow_short: bool,
+    ) -> None:
+        self.series = series
+        self.market = AsOfMarket(series)
+        self.gatekeeper = gatekeeper
+        self.instruments = instruments
+        self.cfg = fills
+        self.allow_short = allow_short
+        self.books = Books(cash, {s: i.multiplier for s, i in instruments.items()})
+        self.initial_cash = cash
+        self.strategies = [
+            (name, symbols, strategy, Context(name, symbols, self.market, self))
+            for name, symbols, strategy in strategies
+        ]
+        self._watchers = {
+            s: [(st, ctx) for _, symbols, st, ctx in self.strategies if s in symbols]
+            for s in series
+        }
+        self._contexts = {name: (st, ctx) for name, _, st, ctx in self.strategies}
+        self.open: dict[str, list[OpenOrder]] = {s: [] for s in series}
+        self._day_of: dict[uuid.UUID, int] = {}  # a DAY order's day of first eligibility
+        self._timers: list[tuple[int, str, str]] = []
+        self._fills: list[tuple[str, FillRef]] = []
+        self._seq = 0
+        self._now = 0
+        self._equity_at_open = cash
+        self._day = -1
+        self.trades: list[TradeRow] = []
+        self.decisions: list[DecisionRow] = []
+        self._cash_steps: list[tuple[int, float]] = []
+        self._position_steps: dict[str, list[tuple[int, float]]] = {s: [] for s in series}
+
+    # -- the Desk protocol, for the strategies' contexts
+    def position(self, strategy: str, symbol: str) -> Decimal:
+        return self.books.position(strategy, symbol)
+
+    def cash(self) -> Decimal:
+        return self.books.cash
+
+    def equity(self) -> Decimal:
+        return self.books.equity(self._marks())
+
+    def schedule(self, strategy: str, name: str, at_ns: int) -> None:
+        self._timers.append((at_ns, strategy, name))
+        self._timers.sort()
+
+    def propose(self, strategy: str, proposal: Proposal) -> str:
+        self._seq += 1
+        intent = _intent(strategy, proposal, self._now, self._seq, self.market)
+        every = [o for orders in self.open.values() for o in orders]
+        verdict, oversight, _ = self.gatekeeper.decide(
+            intent, self.market, self.books, every, self._equity_at_open
+        )
+        first = Verdict.REVIEW if oversight else verdict.verdict
+        row = DecisionRow(
+            ts=self._now,
+            strategy=strategy,
+            proposal_id=str(intent.intent_id),
+            symbol=proposal.symbol,
+            side=str(proposal.side),
+            quantity=str(proposal.quantity),
+            verdict=str(first),
+            final=str(verdict.verdict),
+            oversight=oversight,
+            reasons=list(verdict.reasons),
+        )
+        self.decisions.append(row)
+        if verdict.verdict is Verdict.PERMIT:
+            self.open[proposal.symbol].append(OpenOrder(strategy, intent))
+        st, ctx = self._contexts[strategy]
+        answer = DecisionRef(row.proposal_id, proposal.symbol, str(first), tuple(row.reasons), oversight)
+        st.on_decision(ctx, answer)
+        return row.proposal_id
+
+    # -- the loop
+    def run(self, progress: Progress | None = None, every: int = 2048) -> Run:
+        timeline, events = self._timeline()
+        for _, _, st, ctx in self.strategies:
+            st.on_start(ctx)
+        total = len(timeline)
+        for i, ts in enumerate(timeline.tolist()):
+            self._step(ts, events[i])
+            if progress is not None and (i + 1) % every == 0:
+                progress(i + 1, total)
+        for _, _, st, ctx in self.strategies:
+            st.on_stop(ctx)
+        if progress is not None:
+            progress(total, total)
+        return self._result(timeline)
+
+    def _timeline(self) -> tuple[Any, list[list[tuple[str, int]]]]:
+        stamps = [s.ts for s in self.series.values()]
+        timeline = np.unique(np.concatenate(stamps)) if stamps else np.empty(0, np.int64)
+        events: list[list[tuple[str, int]]] = [[] for _ in range(len(timeline))]
+        for symbol in sorted(self.series):
+            steps = np.searchsorted(timeline, self.series[symbol].ts).tolist()
+            for k, step in enumerate(steps):
+                events[step].append((symbol, k))
+        return timeline, events
+
+    def _step(self, ts: int, bars: list[tuple[str, int]]) -> None:
+        day = ts - ts % NS_PER_DAY
+        if day != self._day:
+            self._day = day
+            self._equity_at_open = self.books.equity(self._marks()) if self.books.positions else self.books.cash
+        for symbol, k in bars:
+            if self.open[symbol]:
+                self._match(symbol, k, ts)
+        for symbol, k in bars:
+            self.market.advance(symbol, k, ts)
+        self.market.set_time(ts)
+        self._now = ts
+        if self.cfg.borrow_bps_per_year and self.books.positions:
+            self._borrow(ts)
+        while self._timers and self._timers[0][0] <= ts:
+            _, strategy, name = self._timers.pop(0)
+            st, ctx = self._contexts[strategy]
+            st.on_timer(ctx, name)
+        if self._fills:
+            fills, self._fills = self._fills, []
+            for strategy, fill in fills:
+                st, ctx = self._contexts[strategy]
+                st.on_fill(ctx, fill)
+        for symbol, _ in bars:
+            watchers = self._watchers[symbol]
+            if watchers:
+                bar = self.market.bar(symbol)
+                for st, ctx in watchers:
+                    st.on_bar(ctx, bar)
+
+    def _match(self, symbol: str, k: int, ts: int) -> None:
+        series = self.series[symbol]
+        bar = _bar_at(series, k)
+        day = ts - ts % NS_PER_DAY
+        tick = self.instruments[symbol].tick_size
+        keep: list[OpenOrder] = []
+        for order in self.open[symbol]:
+            intent = order.intent
+            first = self._day_of.setdefault(intent.intent_id, day)
+            expired = (
+                intent.time_in_force is TimeInForce.DAY
+                and intent.order_type is not OrderType.MARKET
+                and day > first
+            )
+            if expired:
+                self._note(order, ts, "expired: a DAY order not filled on its day")
+                continue
+            price = fill_price(intent, bar, self.cfg, tick)
+            qty = Decimal(0) if price is None else fill_quantity(order.remaining, bar, self.cfg)
+            if price is not None and qty > 0:
+                refusal = self._refusal(order, qty, price)
+                if refusal:
+                    self._note(order, ts, refusal)
+                    continue
+                self._fill(order, qty, price, ts)
+            if order.remaining > 0:
+                keep.append(order)
+        self.open[symbol] = keep
+
+    def _refusal(self, order: OpenOrder, qty: Decimal, price: Decimal) -> str:
+        """Why the simulated exchange refuses the fill ("" when it does not)."""
+        intent = order.intent
+        held = self.books.positions.get(intent.symbol)
+        now = held.quantity if held else Decimal(0)
+        after = now + intent.side.sign * qty
+        if not self.allow_short and after < 0:
+            return f"refused: selling {qty} of {intent.symbol} would go short (holding {now})"
+        mult = self.books.multipliers.get(intent.symbol, Decimal(1))
+        cost = intent.side.sign * qty * price * mult + fee(qty, price, mult, self.cfg)
+        if intent.side is Side.BUY and after > 0 and self.books.cash - cost < 0:
+            return f"refused: insufficient cash ({self.books.cash} for {cost})"
+        return ""
+
+    def _note(self, order: OpenOrder, ts: int, why: str) -> None:
+        intent = order.intent
+        self.decisions.append(
+            DecisionRow(
+                ts=ts,
+                strategy=order.strategy,
+                proposal_id=str(intent.intent_id),
+                symbol=intent.symbol,
+                side=str(intent.side),
+                quantity=str(order.remaining),
+                verdict="CANCELED",
+                final="CANCELED",
+                oversight="",
+                reasons=[why],
+            )
+        )
+
+    def _fill(self, order: OpenOrder, qty: Decimal, price: Decimal, ts: int) -> None:
+        intent = order.intent
+        symbol = intent.symbol
+        mult = self.books.multipliers.get(symbol, Decimal(1))
+        cost = fee(qty, price, mult, self.cfg)
+        self.books.book(order.strategy, symbol, intent.side, qty, price, cost)
+        order.remaining -= qty
+        self.trades.append(
+            TradeRow(
+                ts=ts,
+                strategy=order.strategy,
+                proposal_id=str(intent.intent_id),
+                symbol=symbol,
+                side=str(intent.side),
+                quantity=str(qty),
+                price=str(price),
+                fee=str(cost),
+            )
+        )
+        held = self.books.positions[symbol].quantity
+        self._position_steps[symbol].append((ts, float(held)))
+        self._cash_steps.append((ts, float(self.books.cash)))
+        fill = FillRef(symbol, intent.side, qty, price, cost, ts, str(intent.intent_id))
+        self._fills.append((order.strategy, fill))
+
+    def _borrow(self, ts: int) -> None:
+        for symbol, p in self.books.positions.items():
+            close = self.market.last_close(symbol)
+            if p.quantity < 0 and close is not None:
+                mult = self.books.multipliers.get(symbol, Decimal(1))
+                value = abs(p.quantity) * Decimal(repr(close)) * mult
+                periods = Decimal(repr(self.gatekeeper.periods[symbol]))
+                self.books.charge(value * self.cfg.borrow_bps_per_year / BPS / periods)
+                self._cash_steps.append((ts, float(self.books.cash)))
+
+    def _marks(self) -> dict[str, Decimal]:
+        marks = {}
+        for symbol in self.books.positions:
+            close = self.market.last_close(symbol)
+            if close is not None:
+                marks[symbol] = Decimal(repr(close))
+        return marks
+
+    def _result(self, timeline: Any) -> Run:
+        equity = _steps(timeline, self._cash_steps, float(self.initial_cash))
+        for symbol, steps in self._position_steps.items():
+            if not steps:
+                continue
+            held = _steps(timeline, steps, 0.0)
+            series = self.series[symbol]
+            at = np.searchsorted(series.ts, timeline, "right") - 1
+            closes = np.where(at >= 0, series.close[np.maximum(at, 0)], 0.0)
+            equity += held * closes * float(self.books.multipliers.get(symbol, Decimal(1)))
+        return Run(
+            timeline=timeline,
+            equity=equity,
+            trades=self.trades,
+            decisions=self.decisions,
+            cash=self.books.cash,
+            final_equity=self.books.equity(self._marks()),
+            fees=self.books.fees,
+            borrow=self.books.borrow,
+            realized=dict(self.books.realized),
+            positions={s: p.quantity for s, p in self.books.positions.items() if p.quantity},
+        )
+
+
+def _steps(timeline: Any, steps: list[tuple[int, float]], start: float) -> Any:
+    """A step function on the timeline: start, then each step's value from its ts on."""
+    out = np.full(len(timeline), start, dtype=np.float64)
+    if not steps:
+        return out
+    ts = np.asarray([t for t, _ in steps], dtype=np.int64)
+    values = np.asarray([v for _, v in steps], dtype=np.float64)
+    at = np.searchsorted(ts, timeline, "right") - 1
+    return np.where(at >= 0, values[np.maximum(at, 0)], start)
+
+
+def _bar_at(series: BarSeries, k: int) -> Any:
+    from tradeswarm.strategy.market import BarRef
+
+    return BarRef(
+        series.symbol,
+        int(series.ts[k]),
+        float(series.open[k]),
+        float(series.high[k]),
+        float(series.low[k]),
+        float(series.close[k]),
+        float(series.volume[k]),
+    )
+
+
+def _intent(strategy: str, p: Proposal, now: int, seq: int, market: AsOfMarket) -> TradeIntent:
+    close = market.last_close(p.symbol)
+    return TradeIntent(
+        intent_id=uuid.uuid5(ID_SPACE, f"{strategy}:{now}:{seq}"),
+        signal_id=None,
+        agent_id=strategy,
+        symbol=p.symbol,
+        side=p.side,
+        quantity=p.quantity,
+        order_type=p.order_type,
+        time_in_force=p.time_in_force,
+        reference_price=Decimal(repr(close)) if close else Decimal(0),
+        limit_price=p.limit_price,
+        stop_price=p.stop_price,
+        strategy=strategy,
+        rationale=p.rationale,
+        confidence=1.0,
+        ts_event=now,
+    )

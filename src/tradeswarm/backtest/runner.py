@@ -1,0 +1,139 @@
+"""Build a backtest from its config and run it: data, instruments, strategies, gate, engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from tradeswarm.backtest.config import BacktestConfig, DataSpec
+from tradeswarm.backtest.engine import Engine, Progress
+from tradeswarm.backtest.gatekeeper import Gatekeeper
+from tradeswarm.backtest.result import Run, digest, summary
+from tradeswarm.core.errors import ConfigurationError, InvalidInput
+from tradeswarm.data.catalog import Catalog
+from tradeswarm.data.series import BarSeries, resample, timeframe_seconds
+from tradeswarm.data.sources import CsvFile, DataSource, ParquetFile
+from tradeswarm.instruments import InstrumentMaster, calendar_for, load_master
+from tradeswarm.risk.limits import RiskLimits
+from tradeswarm.strategy.loader import load_strategies
+
+NS_PER_DAY = 86_400 * 1_000_000_000
+
+
+def _day_ns(text: str, field: str) -> int:
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError as err:
+        raise InvalidInput(field, text, "not a date (YYYY-MM-DD)") from err
+    return (day - dt.date(1970, 1, 1)).days * NS_PER_DAY
+
+
+def _source(config: BacktestConfig, spec: DataSpec) -> DataSource:
+    if spec.catalog is not None:
+        return Catalog(config.resolve(spec.catalog), spec.timeframe or "1d")
+    assert spec.path is not None
+    path = config.resolve(spec.path)
+    if path.suffix == ".parquet":
+        return ParquetFile(path, spec.symbol)
+    return CsvFile(path, spec.symbol, spec.adjust)
+
+
+def load_series(
+    config: BacktestConfig, symbols: list[str], start: str | None, end: str | None
+) -> dict[str, BarSeries]:
+    """Each wanted symbol's bars from the first source that has it, inside [start, end]."""
+    lo = None if start is None else _day_ns(start, "--from")
+    hi = None if end is None else _day_ns(end, "--to") + NS_PER_DAY - 1
+    if lo is not None and hi is not None and hi < lo:
+        raise InvalidInput("--to", end, f"before --from {start}")
+    found: dict[str, BarSeries] = {}
+    for spec in config.data:
+        source = _source(config, spec)
+        for symbol in source.symbols():
+            if symbol in symbols and symbol not in found:
+                series = source.series(symbol)
+                if spec.timeframe and spec.catalog is None and spec.timeframe != series.timeframe:
+                    series = resample(series, spec.timeframe)
+                found[symbol] = series.between(lo, hi)
+    missing = [s for s in symbols if s not in found]
+    if missing:
+        raise ConfigurationError("strategies.symbols", missing, "no [[data]] source has them")
+    empty = [s for s, series in found.items() if not len(series)]
+    if empty:
+        raise InvalidInput("--from/--to", f"{start}..{end}", f"no bars of {empty} in the range")
+    return found
+
+
+def _periods(series: BarSeries, master: InstrumentMaster) -> float:
+    calendar = calendar_for(master[series.symbol].calendar)
+    first = dt.datetime.fromtimestamp(int(series.ts[0]) // 10**9, dt.UTC).year
+    last = dt.datetime.fromtimestamp(int(series.ts[-1]) // 10**9, dt.UTC).year
+    return calendar.periods_per_year(timeframe_seconds(series.timeframe), list(range(first, last + 1)))
+
+
+def _limits(config: BacktestConfig, tiers: dict[str, str]) -> RiskLimits:
+    for name, tier in tiers.items():
+        if tier not in config.risk.tiers:
+            raise ConfigurationError(f"strategies[{name}].tier", tier, f"not in {sorted(config.risk.tiers)}")
+    return msgspec.structs.replace(config.risk, agent_tiers={**config.risk.agent_tiers, **tiers})
+
+
+def build(
+    config: BacktestConfig,
+    start: str | None = None,
+    end: str | None = None,
+    only: list[str] | None = None,
+) -> tuple[Engine, dict[str, float]]:
+    loaded = load_strategies(config.strategies, [Path(config.base or "."), Path.cwd()])
+    wanted = sorted({s for _, spec, _ in loaded for s in spec.symbols})
+    if only:
+        unknown = sorted(set(only) - set(wanted))
+        if unknown:
+            raise InvalidInput("--symbols", unknown, f"no strategy trades them (they trade {wanted})")
+        wanted = sorted(only)
+    master = load_master(config.resolve(config.instruments) if config.instruments else None)
+    unlisted = [s for s in wanted if s not in master]
+    if unlisted:
+        raise ConfigurationError(
+            "instruments", unlisted, f"not in the instrument master {master.source}: add them"
+        )
+    series = load_series(config, wanted, start or config.start, end or config.end)
+    periods = {s: _periods(x, master) for s, x in series.items()}
+    limits = _limits(config, {name: spec.tier for name, spec, _ in loaded})
+    gate = Gatekeeper(limits, master, config.oversight, config.fills.quote_spread_bps, periods)
+    strategies = [
+        (name, [s for s in spec.symbols if s in series], st) for name, spec, st in loaded
+    ]
+    engine = Engine(series, strategies, gate, master, config.fills, config.initial_cash, limits.allow_short)
+    return engine, periods
+
+
+def run_backtest(
+    config: BacktestConfig,
+    start: str | None = None,
+    end: str | None = None,
+    only: list[str] | None = None,
+    progress: Progress | None = None,
+) -> tuple[dict[str, Any], Run]:
+    """The result dict (with its sha256) and the Run behind it."""
+    engine, periods = build(config, start, end, only)
+    run = engine.run(progress)
+    run.meta = {
+        "initial_cash": str(config.initial_cash),
+        "symbols": sorted(engine.series),
+        "bars": int(sum(len(s) for s in engine.series.values())),
+        "from": _iso(int(run.timeline[0])) if len(run.timeline) else None,
+        "to": _iso(int(run.timeline[-1])) if len(run.timeline) else None,
+        "strategies": [name for name, *_ in engine.strategies],
+    }
+    ppy = min(periods.values())
+    result = summary(run, ppy)
+    result["sha256"] = digest(result)
+    return result, run
+
+
+def _iso(ts: int) -> str:
+    return dt.datetime.fromtimestamp(ts / 1e9, dt.UTC).isoformat().replace("+00:00", "Z")

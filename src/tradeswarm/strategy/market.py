@@ -1,0 +1,102 @@
+"""The market as of the clock: what a strategy may read, and nothing later.
+
+`AsOfMarket` holds each symbol's whole `BarSeries` and a cursor per symbol (the last bar
+whose ts the clock has reached). Every read goes through the cursor: a bar ``ago`` bars
+back, a window of history (a copy, so no view reaches the arrays behind it), the bar at a
+time. Asking for a bar later than the clock raises `LookAheadError`; there is no other
+way in.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from tradeswarm.core.errors import TradeswarmError
+from tradeswarm.data.series import FIELDS, BarSeries, FloatArray
+
+
+class LookAheadError(TradeswarmError):
+    """A strategy asked for market data later than the clock."""
+
+
+class BarRef(NamedTuple):
+    """One bar as a strategy sees it (floats; money is made at the fill)."""
+
+    symbol: str
+    ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class AsOfMarket:
+    def __init__(self, series: dict[str, BarSeries]) -> None:
+        self._series = dict(series)
+        self._cursor = {s: -1 for s in series}  # index of the last bar the clock reached
+        self.now_ns = -(2**63)
+
+    @property
+    def symbols(self) -> list[str]:
+        return sorted(self._series)
+
+    def advance(self, symbol: str, index: int, now_ns: int) -> None:
+        """The engine's move: symbol's bar `index` has closed at now_ns."""
+        self._cursor[symbol] = index
+        self.now_ns = now_ns
+
+    def set_time(self, now_ns: int) -> None:
+        self.now_ns = now_ns
+
+    def _known(self, symbol: str) -> tuple[BarSeries, int]:
+        series = self._series.get(symbol)
+        if series is None:
+            raise KeyError(f"no data for symbol {symbol!r} (the run has {self.symbols})")
+        return series, self._cursor[symbol]
+
+    def count(self, symbol: str) -> int:
+        """How many of the symbol's bars have closed."""
+        return self._known(symbol)[1] + 1
+
+    def bar(self, symbol: str, ago: int = 0) -> BarRef | None:
+        """The bar `ago` bars before the latest closed one (0: the latest); None before
+        the first. A negative `ago` is a bar in the future: LookAheadError."""
+        if ago < 0:
+            raise LookAheadError(f"bar({symbol!r}, ago={ago}) is a bar later than the clock")
+        series, k = self._known(symbol)
+        k -= ago
+        if k < 0:
+            return None
+        return BarRef(
+            symbol,
+            int(series.ts[k]),
+            float(series.open[k]),
+            float(series.high[k]),
+            float(series.low[k]),
+            float(series.close[k]),
+            float(series.volume[k]),
+        )
+
+    def history(self, symbol: str, field: str = "close", n: int | None = None) -> FloatArray:
+        """The last n values of field (all so far when n is None), oldest first: a copy."""
+        if field not in FIELDS and field != "ts":
+            raise KeyError(f"unknown field {field!r}; known: ts, {', '.join(FIELDS)}")
+        series, k = self._known(symbol)
+        column = getattr(series, field)
+        start = 0 if n is None else max(0, k + 1 - n)
+        return np.array(column[start : k + 1])
+
+    def at(self, symbol: str, ts_ns: int) -> BarRef | None:
+        """The latest bar with ts <= ts_ns; ts_ns later than the clock: LookAheadError."""
+        if ts_ns > self.now_ns:
+            raise LookAheadError(f"at({symbol!r}, {ts_ns}) is later than the clock ({self.now_ns})")
+        series, k = self._known(symbol)
+        j = min(int(np.searchsorted(series.ts, ts_ns, "right")) - 1, k)
+        return None if j < 0 else self.bar(symbol, k - j)
+
+    def last_close(self, symbol: str) -> float | None:
+        series, k = self._known(symbol)
+        return None if k < 0 else float(series.close[k])
