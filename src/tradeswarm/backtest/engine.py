@@ -115,7 +115,9 @@ class Engine:
         if verdict.verdict is Verdict.PERMIT:
             self.open[proposal.symbol].append(OpenOrder(strategy, intent))
         st, ctx = self._contexts[strategy]
-        answer = DecisionRef(row.proposal_id, proposal.symbol, str(first), tuple(row.reasons), oversight)
+        answer = DecisionRef(
+            row.proposal_id, proposal.symbol, str(first), tuple(row.reasons), oversight
+        )
         st.on_decision(ctx, answer)
         return row.proposal_id
 
@@ -149,7 +151,8 @@ class Engine:
         day = ts - ts % NS_PER_DAY
         if day != self._day:
             self._day = day
-            self._equity_at_open = self.books.equity(self._marks()) if self.books.positions else self.books.cash
+            books = self.books
+            self._equity_at_open = books.equity(self._marks()) if books.positions else books.cash
         for symbol, k in bars:
             if self.open[symbol]:
                 self._match(symbol, k, ts)
@@ -159,6 +162,16 @@ class Engine:
         self._now = ts
         if self.cfg.borrow_bps_per_year and self.books.positions:
             self._borrow(ts)
+        self._tell(ts)
+        for symbol, _ in bars:
+            watchers = self._watchers[symbol]
+            bar = self.market.bar(symbol) if watchers else None
+            if bar is not None:
+                for st, ctx in watchers:
+                    st.on_bar(ctx, bar)
+
+    def _tell(self, ts: int) -> None:
+        """Due timers, then the fills of this instant, to their strategies."""
         while self._timers and self._timers[0][0] <= ts:
             _, strategy, name = self._timers.pop(0)
             st, ctx = self._contexts[strategy]
@@ -168,12 +181,6 @@ class Engine:
             for strategy, fill in fills:
                 st, ctx = self._contexts[strategy]
                 st.on_fill(ctx, fill)
-        for symbol, _ in bars:
-            watchers = self._watchers[symbol]
-            if watchers:
-                bar = self.market.bar(symbol)
-                for st, ctx in watchers:
-                    st.on_bar(ctx, bar)
 
     def _match(self, symbol: str, k: int, ts: int) -> None:
         series = self.series[symbol]
@@ -299,6 +306,7 @@ class Engine:
             borrow=self.books.borrow,
             realized=dict(self.books.realized),
             positions={s: p.quantity for s, p in self.books.positions.items() if p.quantity},
+            series=self.series,
         )
 
 

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 
+import msgspec
 import numpy as np
 
 from tradeswarm.backtest.book import Books
@@ -72,7 +73,9 @@ class Gatekeeper:
         closes = market.history(symbol, "close", self.window + 1)
         returns = closes[1:] / closes[:-1] - 1.0 if len(closes) > 1 else np.empty(0)
         logs = np.log(closes[1:] / closes[:-1]) if len(closes) > 1 else np.empty(0)
-        vol = float(np.std(logs, ddof=1)) * math.sqrt(self.periods[symbol]) if len(logs) > 2 else 0.0
+        vol = (
+            float(np.std(logs, ddof=1)) * math.sqrt(self.periods[symbol]) if len(logs) > 2 else 0.0
+        )
         bar = market.bar(symbol)
         assert bar is not None
         return MarketFacts(
@@ -152,13 +155,9 @@ class Gatekeeper:
             approved=True,
             decided_ns=now,
         )
-        desk = DeskFacts(**{**_fields(desk), "approval": approval})
+        desk = msgspec.structs.replace(desk, approval=approval)
         again = self.gate.decide(intent, build_context(intent, instrument, book, facts, desk))
         return again, "approved", ctx.metrics()
-
-
-def _fields(desk: DeskFacts) -> dict[str, object]:
-    return {f: getattr(desk, f) for f in desk.__struct_fields__}
 
 
 def _exposure(

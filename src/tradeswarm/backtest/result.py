@@ -57,6 +57,7 @@ class Run:
     realized: dict[str, Decimal]
     positions: dict[str, Decimal]
     meta: dict[str, Any] = field(default_factory=dict)
+    series: dict[str, Any] = field(default_factory=dict)  # the bars each symbol ran on
 
 
 def _round_trips(trades: list[TradeRow]) -> list[float]:

@@ -71,13 +71,17 @@ def _periods(series: BarSeries, master: InstrumentMaster) -> float:
     calendar = calendar_for(master[series.symbol].calendar)
     first = dt.datetime.fromtimestamp(int(series.ts[0]) // 10**9, dt.UTC).year
     last = dt.datetime.fromtimestamp(int(series.ts[-1]) // 10**9, dt.UTC).year
-    return calendar.periods_per_year(timeframe_seconds(series.timeframe), list(range(first, last + 1)))
+    return calendar.periods_per_year(
+        timeframe_seconds(series.timeframe), list(range(first, last + 1))
+    )
 
 
 def _limits(config: BacktestConfig, tiers: dict[str, str]) -> RiskLimits:
     for name, tier in tiers.items():
         if tier not in config.risk.tiers:
-            raise ConfigurationError(f"strategies[{name}].tier", tier, f"not in {sorted(config.risk.tiers)}")
+            raise ConfigurationError(
+                f"strategies[{name}].tier", tier, f"not in {sorted(config.risk.tiers)}"
+            )
     return msgspec.structs.replace(config.risk, agent_tiers={**config.risk.agent_tiers, **tiers})
 
 
@@ -92,7 +96,9 @@ def build(
     if only:
         unknown = sorted(set(only) - set(wanted))
         if unknown:
-            raise InvalidInput("--symbols", unknown, f"no strategy trades them (they trade {wanted})")
+            raise InvalidInput(
+                "--symbols", unknown, f"no strategy trades them (they trade {wanted})"
+            )
         wanted = sorted(only)
     master = load_master(config.resolve(config.instruments) if config.instruments else None)
     unlisted = [s for s in wanted if s not in master]
@@ -104,10 +110,10 @@ def build(
     periods = {s: _periods(x, master) for s, x in series.items()}
     limits = _limits(config, {name: spec.tier for name, spec, _ in loaded})
     gate = Gatekeeper(limits, master, config.oversight, config.fills.quote_spread_bps, periods)
-    strategies = [
-        (name, [s for s in spec.symbols if s in series], st) for name, spec, st in loaded
-    ]
-    engine = Engine(series, strategies, gate, master, config.fills, config.initial_cash, limits.allow_short)
+    strategies = [(name, [s for s in spec.symbols if s in series], st) for name, spec, st in loaded]
+    engine = Engine(
+        series, strategies, gate, master, config.fills, config.initial_cash, limits.allow_short
+    )
     return engine, periods
 
 

@@ -1,4 +1,4 @@
-"""`tradeswarm`: demo, status, oversight, kill switch, audit, bench.
+"""`tradeswarm`: demo, backtest, data, status, oversight, kill switch, audit, bench.
 
 Command modules import what a command needs inside the command: `tradeswarm --help` (and
 every command) then pays only for its own imports, not the whole swarm's (scipy, pandas,
@@ -15,8 +15,10 @@ import typer
 
 from tradeswarm.cli.agents import agents_app
 from tradeswarm.cli.audit import audit_app
+from tradeswarm.cli.backtest import backtest as backtest_command
 from tradeswarm.cli.bench import bench_app
 from tradeswarm.cli.common import cli_errors, console, existing_store
+from tradeswarm.cli.data import data_app
 from tradeswarm.cli.oversight import killswitch_app, oversight_app
 from tradeswarm.cli.policy import policy_app
 
@@ -32,6 +34,8 @@ app.add_typer(killswitch_app, name="killswitch")
 app.add_typer(audit_app, name="audit")
 app.add_typer(bench_app, name="bench")
 app.add_typer(policy_app, name="policy")
+app.add_typer(data_app, name="data")
+app.command("backtest")(backtest_command)
 
 DbOption = Annotated[Path, typer.Option("--db", help="The swarm's SQLite store.")]
 

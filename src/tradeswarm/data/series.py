@@ -88,7 +88,9 @@ class BarSeries:
         where = self.source
         if len(self.ts) > 1 and not bool(np.all(np.diff(self.ts) > 0)):
             k = int(np.argmin(np.diff(self.ts) > 0)) + 1
-            raise InvalidInput(f"{where}:row {k + 1}:ts", int(self.ts[k]), "not after the bar before")
+            raise InvalidInput(
+                f"{where}:row {k + 1}:ts", int(self.ts[k]), "not after the bar before"
+            )
         for name in ("open", "high", "low", "close"):
             values = getattr(self, name)
             bad = ~(np.isfinite(values) & (values > 0))
@@ -104,7 +106,9 @@ class BarSeries:
         bad = ~(low_ok & high_ok)
         if bad.any():
             k = int(np.argmax(bad))
-            raise InvalidInput(f"{where}:row {k + 1}", self.row(k), "low <= open,close <= high fails")
+            raise InvalidInput(
+                f"{where}:row {k + 1}", self.row(k), "low <= open,close <= high fails"
+            )
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -128,7 +132,8 @@ class BarSeries:
         if not len(self.ts):
             return np.empty(0, dtype=np.int64)
         inside = sessions_ns[(sessions_ns >= self.ts[0]) & (sessions_ns <= self.ts[-1])]
-        return inside[~np.isin(inside, self.ts)]
+        missing: IntArray = inside[~np.isin(inside, self.ts)]
+        return missing
 
 
 def price_of(value: float) -> Decimal:

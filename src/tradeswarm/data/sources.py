@@ -7,13 +7,16 @@ symbol and timeframe). Every bad row is an InvalidInput naming the file, line an
 
 CSV formats, by header:
 
-| header | format |
-|---|---|
-| ``Date,Open,High,Low,Close,Adj Close,Volume`` | Yahoo daily; ``adjust=True``: the close is the adjusted close, open, high and low scaled by the same factor (splits, dividends) |
-| ``Date,Open,High,Low,Close,Volume[,OpenInterest]`` | daily or weekly bars |
-| ``Date,Time,Open,High,Low,Close,Volume[,OpenInterest]`` | intraday bars (the time is the bar's close) |
-| ``Datetime,Open,High,Low,Close,Volume[,OpenInterest]`` | ticks or bars with ISO-8601 times |
-| ``date,SYM1,SYM2,...`` | one close per symbol per day (a wide file; a blank cell: no bar, e.g. before listing). Open = high = low = close, volume 0 |
+- ``Date,Open,High,Low,Close,Adj Close,Volume``: Yahoo daily. ``adjust=True``: the close
+  is the adjusted close, open, high and low scaled by the same factor (splits, dividends),
+  as backtrader's Yahoo feed computes it.
+- ``Date,Open,High,Low,Close,Volume[,OpenInterest]``: daily or weekly bars.
+- ``Date,Time,Open,...`` (or rows with a time after the date under a header without
+  ``Time``, as backtrader's minute files): intraday bars, the time is the bar's close.
+- ``Datetime,Open,High,Low,Close,Volume[,OpenInterest]``: ticks or bars with ISO-8601 times;
+  ticks printed at the same instant become one bar.
+- ``date,SYM1,SYM2,...``: one close per symbol per day (a wide file; a blank cell is no
+  bar, e.g. before listing); open = high = low = close, volume 0.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import datetime as dt
 import gzip
 import io
 import itertools
+import math
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,12 +48,12 @@ class DataSource(Protocol):
     def series(self, symbol: str) -> BarSeries: ...
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def _open_text(path: Path) -> typing.TextIO:
     if not path.exists():
         raise InvalidInput("data.path", str(path), "file not found")
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path), encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")  # type: ignore[return-value]
+    return path.open(encoding="utf-8", newline="")
 
 
 def _number(raw: str, where: str) -> float:
@@ -56,7 +61,7 @@ def _number(raw: str, where: str) -> float:
         value = float(raw)
     except ValueError as err:
         raise InvalidInput(where, raw, "not a number") from err
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise InvalidInput(where, raw, "must be finite")
     return value
 
@@ -123,9 +128,7 @@ class CsvFile:
         return found
 
 
-def _ohlcv(
-    header: list[str], rows: Iterator[list[str]], name: str, symbol: str, adjust: bool
-) -> BarSeries:
+def _columns_of(header: list[str], name: str, adjust: bool) -> dict[str, int]:
     col = {h: k for k, h in enumerate(header)}
     missing = {*PRICE, "Volume"} - set(col)
     if "Date" not in col and "Datetime" not in col:
@@ -134,6 +137,13 @@ def _ohlcv(
         raise InvalidInput(f"{name}:header", header, f"missing {sorted(missing)}")
     if adjust and "Adj Close" not in col:
         raise InvalidInput(f"{name}:header", header, "adjust = true needs an 'Adj Close' column")
+    return col
+
+
+def _ohlcv(
+    header: list[str], rows: Iterator[list[str]], name: str, symbol: str, adjust: bool
+) -> BarSeries:
+    col = _columns_of(header, name, adjust)
     stamp = _row_stamp(col, name)
     ts: list[int] = []
     values: dict[str, list[float]] = {k: [] for k in ("open", "high", "low", "close", "volume")}
@@ -210,7 +220,10 @@ def _wide(header: list[str], rows: Iterator[list[str]], name: str) -> dict[str, 
         ts.append(_date_ns(row[0], f"{where}:{header[0]}"))
         cells = row[1:] + [""] * (len(symbols) - len(row) + 1)
         closes.append(
-            [_number(c, f"{where}:{s}") if c.strip() else np.nan for s, c in zip(symbols, cells)]
+            [
+                _number(c, f"{where}:{s}") if c.strip() else math.nan
+                for s, c in zip(symbols, cells, strict=False)
+            ]
         )
     table = np.asarray(closes, dtype=np.float64).reshape(len(ts), len(symbols))
     stamps = np.asarray(ts, dtype=np.int64)
@@ -251,7 +264,8 @@ def _pyarrow() -> Any:
     try:
         import pyarrow.parquet as pq
     except ImportError as err:  # pragma: no cover - the extra is installed in CI
-        raise InvalidInput("data", "parquet", "needs pyarrow: pip install 'tradeswarm[backtest]'")
+        need = "needs pyarrow: pip install 'tradeswarm[backtest]'"
+        raise InvalidInput("data", "parquet", need) from err
     return pq
 
 

@@ -31,6 +31,7 @@ class Sessions(NamedTuple):
     closes: list[int]
     break_starts: list[int]
     break_ends: list[int]
+    labels: list[int]  # each session's date (exchange-calendars' label) at 00:00 UTC
 
 
 def _exchange_calendars() -> Any:
@@ -96,7 +97,8 @@ class SessionCalendar:
             else:
                 cols = [schedule[c].array.asi8.tolist() for c in ("open", "close")]
                 breaks = [schedule[c].array.asi8.tolist() for c in ("break_start", "break_end")]
-                self._years[year] = Sessions(cols[0], cols[1], breaks[0], breaks[1])
+                labels = schedule.index.asi8.tolist()
+                self._years[year] = Sessions(cols[0], cols[1], breaks[0], breaks[1], labels)
         return self._years[year]
 
     def session_of(self, ts_ns: int) -> tuple[int, int] | None:
@@ -120,14 +122,12 @@ class SessionCalendar:
         return None
 
     def session_days(self, year: int) -> list[int]:
-        """The year's sessions as the 00:00 UTC ns of each session's closing day."""
+        """The year's sessions as the 00:00 UTC ns of each session's date (its label)."""
         sessions = self._load(year)
-        if sessions is None:
-            return []
-        return [close - close % NS_PER_DAY for close in sessions.closes]
+        return [] if sessions is None else sessions.labels
 
     def is_session_day(self, day_ns: int) -> bool:
-        """Whether the UTC day starting at day_ns (00:00) closes one of the sessions."""
+        """Whether the date starting at day_ns (00:00 UTC) is a session's date."""
         days = self.session_days(_year_of(day_ns))
         i = bisect.bisect_left(days, day_ns)
         return i < len(days) and days[i] == day_ns
@@ -141,7 +141,7 @@ class SessionCalendar:
             sessions = self._load(year)
             assert sessions is not None
             counts += len(sessions.opens)
-            for k, (start, end) in enumerate(zip(sessions.opens, sessions.closes)):
+            for k, (start, end) in enumerate(zip(sessions.opens, sessions.closes, strict=True)):
                 length = end - start
                 if sessions.break_starts[k] != _NAT:
                     length -= sessions.break_ends[k] - sessions.break_starts[k]

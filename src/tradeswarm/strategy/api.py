@@ -183,7 +183,7 @@ class Context:
         quantity: Decimal,
         limit: Any = None,
         stop: Any = None,
-        tif: TimeInForce = TimeInForce.DAY,
+        tif: TimeInForce | str = TimeInForce.DAY,
         rationale: str = "",
     ) -> str:
         if symbol not in self.symbols:
@@ -196,7 +196,12 @@ class Context:
             kind = OrderType.LIMIT
         elif stop_price is not None:
             kind = OrderType.STOP
-        proposal = Proposal(symbol, side, quantity, kind, limit_price, stop_price, tif, rationale)
+        try:
+            force = TimeInForce(tif)
+        except ValueError as err:
+            known = ", ".join(t.value for t in TimeInForce)
+            raise InvalidInput("tif", tif, f"not a time in force; known: {known}") from err
+        proposal = Proposal(symbol, side, quantity, kind, limit_price, stop_price, force, rationale)
         return self._desk.propose(self.name, proposal)
 
 

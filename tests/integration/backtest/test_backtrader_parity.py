@@ -14,9 +14,8 @@ from decimal import Decimal
 
 import backtrader as bt
 import pytest
-
-from tests.integration.backtest.bt_kit import our_fills, run_backtrader, run_ours
-from tests.shared_data import MARKET_DATA
+from bt_kit import our_fills, run_backtrader, run_ours
+from shared_data import MARKET_DATA
 
 CENT = Decimal("0.01")
 

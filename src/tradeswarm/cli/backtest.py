@@ -1,0 +1,104 @@
+"""`tradeswarm backtest`: a user's strategies over their data, every proposal gated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tradeswarm.cli.common import cli_errors, console, err_console
+
+
+def _progress_bar(quiet: bool) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("backtest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} bars/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=True,
+    )
+
+
+def backtest(
+    config: Annotated[Path, typer.Option("--config", help="A backtest TOML file.")],
+    start: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")] = None,
+    symbols: Annotated[
+        str | None, typer.Option("--symbols", help="Comma-separated subset of the symbols.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the result JSON here.")] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")
+    ] = None,
+) -> None:
+    """Run the config's strategies over its data on the SimClock: each proposal decided by
+    the risk gate, fills at the next bar's open (or limit/stop touch), costs as configured."""
+    import time
+
+    from tradeswarm.backtest.config import load_backtest
+    from tradeswarm.backtest.result import canonical
+    from tradeswarm.backtest.runner import run_backtest
+
+    with cli_errors():
+        cfg = load_backtest(config)
+        only = [s.strip() for s in symbols.split(",") if s.strip()] if symbols else None
+        started = time.perf_counter()
+        with _progress_bar(as_json) as bar:
+            task = bar.add_task("backtest", total=None, rate="-")
+
+            def tick(done: int, total: int) -> None:
+                rate = done / max(time.perf_counter() - started, 1e-9)
+                bar.update(task, completed=done, total=total, rate=f"{rate:,.0f}")
+
+            result, run = run_backtest(cfg, start, end, only, tick)
+        body = canonical(result)
+        if out is not None:
+            out.write_bytes(body + b"\n")
+        if report is not None:
+            from tradeswarm.backtest.report import write_report
+
+            write_report(report, result, run, run.series)
+    if as_json:
+        print(body.decode())
+        return
+    _print_summary(result, out, report)
+
+
+def _print_summary(result: dict[str, Any], out: Path | None, report: Path | None) -> None:
+    meta, m = result["meta"], result["metrics"]
+
+    def num(value: float | None, fmt: str = "{:.3f}") -> str:
+        return "n/a" if value is None else fmt.format(value)
+
+    console.print(f"backtest {meta['from']} .. {meta['to']}: {', '.join(meta['symbols'])}")
+    console.print(f"  bars           : {meta['bars']:,}")
+    console.print(f"  final equity   : {result['final_equity']} (from {result['initial_cash']})")
+    console.print(f"  trades         : {result['trades']} (fees {result['fees']})")
+    console.print(f"  gate decisions : {result['decisions']}")
+    if result["denials_by_policy"]:
+        console.print(f"  denied by      : {result['denials_by_policy']}")
+    console.print(
+        f"  sharpe {num(m['sharpe'])}  sortino {num(m['sortino'])}  calmar {num(m['calmar'])}"
+        f"  max drawdown {num(m['max_drawdown'], '{:.2%}')}  hit rate "
+        f"{num(m['hit_rate'], '{:.1%}')}"
+    )
+    console.print(f"  result sha256  : {result['sha256']}")
+    for label, path in (("result", out), ("report", report)):
+        if path is not None:
+            console.print(f"  {label:<15}: {path}")
