@@ -17,8 +17,8 @@ demo: $(STAMP)
 	$(BIN)/tradeswarm demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests examples
+	$(BIN)/ruff format --check src tests examples
 
 types: $(STAMP)
 	$(BIN)/mypy

@@ -109,7 +109,7 @@ class CsvFile:
         name = self.path.name
         if not header:
             raise InvalidInput(f"{name}:header", "", "the file is empty")
-        if header[0].lower() == "date" and not set(PRICE) <= set(header):
+        if header[0].lower() == "date" and not set(header) & {*PRICE, "Volume", "Time"}:
             return _wide(header, rows, name)
         symbol = self._symbol or name.split("-")[0].split(".")[0].split("_")[0].upper()
         first = next(rows, None)

@@ -15,6 +15,7 @@ from decimal import Decimal
 import backtrader as bt
 import pytest
 from bt_kit import our_fills, run_backtrader, run_ours
+
 from shared_data import MARKET_DATA
 
 CENT = Decimal("0.01")

@@ -6,8 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-
 from engine_kit import OPEN, engine_for
+
 from tradeswarm.backtest.config import FillConfig
 from tradeswarm.data.series import BarSeries
 from tradeswarm.model.enums import OrderType
