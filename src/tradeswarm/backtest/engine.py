@@ -70,7 +70,8 @@ class Engine:
         self._fills: list[tuple[str, FillRef]] = []
         self._seq = 0
         self._now = 0
-        self._equity_at_open = cash
+        self._equity_at_open: Decimal | None = cash
+        self._opening: tuple[Decimal, dict[str, Any]] = (cash, {})
         self._day = -1
         self.trades: list[TradeRow] = []
         self.decisions: list[DecisionRow] = []
@@ -96,7 +97,7 @@ class Engine:
         intent = _intent(strategy, proposal, self._now, self._seq, self.market)
         every = [o for orders in self.open.values() for o in orders]
         verdict, oversight, _ = self.gatekeeper.decide(
-            intent, self.market, self.books, every, self._equity_at_open
+            intent, self.market, self.books, every, self._opening_equity()
         )
         first = Verdict.REVIEW if oversight else verdict.verdict
         row = DecisionRow(
@@ -120,6 +121,19 @@ class Engine:
         )
         st.on_decision(ctx, answer)
         return row.proposal_id
+
+    def _opening_equity(self) -> Decimal:
+        """Equity at the day's first bar: its cash and positions at the last closes before
+        it (what the daily-loss limit measures from)."""
+        if self._equity_at_open is None:
+            cash, positions = self._opening
+            value = Decimal(0)
+            for symbol, p in positions.items():
+                bar = self.market.at(symbol, self._day - 1) if p.quantity else None
+                mark = Decimal(repr(bar.close)) if bar is not None else p.avg_cost
+                value += p.quantity * mark * self.books.multipliers.get(symbol, Decimal(1))
+            self._equity_at_open = cash + value
+        return self._equity_at_open
 
     # -- the loop
     def run(self, progress: Progress | None = None, every: int = 2048) -> Run:
@@ -149,10 +163,10 @@ class Engine:
 
     def _step(self, ts: int, bars: list[tuple[str, int]]) -> None:
         day = ts - ts % NS_PER_DAY
-        if day != self._day:
+        if day != self._day:  # the books as the day opens, valued when a decision asks
             self._day = day
-            books = self.books
-            self._equity_at_open = books.equity(self._marks()) if books.positions else books.cash
+            self._opening = (self.books.cash, dict(self.books.positions))
+            self._equity_at_open = None
         for symbol, k in bars:
             if self.open[symbol]:
                 self._match(symbol, k, ts)

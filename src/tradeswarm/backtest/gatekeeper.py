@@ -36,6 +36,22 @@ NS = 1_000_000_000
 BPS = Decimal(10_000)
 
 
+_GATES: dict[bytes, PolicyGate] = {}
+
+
+def shared_gate(limits: RiskLimits) -> PolicyGate:
+    """One compiled gate per set of limits in a process: a sweep's runs share it (its
+    state is caches of what the policies and limits determine; the traffic, books and
+    open orders each run measures are the Gatekeeper's own)."""
+    key = msgspec.json.encode(limits)
+    gate = _GATES.get(key)
+    if gate is None:
+        if len(_GATES) >= 16:
+            _GATES.clear()
+        gate = _GATES[key] = PolicyGate.from_limits(limits)
+    return gate
+
+
 class OpenOrder:
     __slots__ = ("intent", "remaining", "strategy")
 
@@ -55,7 +71,7 @@ class Gatekeeper:
         periods_per_year: Mapping[str, float],
     ) -> None:
         self.limits = limits
-        self.gate = PolicyGate.from_limits(limits)
+        self.gate = shared_gate(limits)
         self.instruments = instruments
         self.oversight = oversight
         self.spread_bps = spread_bps

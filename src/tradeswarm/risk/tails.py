@@ -11,6 +11,7 @@ ValueError is what the gate denies with.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import NamedTuple
@@ -34,10 +35,18 @@ class TailRisk(NamedTuple):
     es_after: float
 
 
+def var_index(n: int) -> int:
+    """The order statistic numpy's ``quantile(..., ALPHA, method="inverted_cdf")`` picks
+    from n sorted values: ceil(n x ALPHA) - 1 (tests/property check it against numpy)."""
+    return max(math.ceil(n * ALPHA) - 1, 0)
+
+
 def _var_es(pnl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise historical VaR and ES of a (rows x bars) P&L array."""
+    """Row-wise historical VaR and ES of a (rows x bars) P&L array. The quantile is the
+    sorted row's `var_index` element: what np.quantile's inverted CDF returns, without
+    its per-call overhead (a tenth of a gate decision's time)."""
     losses = -pnl
-    var = np.quantile(losses, ALPHA, axis=1, method="inverted_cdf")
+    var = np.sort(losses, axis=1)[:, var_index(losses.shape[1])]
     shortfall = np.maximum(losses - var[:, None], 0.0).mean(axis=1)
     return var, var + shortfall / (1.0 - ALPHA)
 

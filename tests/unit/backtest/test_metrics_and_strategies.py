@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 from engine_kit import OPEN
-from shared_data import MARKET_DATA
 
+from shared_data import MARKET_DATA
 from tradeswarm.backtest.config import BacktestConfig
 from tradeswarm.backtest.result import compute_metrics
 from tradeswarm.backtest.runner import run_backtest
