@@ -34,6 +34,8 @@ NS_PER_DAY = 86_400 * 1_000_000_000
 BPS = Decimal(10_000)
 ID_SPACE = uuid.UUID("6f0d6a53-5f0e-4f44-9d0c-6b5d1e0b7a11")
 Progress = Callable[[int, int], None]
+#: What a proposal made during the warm-up returns (it goes nowhere).
+WARM_UP = "warm-up"
 
 
 class Engine:
@@ -73,6 +75,7 @@ class Engine:
         self._equity_at_open: Decimal | None = cash
         self._opening: tuple[Decimal, dict[str, Any]] = (cash, {})
         self._day = -1
+        self.trade_from = -(2**63)  # bars before this warm the strategies up; no trading
         self.trades: list[TradeRow] = []
         self.decisions: list[DecisionRow] = []
         self._cash_steps: list[tuple[int, float]] = []
@@ -92,7 +95,12 @@ class Engine:
         self._timers.append((at_ns, strategy, name))
         self._timers.sort()
 
+    def warming_up(self) -> bool:
+        return self._now < self.trade_from
+
     def propose(self, strategy: str, proposal: Proposal) -> str:
+        if self._now < self.trade_from:
+            return WARM_UP  # the warm-up's bars are history: nothing is proposed
         self._seq += 1
         intent = _intent(strategy, proposal, self._now, self._seq, self.market)
         every = [o for orders in self.open.values() for o in orders]
@@ -149,7 +157,7 @@ class Engine:
             st.on_stop(ctx)
         if progress is not None:
             progress(total, total)
-        return self._result(timeline)
+        return self._result(timeline[np.searchsorted(timeline, self.trade_from, "left") :])
 
     def _timeline(self) -> tuple[Any, list[list[tuple[str, int]]]]:
         stamps = [s.ts for s in self.series.values()]

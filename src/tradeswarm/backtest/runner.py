@@ -123,9 +123,13 @@ def run_backtest(
     end: str | None = None,
     only: list[str] | None = None,
     progress: Progress | None = None,
+    trade_from: str | None = None,
 ) -> tuple[dict[str, Any], Run]:
-    """The result dict (with its sha256) and the Run behind it."""
+    """The result dict (with its sha256) and the Run behind it. trade_from: a day after
+    start; the bars before it only warm the strategies up (and the gate's history)."""
     engine, periods = build(config, start, end, only)
+    if trade_from is not None:
+        engine.trade_from = _day_ns(trade_from, "trade_from")
     run = engine.run(progress)
     run.meta = {
         "initial_cash": str(config.initial_cash),

@@ -46,10 +46,33 @@ def backtest(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")
     ] = None,
+    grid: Annotated[
+        Path | None,
+        typer.Option("--grid", help="A grid TOML file: sweep one strategy's parameters."),
+    ] = None,
+    walk_forward: Annotated[
+        str | None,
+        typer.Option(
+            "--walk-forward",
+            help="train=DAYS,test=DAYS: pick parameters in-sample per window (needs --grid).",
+        ),
+    ] = None,
+    serial: Annotated[
+        bool, typer.Option("--serial", help="Run sweeps in this process instead of on Ray.")
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", help="Join this Ray cluster (default: start a local one)."),
+    ] = None,
 ) -> None:
     """Run the config's strategies over its data on the SimClock: each proposal decided by
-    the risk gate, fills at the next bar's open (or limit/stop touch), costs as configured."""
+    the risk gate, fills at the next bar's open (or limit/stop touch), costs as configured.
+    With --grid: a parameter sweep (with --walk-forward: walk-forward windows), on Ray."""
     import time
+
+    if grid is not None or walk_forward is not None:
+        _sweep(config, start, end, grid, walk_forward, serial, ray_address, as_json, out)
+        return
 
     from tradeswarm.backtest.config import load_backtest
     from tradeswarm.backtest.result import canonical
@@ -78,6 +101,66 @@ def backtest(
         print(body.decode())
         return
     _print_summary(result, out, report)
+
+
+def _windows(text: str) -> tuple[int, int]:
+    from tradeswarm.core.errors import InvalidInput
+
+    parts = dict(p.split("=", 1) for p in text.split(",") if "=" in p)
+    try:
+        return int(parts["train"]), int(parts["test"])
+    except (KeyError, ValueError) as err:
+        raise InvalidInput("--walk-forward", text, "expected train=DAYS,test=DAYS") from err
+
+
+def _sweep(
+    config: Path,
+    start: str | None,
+    end: str | None,
+    grid: Path | None,
+    walk_forward: str | None,
+    serial: bool,
+    ray_address: str | None,
+    as_json: bool,
+    out: Path | None,
+) -> None:
+    import json
+
+    from tradeswarm.backtest.config import load_backtest
+    from tradeswarm.backtest.sweep import Executor, load_grid, sweep
+    from tradeswarm.backtest.sweep import walk_forward as run_walk_forward
+    from tradeswarm.core.errors import InvalidInput
+
+    with cli_errors():
+        if grid is None:
+            raise InvalidInput("--grid", None, "--walk-forward needs a --grid of parameters")
+        cfg, spec = load_backtest(config), load_grid(grid)
+        executor = Executor(ray=not serial, address=ray_address)
+        with _progress_bar(as_json) as bar:
+            task = bar.add_task("backtest", total=None, rate="-")
+
+            def tick(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total, rate="runs")
+
+            if walk_forward is not None:
+                train, test = _windows(walk_forward)
+                result = run_walk_forward(cfg, spec, train, test, start, end, executor, tick)
+            else:
+                result = sweep(cfg, spec, start, end, executor, tick)
+    body = json.dumps(result, indent=1, sort_keys=True)
+    if out is not None:
+        out.write_text(body + "\n")
+    if as_json:
+        print(body)
+        return
+    if "windows" in result:
+        for w in result["windows"]:
+            console.print(f"{w['test'][0]} .. {w['test'][1]}: {w['params']}")
+        console.print(f"out of sample: {result['out_of_sample']}")
+    else:
+        for r in result["runs"]:
+            console.print(f"{r['params']}: {spec.objective} {r['metrics'][spec.objective]}")
+        console.print(f"best: {result['best'] and result['best']['params']}")
 
 
 def _print_summary(result: dict[str, Any], out: Path | None, report: Path | None) -> None:

@@ -87,6 +87,8 @@ class Desk(Protocol):
 
     def schedule(self, strategy: str, name: str, at_ns: int) -> None: ...
 
+    def warming_up(self) -> bool: ...
+
 
 def quantity_of(value: Any, field: str = "quantity") -> Decimal:
     """A proposal's quantity: an int, a decimal string, a Decimal, or a float holding a
@@ -145,6 +147,11 @@ class Context:
     def position(self, symbol: str) -> Decimal:
         """This strategy's own position in symbol (signed)."""
         return self._desk.position(self.name, symbol)
+
+    @property
+    def warming_up(self) -> bool:
+        """True on the warm-up's bars (history for indicators: proposals go nowhere)."""
+        return self._desk.warming_up()
 
     @property
     def cash(self) -> Decimal:
