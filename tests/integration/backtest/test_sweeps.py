@@ -3,6 +3,7 @@ each window's pick is the best of its own in-sample sweep; bad grids are refused
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,7 @@ def test_each_window_picks_the_best_of_its_own_train_sweep() -> None:
     ]
     best = max((s for s in scores if s[0] is not None), key=lambda s: (s[0], -s[1]))
     assert first["params"] == best[2]
-    for w, after in zip(windows, windows[1:], strict=False):
+    for w, after in itertools.pairwise(windows):
         assert w["test"][1] < after["test"][0]  # out-of-sample windows do not overlap
         assert w["train"][1] < w["test"][0]
     assert result["out_of_sample"]["bars"] > 400
@@ -72,7 +73,7 @@ def test_an_unknown_objective_and_an_empty_grid_are_refused() -> None:
             "2003-12-31",
             Executor(False),
         )
-    with pytest.raises(ConfigurationError, match="grid.params"):
+    with pytest.raises(ConfigurationError, match=r"grid\.params"):
         GridConfig(params={"period": []})
     with pytest.raises(ConfigurationError, match="params"):
         sweep(_config(), GridConfig(params={"perod": [10]}), None, None, Executor(False))
