@@ -137,3 +137,18 @@ def marketdata(
             messages, symbols, quotes_per_bar, batch, wire, progress=not as_json
         )
     print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))
+
+
+@bench_app.command("backtest")
+def backtest_bench(
+    repeats: Annotated[int, typer.Option(help="Timed runs of each side (median).")] = 5,
+    sweep: Annotated[int, typer.Option(help="SMA periods in the sweep timed serial vs Ray.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+) -> None:
+    """Research-mode bars/s against backtrader (same SMA crossover, same ORCL file, same
+    run), and a parameter sweep's wall time serially and on a local Ray cluster."""
+    from tradeswarm.bench.backtest import run_backtest_bench
+
+    with cli_errors():
+        result = run_backtest_bench(repeats, sweep, progress=not as_json)
+    print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))
