@@ -2,6 +2,8 @@
 
 ```toml
 initial_cash = "100000"
+mode = "research"            # or "governed": every intent, decision and fill signed into
+db = "run.sqlite"            #   the audit log of this new store (tradeswarm audit verify)
 [[data]]                     # one table per file (CSV or Parquet) or catalog
 path = "data/aapl.csv"       # relative to the config file
 symbol = "AAPL"              # for single-symbol files; default from the file name
@@ -30,6 +32,11 @@ from tradeswarm.core.config import ConfigBase, load_toml
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.risk.limits import RiskLimits
 from tradeswarm.strategy.loader import StrategySpec
+
+
+class Mode(StrEnum):
+    RESEARCH = "research"  # the gate decides every proposal; nothing is logged
+    GOVERNED = "governed"  # the same, and every intent, decision and fill in a signed log
 
 
 class OversightPolicy(StrEnum):
@@ -85,13 +92,15 @@ class FillConfig(ConfigBase, frozen=True):
 
 class OversightConfig(ConfigBase, frozen=True):
     policy: OversightPolicy = OversightPolicy.APPROVE
-    approver: str = "backtest:auto"
+    approver: str = "oversight-policy@backtest"  # the human identity the answers name
 
 
 class BacktestConfig(ConfigBase, frozen=True):
     strategies: list[StrategySpec]
     data: list[DataSpec]
     initial_cash: Decimal = Decimal(100_000)
+    mode: Mode = Mode.RESEARCH
+    db: str | None = None  # governed mode's store (a new file), relative to the config
     fills: FillConfig = FillConfig()
     risk: RiskLimits = RiskLimits()
     oversight: OversightConfig = OversightConfig()

@@ -21,12 +21,14 @@ import numpy as np
 from tradeswarm.backtest.book import Books
 from tradeswarm.backtest.config import FillConfig
 from tradeswarm.backtest.fills import fee, fill_price, fill_quantity
-from tradeswarm.backtest.gatekeeper import Gatekeeper, OpenOrder
+from tradeswarm.backtest.gatekeeper import Decision, Gatekeeper, OpenOrder
+from tradeswarm.backtest.governed import GovernedLog
 from tradeswarm.backtest.result import DecisionRow, Run, TradeRow
 from tradeswarm.data.series import BarSeries
 from tradeswarm.instruments import InstrumentMaster
 from tradeswarm.model.enums import OrderType, Side, TimeInForce, Verdict
 from tradeswarm.model.messages import TradeIntent
+from tradeswarm.risk.gate import GateVerdict
 from tradeswarm.strategy.api import Context, DecisionRef, FillRef, Proposal, Strategy
 from tradeswarm.strategy.market import AsOfMarket
 
@@ -76,6 +78,9 @@ class Engine:
         self._opening: tuple[Decimal, dict[str, Any]] = (cash, {})
         self._day = -1
         self.trade_from = -(2**63)  # bars before this warm the strategies up; no trading
+        self.journal: GovernedLog | None = None  # governed mode: the signed log
+        self.journal_figures: dict[str, int | None] = {}
+        self._logged = 0
         self.trades: list[TradeRow] = []
         self.decisions: list[DecisionRow] = []
         self._cash_steps: list[tuple[int, float]] = []
@@ -103,11 +108,9 @@ class Engine:
             return WARM_UP  # the warm-up's bars are history: nothing is proposed
         self._seq += 1
         intent = _intent(strategy, proposal, self._now, self._seq, self.market)
-        every = [o for orders in self.open.values() for o in orders]
-        verdict, oversight, _ = self.gatekeeper.decide(
-            intent, self.market, self.books, every, self._opening_equity()
-        )
-        first = Verdict.REVIEW if oversight else verdict.verdict
+        decision = self._decide(strategy, intent)
+        verdict, oversight = decision.verdict, decision.oversight
+        first = decision.first.verdict
         row = DecisionRow(
             ts=self._now,
             strategy=strategy,
@@ -123,6 +126,8 @@ class Engine:
         self.decisions.append(row)
         if verdict.verdict is Verdict.PERMIT:
             self.open[proposal.symbol].append(OpenOrder(strategy, intent))
+            if self.journal is not None:
+                self.journal.accepted(intent)
         st, ctx = self._contexts[strategy]
         answer = DecisionRef(
             row.proposal_id, proposal.symbol, str(first), tuple(row.reasons), oversight
@@ -143,18 +148,46 @@ class Engine:
             self._equity_at_open = cash + value
         return self._equity_at_open
 
+    def _decide(self, strategy: str, intent: TradeIntent) -> Decision:
+        """The gate's decision; governed, on the principal the intent's signature names,
+        each decision signed into the log."""
+        journal = self.journal
+        principal = strategy
+        if journal is not None:
+            journal.at(self._now)
+            principal, why = journal.propose(strategy, intent)
+            if why is not None:
+                denied = GateVerdict(Verdict.DENY, [f"identity: {why}"])
+                journal.decided(intent, denied, {}, principal)
+                return Decision(denied, denied, "", {})
+        every = [o for orders in self.open.values() for o in orders]
+        decision = self.gatekeeper.decide(
+            intent, self.market, self.books, every, self._opening_equity()
+        )
+        if journal is not None:
+            journal.decided(intent, decision.first, decision.metrics, principal)
+            if decision.approval is not None:
+                journal.reviewed(intent, decision, principal)
+        return decision
+
     # -- the loop
     def run(self, progress: Progress | None = None, every: int = 2048) -> Run:
         timeline, events = self._timeline()
         for _, _, st, ctx in self.strategies:
             st.on_start(ctx)
         total = len(timeline)
+        journal = self.journal
         for i, ts in enumerate(timeline.tolist()):
             self._step(ts, events[i])
+            if journal is not None and journal.bus.stats.published > self._logged:
+                self._logged = journal.bus.stats.published
+                journal.flush()
             if progress is not None and (i + 1) % every == 0:
                 progress(i + 1, total)
         for _, _, st, ctx in self.strategies:
             st.on_stop(ctx)
+        if self.journal is not None:
+            self.journal_figures = self.journal.close()
         if progress is not None:
             progress(total, total)
         return self._result(timeline[np.searchsorted(timeline, self.trade_from, "left") :])
@@ -249,6 +282,9 @@ class Engine:
 
     def _note(self, order: OpenOrder, ts: int, why: str) -> None:
         intent = order.intent
+        if self.journal is not None:
+            self.journal.at(ts)
+            self.journal.ended(intent, why.startswith("expired"), why)
         self.decisions.append(
             DecisionRow(
                 ts=ts,
@@ -271,6 +307,9 @@ class Engine:
         cost = fee(qty, price, mult, self.cfg)
         self.books.book(order.strategy, symbol, intent.side, qty, price, cost)
         order.remaining -= qty
+        if self.journal is not None:
+            self.journal.at(ts)
+            self.journal.filled(intent, len(self.trades), qty, price, cost)
         self.trades.append(
             TradeRow(
                 ts=ts,

@@ -16,6 +16,7 @@ import math
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import NamedTuple
 
 import msgspec
 import numpy as np
@@ -50,6 +51,18 @@ def shared_gate(limits: RiskLimits) -> PolicyGate:
             _GATES.clear()
         gate = _GATES[key] = PolicyGate.from_limits(limits)
     return gate
+
+
+class Decision(NamedTuple):
+    """The gate's answer: verdict (final), first (the first answer: a REVIEW when
+    oversight answered), oversight ("" / approved / denied), the context's metrics, and
+    the approval the final decision was made with."""
+
+    verdict: GateVerdict
+    first: GateVerdict
+    oversight: str
+    metrics: dict[str, str]
+    approval: HumanApproval | None = None
 
 
 class OpenOrder:
@@ -128,18 +141,17 @@ class Gatekeeper:
         books: Books,
         open_orders: list[OpenOrder],
         equity_at_open: Decimal,
-    ) -> tuple[GateVerdict, str, dict[str, str]]:
-        """(verdict, oversight answer "" / approved / denied, the context's metrics)."""
+    ) -> Decision:
         symbol, principal, now = intent.symbol, intent.agent_id, intent.ts_event
         instrument = self.instruments.get(symbol)
         if instrument is None:
             why = f"instrument: unknown instrument {symbol!r} ({self.instruments.source})"
-            return GateVerdict(Verdict.DENY, [why]), "", {}
+            return _plain(GateVerdict(Verdict.DENY, [why]))
         marks = {s: Decimal(repr(c)) for s in books.positions if (c := market.last_close(s))}
         facts = self._market(market, symbol, marks)
         problem = quote_problem(symbol, facts.quote)
         if problem is not None:
-            return GateVerdict(Verdict.DENY, [problem]), "", {}
+            return _plain(GateVerdict(Verdict.DENY, [problem]))
         second, minute = self._traffic_counts(principal, now)
         mine = [o for o in open_orders if o.strategy == principal]
         book = BookFacts(
@@ -161,19 +173,25 @@ class Gatekeeper:
         ctx = build_context(intent, instrument, book, facts, desk)
         verdict = self.gate.decide(intent, ctx)
         if verdict.verdict is not Verdict.REVIEW:
-            return verdict, "", ctx.metrics()
-        if self.oversight.policy is OversightPolicy.DENY:
-            denied = GateVerdict(Verdict.DENY, ["oversight: denied by the backtest's policy"])
-            return denied, "denied", ctx.metrics()
+            return Decision(verdict, verdict, "", ctx.metrics())
+        approve = self.oversight.policy is OversightPolicy.APPROVE
         approval = HumanApproval(
             request_id=uuid.uuid5(intent.intent_id, "oversight"),
             approver=self.oversight.approver,
-            approved=True,
+            approved=approve,
             decided_ns=now,
+            notes=f"the backtest's oversight policy: {self.oversight.policy}",
         )
+        if not approve:
+            denied = GateVerdict(Verdict.DENY, ["oversight: denied by the backtest's policy"])
+            return Decision(denied, verdict, "denied", ctx.metrics(), approval)
         desk = msgspec.structs.replace(desk, approval=approval)
         again = self.gate.decide(intent, build_context(intent, instrument, book, facts, desk))
-        return again, "approved", ctx.metrics()
+        return Decision(again, verdict, "approved", ctx.metrics(), approval)
+
+
+def _plain(verdict: GateVerdict) -> Decision:
+    return Decision(verdict, verdict, "", {})
 
 
 def _exposure(

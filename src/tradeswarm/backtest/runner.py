@@ -8,9 +8,10 @@ from typing import Any
 
 import msgspec
 
-from tradeswarm.backtest.config import BacktestConfig, DataSpec
+from tradeswarm.backtest.config import BacktestConfig, DataSpec, Mode
 from tradeswarm.backtest.engine import Engine, Progress
 from tradeswarm.backtest.gatekeeper import Gatekeeper
+from tradeswarm.backtest.governed import GovernedLog
 from tradeswarm.backtest.result import Run, digest, summary
 from tradeswarm.core.errors import ConfigurationError, InvalidInput
 from tradeswarm.data.catalog import Catalog
@@ -130,6 +131,8 @@ def run_backtest(
     engine, periods = build(config, start, end, only)
     if trade_from is not None:
         engine.trade_from = _day_ns(trade_from, "trade_from")
+    if config.mode is Mode.GOVERNED:
+        engine.journal = _journal(config, [name for name, *_ in engine.strategies])
     run = engine.run(progress)
     run.meta = {
         "initial_cash": str(config.initial_cash),
@@ -138,11 +141,23 @@ def run_backtest(
         "from": _iso(int(run.timeline[0])) if len(run.timeline) else None,
         "to": _iso(int(run.timeline[-1])) if len(run.timeline) else None,
         "strategies": [name for name, *_ in engine.strategies],
+        "mode": str(config.mode),
     }
+    if engine.journal is not None:
+        run.meta["governed"] = {"db": config.db, **engine.journal_figures}
     ppy = min(periods.values())
     result = summary(run, ppy)
     result["sha256"] = digest(result)
     return result, run
+
+
+def _journal(config: BacktestConfig, strategies: list[str]) -> GovernedLog:
+    if config.db is None:
+        raise ConfigurationError("db", None, "governed mode needs a store: db = FILE or --db")
+    path = config.resolve(config.db)
+    if path.exists():
+        raise ConfigurationError("db", str(path), "exists: a governed run logs into a new store")
+    return GovernedLog(path, strategies, config.oversight.approver, config.initial_cash)
 
 
 def _iso(ts: int) -> str:

@@ -46,6 +46,13 @@ def backtest(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")
     ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="research (gate on, no log) or governed (signed log)."),
+    ] = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Governed mode's store: a new SQLite file.")
+    ] = None,
     grid: Annotated[
         Path | None,
         typer.Option("--grid", help="A grid TOML file: sweep one strategy's parameters."),
@@ -79,7 +86,7 @@ def backtest(
     from tradeswarm.backtest.runner import run_backtest
 
     with cli_errors():
-        cfg = load_backtest(config)
+        cfg = _with_mode(load_backtest(config), mode, db)
         only = [s.strip() for s in symbols.split(",") if s.strip()] if symbols else None
         started = time.perf_counter()
         with _progress_bar(as_json) as bar:
@@ -101,6 +108,22 @@ def backtest(
         print(body.decode())
         return
     _print_summary(result, out, report)
+
+
+def _with_mode(cfg: Any, mode: str | None, db: Path | None) -> Any:
+    import msgspec
+
+    from tradeswarm.backtest.config import Mode
+    from tradeswarm.core.errors import InvalidInput
+
+    if mode is not None:
+        try:
+            cfg = msgspec.structs.replace(cfg, mode=Mode(mode))
+        except ValueError as err:
+            raise InvalidInput("--mode", mode, "research or governed") from err
+    if db is not None:
+        cfg = msgspec.structs.replace(cfg, db=str(db.resolve()))
+    return cfg
 
 
 def _windows(text: str) -> tuple[int, int]:
