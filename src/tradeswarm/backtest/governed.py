@@ -21,11 +21,14 @@ like the demo's; a backtest proves what ran, not who may trade.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from decimal import Decimal
 from pathlib import Path
 
 from tradeswarm.audit.charter import make_charter
+from tradeswarm.audit.demo_keys import DEMO_ORIGIN
+from tradeswarm.audit.log import CheckpointPolicy
 from tradeswarm.backtest.gatekeeper import Decision
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.inproc import InProcessBus
@@ -71,6 +74,7 @@ RISK = "backtest-risk-manager"
 EXCHANGE = "backtest-exchange"
 #: An oversight request's window: answered by the policy at once, well inside it.
 OVERSIGHT_WINDOW_NS = 300 * NS_PER_SECOND
+CHECKPOINT_NEVER_MS = 2**62 // 1_000_000  # by entries only
 ID_SPACE = uuid.UUID("0b6f1f4e-8b4c-4f7e-9a39-1f1d1c2b3a41")
 
 
@@ -85,7 +89,10 @@ class GovernedLog:
         self.store = Store.open(db)
         self.store.set_initial_cash(cash)
         charter = make_charter(self.identities.registry, policy, cash, 0)
-        self.audit = build_audit_log(self.store, self.clock, db, charter)
+        # checkpoints by entries, not by the sim clock (which moves a day a bar), and one
+        # at the end
+        cuts = CheckpointPolicy(origin=DEMO_ORIGIN, every_ms=CHECKPOINT_NEVER_MS)
+        self.audit = build_audit_log(self.store, self.clock, db, charter, policy=cuts)
         self.bus = InProcessBus(
             self.clock, sink=self.audit, signing=self.identities.signing, group_log_writes=True
         )
@@ -96,6 +103,8 @@ class GovernedLog:
         self._signer = self.identities.human_signer(approver)
         self._loop = asyncio.new_event_loop()
         self._intents: dict[uuid.UUID, Envelope] = {}
+        self._unit = contextlib.ExitStack()  # the step's unit of work, open once written
+        self._open = False
         self._orders: dict[uuid.UUID, Order] = {}
 
     def at(self, ts: int) -> None:
@@ -105,6 +114,7 @@ class GovernedLog:
     def propose(self, strategy: str, intent: TradeIntent) -> tuple[str, str | None]:
         """Publish the strategy's signed intent; (the principal its signature names, why
         not when it does not)."""
+        self._begin()
         env = self._traders[strategy].publish(
             INTENTS, intent, key=f"intent:{intent.intent_id}", intent=MessageIntent.COMMAND
         )
@@ -120,6 +130,7 @@ class GovernedLog:
         approval: HumanApproval | None = None,
         cause: Envelope | None = None,
     ) -> RiskDecision:
+        self._begin()
         cause = cause or self._intents.get(intent.intent_id)
         phase = DecisionKind.INTENT if approval is None else DecisionKind.OVERSIGHT
         decision = RiskDecision(
@@ -204,6 +215,7 @@ class GovernedLog:
             self._order(order.transition(trigger, self.clock.now_ns(), reason), reason)
 
     def _order(self, order: Order, note: str) -> None:
+        self._begin()
         self._orders[order.intent_id] = order
         message = OrderUpdated(order=order, note=note, ts_event=self.clock.now_ns())
         key = f"order:{order.order_id}:{order.state}:{order.filled_qty}"
@@ -213,6 +225,7 @@ class GovernedLog:
     def filled(
         self, intent: TradeIntent, seq: int, qty: Decimal, price: Decimal, fee: Decimal
     ) -> None:
+        self._begin()
         order = self._orders[intent.intent_id]
         now = self.clock.now_ns()
         fill = Fill(
@@ -236,8 +249,16 @@ class GovernedLog:
     def flush(self) -> None:
         """Append what the step published to the log, in one unit of work (nothing
         subscribes: the bus's delivery is the log append)."""
-        with self.store.transaction():
-            self._loop.run_until_complete(self.bus.drain())
+        self._begin()
+        self._loop.run_until_complete(self.bus.drain())
+        self._unit.close()
+        self._open = False
+
+    def _begin(self) -> None:
+        if not self._open:
+            self._unit = contextlib.ExitStack()
+            self._unit.enter_context(self.store.transaction())
+            self._open = True
 
     def close(self) -> dict[str, int | None]:
         """Flush, checkpoint and witness the log; the store's figures."""

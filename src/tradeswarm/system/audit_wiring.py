@@ -68,11 +68,13 @@ def build_audit_log(
     db: str | Path,
     charter: SwarmCharter,
     keys: AuditKeys | None = None,
+    policy: CheckpointPolicy | None = None,
 ) -> AuditLog:
     """The audit log the bus appends to, its charter recorded (when it changed). keys:
     the swarm's keystore's audit-log and witness keys; None for the demo's public-seed
-    keys."""
-    policy = CheckpointPolicy(origin=DEMO_ORIGIN)
+    keys. policy: when to checkpoint (default: the seed's, every 1,000 entries or five
+    minutes of the clock's time)."""
+    policy = policy or CheckpointPolicy(origin=DEMO_ORIGIN)
     keys = keys or AuditKeys(DEMO_LOG_NAME, demo_log_signers(), demo_witness_signer())
     witness = file_witness(db, clock, policy, keys.witness, keys.log)
     log = AuditLog(store, clock, keys.log, policy, [witness])
