@@ -5,7 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types rooms bench clean
+.PHONY: demo test lint types rooms bench clean browser
+
+# The report test drives Debian's Chromium (never a browser download): installed once.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,7 +30,13 @@ types: $(STAMP)
 rooms: $(STAMP)
 	$(BIN)/lint-imports
 
-test: lint types rooms
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+browser: $(CHROMIUM)
+
+test: lint types rooms browser
 	$(BIN)/pytest -q -p no:cacheprovider
 
 bench: $(STAMP)
