@@ -81,6 +81,8 @@ class Engine:
         self.journal: GovernedLog | None = None  # governed mode: the signed log
         self.journal_figures: dict[str, int | None] = {}
         self._logged = 0
+        self._line: Any = np.empty(0, np.int64)
+        self._events: list[list[tuple[str, int]]] = []
         self.trades: list[TradeRow] = []
         self.decisions: list[DecisionRow] = []
         self._cash_steps: list[tuple[int, float]] = []
@@ -172,25 +174,41 @@ class Engine:
 
     # -- the loop
     def run(self, progress: Progress | None = None, every: int = 2048) -> Run:
-        timeline, events = self._timeline()
-        for _, _, st, ctx in self.strategies:
-            st.on_start(ctx)
+        """The whole run: start, every instant of the timeline, finish."""
+        timeline = self.start()
         total = len(timeline)
-        journal = self.journal
-        for i, ts in enumerate(timeline.tolist()):
-            self._step(ts, events[i])
-            if journal is not None and journal.bus.stats.published > self._logged:
-                self._logged = journal.bus.stats.published
-                journal.flush()
+        for i in range(total):
+            self.step(i)
             if progress is not None and (i + 1) % every == 0:
                 progress(i + 1, total)
+        if progress is not None:
+            progress(total, total)
+        return self.finish()
+
+    def start(self) -> Any:
+        """Merge the timeline and start the strategies; returns the timeline (int64 ns)."""
+        self._line, self._events = self._timeline()
+        for _, _, st, ctx in self.strategies:
+            st.on_start(ctx)
+        return self._line
+
+    def step(self, i: int) -> None:
+        """Instant i of the timeline (in order; a paper run paces these on a live clock)."""
+        self._step(int(self._line[i]), self._events[i])
+        journal = self.journal
+        if journal is not None and journal.bus.stats.published > self._logged:
+            self._logged = journal.bus.stats.published
+            journal.flush()
+
+    def finish(self, upto: int | None = None) -> Run:
+        """Stop the strategies and close the books; upto: the instants stepped (a paper
+        run stopped early), default all."""
         for _, _, st, ctx in self.strategies:
             st.on_stop(ctx)
         if self.journal is not None:
             self.journal_figures = self.journal.close()
-        if progress is not None:
-            progress(total, total)
-        return self._result(timeline[np.searchsorted(timeline, self.trade_from, "left") :])
+        line = self._line if upto is None else self._line[:upto]
+        return self._result(line[np.searchsorted(line, self.trade_from, "left") :])
 
     def _timeline(self) -> tuple[Any, list[list[tuple[str, int]]]]:
         stamps = [s.ts for s in self.series.values()]

@@ -134,7 +134,18 @@ def run_backtest(
     if config.mode is Mode.GOVERNED:
         engine.journal = _journal(config, [name for name, *_ in engine.strategies])
     run = engine.run(progress)
-    run.meta = {
+    run.meta = describe(config, engine, run)
+    if engine.journal is not None:
+        run.meta["governed"] = {"db": config.db, **engine.journal_figures}
+    ppy = min(periods.values())
+    result = summary(run, ppy)
+    result["sha256"] = digest(result)
+    return result, run
+
+
+def describe(config: BacktestConfig, engine: Engine, run: Run) -> dict[str, Any]:
+    """What ran: cash, symbols, bars, the range traded, the strategies and the mode."""
+    return {
         "initial_cash": str(config.initial_cash),
         "symbols": sorted(engine.series),
         "bars": int(sum(len(s) for s in engine.series.values())),
@@ -143,12 +154,6 @@ def run_backtest(
         "strategies": [name for name, *_ in engine.strategies],
         "mode": str(config.mode),
     }
-    if engine.journal is not None:
-        run.meta["governed"] = {"db": config.db, **engine.journal_figures}
-    ppy = min(periods.values())
-    result = summary(run, ppy)
-    result["sha256"] = digest(result)
-    return result, run
 
 
 def _journal(config: BacktestConfig, strategies: list[str]) -> GovernedLog:

@@ -208,3 +208,33 @@ def _print_summary(result: dict[str, Any], out: Path | None, report: Path | None
     for label, path in (("result", out), ("report", report)):
         if path is not None:
             console.print(f"  {label:<15}: {path}")
+
+
+def paper(
+    config: Annotated[Path, typer.Option("--config", help="A backtest TOML file.")],
+    state: Annotated[
+        Path, typer.Option("--state", help="The run's folder: its journal; rerun to resume.")
+    ],
+    speed: Annotated[
+        float, typer.Option("--speed", help="Replay speed: 1 is real time, 3600 an hour a second.")
+    ] = 1.0,
+    start: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Paper-trade the config's strategies on the live clock, its data replayed as a feed
+    (at --speed); Ctrl-C stops between bars, a rerun on the same --state resumes."""
+    from tradeswarm.backtest.config import load_backtest
+    from tradeswarm.backtest.paper import PaperRun
+    from tradeswarm.backtest.result import canonical
+
+    with cli_errors():
+        emit = err_console.print if as_json else console.print
+        runner = PaperRun(load_backtest(config), state, speed, start, end, emit=emit)
+        result = runner.run()
+    if result is None:
+        raise typer.Exit(130)  # stopped as asked: the journal holds where
+    if as_json:
+        print(canonical(result).decode())
+        return
+    _print_summary(result, state / "result.json", None)

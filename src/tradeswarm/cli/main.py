@@ -1,4 +1,4 @@
-"""`tradeswarm`: demo, backtest, data, status, oversight, kill switch, audit, bench.
+"""`tradeswarm`: demo, backtest, paper, data, status, oversight, kill switch, audit, bench.
 
 Command modules import what a command needs inside the command: `tradeswarm --help` (and
 every command) then pays only for its own imports, not the whole swarm's (scipy, pandas,
@@ -16,6 +16,7 @@ import typer
 from tradeswarm.cli.agents import agents_app
 from tradeswarm.cli.audit import audit_app
 from tradeswarm.cli.backtest import backtest as backtest_command
+from tradeswarm.cli.backtest import paper as paper_command
 from tradeswarm.cli.bench import bench_app
 from tradeswarm.cli.common import cli_errors, console, existing_store
 from tradeswarm.cli.data import data_app
@@ -36,6 +37,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(policy_app, name="policy")
 app.add_typer(data_app, name="data")
 app.command("backtest")(backtest_command)
+app.command("paper")(paper_command)
 
 DbOption = Annotated[Path, typer.Option("--db", help="The swarm's SQLite store.")]
 

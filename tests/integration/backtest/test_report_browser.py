@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from shared_data import MARKET_DATA
-
 from tradeswarm.backtest.report import write_report
 from tradeswarm.backtest.runner import run_backtest
 from tradeswarm.bench.backtest import ours_config
