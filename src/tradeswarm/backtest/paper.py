@@ -11,7 +11,8 @@ of every trade and decision so far), fsynced. Ctrl-C (SIGINT or SIGTERM) stops b
 bars; a rerun on the same folder replays the journaled bars without waiting (the engine
 is deterministic), checks it arrives at the journal's digest (else it stops: the config,
 data or code changed), and goes on from the next bar on the live clock. When every bar
-is done the result JSON is written beside the journal.
+is done the result JSON is written beside the journal. ``speed = math.inf`` waits for
+nothing: `tradeswarm backtest --state DIR` is a backtest resumable after a crash.
 """
 
 from __future__ import annotations
@@ -91,14 +92,18 @@ def _fingerprint(config: BacktestConfig, engine: Engine) -> str:
 def _read_journal(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     if not path.exists():
         return None, []
+    raw = path.read_bytes()
+    if raw and not raw.endswith(b"\n"):  # a line cut by a crash: its bar is redone
+        with path.open("r+b") as fh:
+            fh.truncate(raw.rfind(b"\n") + 1)
+            fh.flush()
+            os.fsync(fh.fileno())
     lines = path.read_text(encoding="utf-8").splitlines()
     rows = []
     for k, line in enumerate(lines):
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError as err:
-            if k == len(lines) - 1:
-                break  # a line cut by a crash mid-write: the bar is redone
             raise InvalidInput(f"{path}:{k + 1}", line[:60], "not a journal line") from err
     return (rows[0] if rows else None), rows[1:]
 
@@ -115,7 +120,7 @@ class PaperRun:
         sleep: Sleep = time.sleep,
         emit: Emit = print,
     ) -> None:
-        if not speed > 0:
+        if not speed > 0:  # math.inf: no waiting (a resumable backtest)
             raise InvalidInput("--speed", speed, "must be > 0 (1: real time)")
         if config.mode is not Mode.RESEARCH:
             raise InvalidInput("mode", str(config.mode), "paper runs research mode (no log) yet")
@@ -161,7 +166,7 @@ class PaperRun:
         wall0, data0 = self.clock.now_ns(), int(timeline[first])
         for i in range(first, len(timeline)):
             ts = int(timeline[i])
-            if not self._wait(wall0 + (ts - data0) / self.speed):
+            if self.stop.asked or not self._wait(wall0 + (ts - data0) / self.speed):
                 return i
             trades = len(self.engine.trades)
             self.engine.step(i)

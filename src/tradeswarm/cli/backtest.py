@@ -46,6 +46,10 @@ def backtest(
     report: Annotated[
         Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")
     ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option("--state", help="Journal the run here: after a crash, rerun to resume."),
+    ] = None,
     mode: Annotated[
         str | None,
         typer.Option("--mode", help="research (gate on, no log) or governed (signed log)."),
@@ -85,6 +89,9 @@ def backtest(
     from tradeswarm.backtest.result import canonical
     from tradeswarm.backtest.runner import run_backtest
 
+    if state is not None:
+        _resumable(config, state, start, end, as_json, out)
+        return
     with cli_errors():
         cfg = _with_mode(load_backtest(config), mode, db)
         only = [s.strip() for s in symbols.split(",") if s.strip()] if symbols else None
@@ -108,6 +115,30 @@ def backtest(
         print(body.decode())
         return
     _print_summary(result, out, report)
+
+
+def _resumable(
+    config: Path, state: Path, start: str | None, end: str | None, as_json: bool, out: Path | None
+) -> None:
+    import math
+
+    from tradeswarm.backtest.config import load_backtest
+    from tradeswarm.backtest.paper import PaperRun
+    from tradeswarm.backtest.result import canonical
+
+    with cli_errors():
+        runner = PaperRun(
+            load_backtest(config), state, math.inf, start, end, emit=err_console.print
+        )
+        result = runner.run()
+    if result is None:
+        raise typer.Exit(130)
+    if out is not None:
+        out.write_bytes(canonical(result) + b"\n")
+    if as_json:
+        print(canonical(result).decode())
+    else:
+        _print_summary(result, out, None)
 
 
 def _with_mode(cfg: Any, mode: str | None, db: Path | None) -> Any:

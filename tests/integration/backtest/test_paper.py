@@ -99,3 +99,52 @@ def test_a_tampered_journal_is_caught_on_resume(tmp_path: Path) -> None:
         PaperRun(
             load_backtest(tmp_path / "bt.toml"), tmp_path / "s", 1e9, emit=lambda _: None
         ).run()
+
+
+def test_a_backtest_killed_mid_run_resumes_from_its_journal(tmp_path: Path) -> None:
+    orcl = CONFIG.replace(
+        str(MARKET_DATA / "2006-day-001.txt"), str(MARKET_DATA / "orcl-1995-2014.txt")
+    )
+    (tmp_path / "bt.toml").write_text(orcl.replace('"IDXF"', '"ORCL"'))
+    journal = tmp_path / "state" / "journal.jsonl"
+    doomed = subprocess.Popen(
+        [EXE, "backtest", "--config", "bt.toml", "--state", "state"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (
+        not journal.exists() or len(journal.read_text().splitlines()) < 300
+    ):
+        time.sleep(0.02)
+    doomed.kill()  # SIGKILL: no handler runs, the journal's last line may be cut
+    doomed.wait(timeout=60)
+    cut = len(journal.read_text().splitlines())
+    assert 300 <= cut < 5037
+    resumed = _run("backtest", "--config", "bt.toml", "--state", "state", "--json", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed after bar" in resumed.stderr
+    plain = _run("backtest", "--config", "bt.toml", "--json", cwd=tmp_path)
+    assert json.loads(resumed.stdout) == json.loads(plain.stdout)
+
+
+def test_a_journal_line_cut_by_a_crash_is_redone(tmp_path: Path) -> None:
+    from tradeswarm.backtest.config import load_backtest
+    from tradeswarm.backtest.paper import PaperRun
+
+    (tmp_path / "bt.toml").write_text(CONFIG)
+    config = load_backtest(tmp_path / "bt.toml")
+    whole = PaperRun(config, tmp_path / "a", 1e9, emit=lambda _: None).run()
+    journal = tmp_path / "a" / "journal.jsonl"
+    lines = journal.read_text().splitlines()
+    journal.write_text("\n".join(lines[:120]) + "\n" + lines[120][:17])  # cut mid-line
+    (tmp_path / "a" / "result.json").unlink()
+    again = PaperRun(config, tmp_path / "a", 1e9, emit=lambda _: None).run()
+    assert again == whole
+
+    def bars(text: list[str]) -> list[tuple[int, str]]:
+        rows = [json.loads(line) for line in text[1:]]
+        return [(r["i"], r["digest"]) for r in rows]  # wall times differ, of course
+
+    assert bars(journal.read_text().splitlines()) == bars(lines)
