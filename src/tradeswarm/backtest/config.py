@@ -58,6 +58,15 @@ class DataSpec(ConfigBase, frozen=True):
             raise ConfigurationError("data", self.path or self.catalog, "give path or catalog")
 
 
+class VenueCosts(ConfigBase, frozen=True):
+    """[fills.venues.VENUE]: what differs at one venue (the instrument master's venue)."""
+
+    fee_bps: Decimal | None = None
+    fee_min: Decimal | None = None
+    fee_per_share: Decimal | None = None
+    slippage_bps: Decimal | None = None
+
+
 class FillConfig(ConfigBase, frozen=True):
     """[fills]: market orders fill at the next bar's open; a limit when the bar touches
     it (at the better of the open and the limit), a stop when touched (at the worse of the
@@ -65,7 +74,8 @@ class FillConfig(ConfigBase, frozen=True):
     fills in it (unset: the whole order); fees: max(fee_min, notional x fee_bps / 10^4) +
     fee_per_share x quantity, rounded to cents unless round_fees = false; slippage moves
     the price against the order by slippage_bps; borrow_bps_per_year is charged per bar on
-    the value of short positions."""
+    the value of short positions. ``[fills.venues.XNAS]`` overrides fee_bps, fee_min,
+    fee_per_share and slippage_bps for the instruments the master lists on that venue."""
 
     fee_bps: Decimal = Decimal(0)
     fee_min: Decimal = Decimal(0)
@@ -75,6 +85,7 @@ class FillConfig(ConfigBase, frozen=True):
     participation: Decimal | None = None
     borrow_bps_per_year: Decimal = Decimal(0)
     quote_spread_bps: Decimal = Decimal(0)  # the gate's quote: close -/+ half of this
+    venues: dict[str, VenueCosts] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("fee_bps", "fee_min", "fee_per_share", "slippage_bps"):
@@ -88,6 +99,22 @@ class FillConfig(ConfigBase, frozen=True):
         p = self.participation
         if p is not None and not (p.is_finite() and 0 < p <= 1):
             raise ConfigurationError("fills.participation", p, "must be in (0, 1]")
+        for venue, costs in self.venues.items():
+            for name in ("fee_bps", "fee_min", "fee_per_share", "slippage_bps"):
+                value = getattr(costs, name)
+                if value is not None and not (value.is_finite() and value >= 0):
+                    field = f"fills.venues.{venue}.{name}"
+                    raise ConfigurationError(field, value, "must be finite and >= 0")
+
+    def at(self, venue: str) -> FillConfig:
+        """These costs with the venue's overrides (itself when the venue has none)."""
+        costs = self.venues.get(venue)
+        if costs is None:
+            return self
+        changed = {f: getattr(costs, f) for f in costs.__struct_fields__}
+        return msgspec.structs.replace(
+            self, venues={}, **{k: v for k, v in changed.items() if v is not None}
+        )
 
 
 class OversightConfig(ConfigBase, frozen=True):

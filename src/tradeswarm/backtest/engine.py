@@ -56,6 +56,7 @@ class Engine:
         self.gatekeeper = gatekeeper
         self.instruments = instruments
         self.cfg = fills
+        self._costs = {s: fills.at(i.venue) for s, i in instruments.items() if s in series}
         self.allow_short = allow_short
         self.books = Books(cash, {s: i.multiplier for s, i in instruments.items()})
         self.initial_cash = cash
@@ -272,8 +273,9 @@ class Engine:
             if expired:
                 self._note(order, ts, "expired: a DAY order not filled on its day")
                 continue
-            price = fill_price(intent, bar, self.cfg, tick)
-            qty = Decimal(0) if price is None else fill_quantity(order.remaining, bar, self.cfg)
+            costs = self._costs[symbol]
+            price = fill_price(intent, bar, costs, tick)
+            qty = Decimal(0) if price is None else fill_quantity(order.remaining, bar, costs)
             if price is not None and qty > 0:
                 refusal = self._refusal(order, qty, price)
                 if refusal:
@@ -293,7 +295,8 @@ class Engine:
         if not self.allow_short and after < 0:
             return f"refused: selling {qty} of {intent.symbol} would go short (holding {now})"
         mult = self.books.multipliers.get(intent.symbol, Decimal(1))
-        cost = intent.side.sign * qty * price * mult + fee(qty, price, mult, self.cfg)
+        costs = self._costs[intent.symbol]
+        cost = intent.side.sign * qty * price * mult + fee(qty, price, mult, costs)
         if intent.side is Side.BUY and after > 0 and self.books.cash - cost < 0:
             return f"refused: insufficient cash ({self.books.cash} for {cost})"
         return ""
@@ -322,7 +325,7 @@ class Engine:
         intent = order.intent
         symbol = intent.symbol
         mult = self.books.multipliers.get(symbol, Decimal(1))
-        cost = fee(qty, price, mult, self.cfg)
+        cost = fee(qty, price, mult, self._costs[symbol])
         self.books.book(order.strategy, symbol, intent.side, qty, price, cost)
         order.remaining -= qty
         if self.journal is not None:

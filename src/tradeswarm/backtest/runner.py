@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 
 from tradeswarm.backtest.config import BacktestConfig, DataSpec, Mode
 from tradeswarm.backtest.engine import Engine, Progress
@@ -153,6 +154,32 @@ def describe(config: BacktestConfig, engine: Engine, run: Run) -> dict[str, Any]
         "to": _iso(int(run.timeline[-1])) if len(run.timeline) else None,
         "strategies": [name for name, *_ in engine.strategies],
         "mode": str(config.mode),
+        "calendar_gaps": {
+            s: calendar_gaps(x, engine.instruments) for s, x in sorted(engine.series.items())
+        },
+    }
+
+
+def calendar_gaps(series: BarSeries, master: InstrumentMaster) -> dict[str, Any]:
+    """Daily bars against the instrument's calendar: the sessions inside the data's span
+    with no bar (missing), and bars on days that are no session (extra). Said, never filled
+    in or dropped: a strategy sees the data as it is. Intraday and weekly bars: not checked."""
+    if series.timeframe != "1d" or not len(series):
+        return {"checked": False}
+    calendar = calendar_for(master[series.symbol].calendar)
+    first = dt.datetime.fromtimestamp(int(series.ts[0]) // 10**9, dt.UTC).year
+    last = dt.datetime.fromtimestamp(int(series.ts[-1]) // 10**9, dt.UTC).year
+    days = sorted(d for y in range(first, last + 1) for d in calendar.session_days(y))
+    sessions = np.asarray(days, dtype=np.int64)
+    missing = series.gaps(sessions)
+    extra = series.ts[~np.isin(series.ts, sessions)]
+    return {
+        "checked": True,
+        "calendar": calendar.code,
+        "missing": len(missing),
+        "missing_first": [_iso(int(t))[:10] for t in missing[:5]],
+        "extra": len(extra),
+        "extra_first": [_iso(int(t))[:10] for t in extra[:5]],
     }
 
 

@@ -94,3 +94,34 @@ def test_an_unknown_tier_and_an_unlisted_symbol_are_refused() -> None:
         run_backtest(_config([{**MOMO, "tier": "gold"}]))
     with pytest.raises(ConfigurationError, match="no \\[\\[data\\]\\] source"):
         run_backtest(_config([{**MOMO, "symbols": ["MSFT"]}]))
+
+
+def test_fees_follow_the_instruments_venue() -> None:
+    strategies = [{**MOMO, "symbols": ["AAPL", "JPM"]}]  # XNAS and XNYS in the master
+    fills = {"fee_bps": "1", "round_fees": False, "venues": {"XNAS": {"fee_bps": "20"}}}
+    _, run = run_backtest(_config(strategies, fills=fills))
+    rate = {t.symbol: Decimal(t.fee) / (Decimal(t.quantity) * Decimal(t.price)) for t in run.trades}
+    assert rate["AAPL"] == pytest.approx(Decimal("0.002"), rel=Decimal("0.001"))
+    assert rate["JPM"] == pytest.approx(Decimal("0.0001"), rel=Decimal("0.001"))
+
+
+def test_a_negative_venue_fee_is_refused_naming_it() -> None:
+    with pytest.raises(ConfigurationError, match=r"fills\.venues\.XNAS\.fee_bps"):
+        _config([MOMO], fills={"venues": {"XNAS": {"fee_bps": "-1"}}})
+
+
+def test_missing_and_extra_days_against_the_calendar_are_reported(tmp_path: Any) -> None:
+    text = (MARKET_DATA / "orcl-1995-2014.txt").read_text().splitlines()
+    kept = [line for line in text if not line.startswith("2010-03-1")]  # 8 sessions gone
+    at = next(k for k, line in enumerate(kept) if line.startswith("2000-07-05"))
+    kept.insert(at, "2000-07-04,30,31,29,30,30,100")  # Independence Day: no session
+    (tmp_path / "orcl.csv").write_text("\n".join(kept) + "\n")
+    raw = {
+        "data": [{"path": str(tmp_path / "orcl.csv"), "symbol": "ORCL"}],
+        "strategies": [{**MOMO, "symbols": ["ORCL"]}],
+    }
+    result, _ = run_backtest(convert_config(raw, BacktestConfig))
+    gaps = result["meta"]["calendar_gaps"]["ORCL"]
+    assert gaps["calendar"] == "XNYS"
+    assert gaps["missing"] == 8 and gaps["missing_first"][0] == "2010-03-10"
+    assert gaps["extra"] == 1 and gaps["extra_first"] == ["2000-07-04"]
