@@ -100,3 +100,64 @@ class AsOfMarket:
     def last_close(self, symbol: str) -> float | None:
         series, k = self._known(symbol)
         return None if k < 0 else float(series.close[k])
+
+
+class LiveMarket:
+    """The market as of the clock for a strategy inside the swarm: bars arrive one at a
+    time (``append``), and every read is of what arrived (the same reads as `AsOfMarket`;
+    there is no later bar to reach)."""
+
+    def __init__(self, symbols: list[str]) -> None:
+        self._cols: dict[str, dict[str, list[float]]] = {
+            s: {f: [] for f in ("ts", *FIELDS)} for s in symbols
+        }
+        self.now_ns = -(2**63)
+
+    @property
+    def symbols(self) -> list[str]:
+        return sorted(self._cols)
+
+    def append(self, bar: BarRef) -> None:
+        cols = self._cols.get(bar.symbol)
+        if cols is None:
+            return
+        if cols["ts"] and bar.ts <= cols["ts"][-1]:
+            raise ValueError(f"{bar.symbol}: bar at {bar.ts} is not after {cols['ts'][-1]}")
+        for f in ("ts", *FIELDS):
+            cols[f].append(getattr(bar, f))
+        self.now_ns = max(self.now_ns, bar.ts)
+
+    def _known(self, symbol: str) -> dict[str, list[float]]:
+        cols = self._cols.get(symbol)
+        if cols is None:
+            raise KeyError(f"no data for symbol {symbol!r} (the strategy has {self.symbols})")
+        return cols
+
+    def count(self, symbol: str) -> int:
+        return len(self._known(symbol)["ts"])
+
+    def bar(self, symbol: str, ago: int = 0) -> BarRef | None:
+        if ago < 0:
+            raise LookAheadError(f"bar({symbol!r}, ago={ago}) is a bar later than the clock")
+        cols = self._known(symbol)
+        k = len(cols["ts"]) - 1 - ago
+        if k < 0:
+            return None
+        return BarRef(symbol, int(cols["ts"][k]), *(cols[f][k] for f in FIELDS))
+
+    def history(self, symbol: str, field: str = "close", n: int | None = None) -> FloatArray:
+        if field not in FIELDS and field != "ts":
+            raise KeyError(f"unknown field {field!r}; known: ts, {', '.join(FIELDS)}")
+        column = self._known(symbol)[field]
+        return np.array(column if n is None else column[-n:] if n > 0 else [], dtype=np.float64)
+
+    def at(self, symbol: str, ts_ns: int) -> BarRef | None:
+        if ts_ns > self.now_ns:
+            raise LookAheadError(f"at({symbol!r}, {ts_ns}) is later than the clock ({self.now_ns})")
+        stamps = self._known(symbol)["ts"]
+        j = int(np.searchsorted(np.asarray(stamps, dtype=np.int64), ts_ns, "right")) - 1
+        return None if j < 0 else self.bar(symbol, len(stamps) - 1 - j)
+
+    def last_close(self, symbol: str) -> float | None:
+        closes = self._known(symbol)["close"]
+        return closes[-1] if closes else None

@@ -17,6 +17,7 @@ from tradeswarm.crypto.keys import signing_algorithm
 from tradeswarm.data.csv_bars import BUNDLED_SYMBOL
 from tradeswarm.execution.pretrade import ExecutionConfig
 from tradeswarm.risk.limits import RiskLimits
+from tradeswarm.strategy.loader import StrategySpec
 
 
 class OperatorConfig(ConfigBase, frozen=True):
@@ -144,6 +145,8 @@ class SwarmConfig(ConfigBase, frozen=True):
     bus: BusConfig = BusConfig()
     identities: IdentitiesConfig = IdentitiesConfig()
     instruments: InstrumentsConfig = InstrumentsConfig()
+    # users' strategies as trading agents of the swarm, beside the built-in trader
+    strategies: list[StrategySpec] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         for name in ("initial_cash", "quote_spread"):

@@ -41,6 +41,8 @@ class DayReplay:
             for bar in day.bars:
                 self._advance(bar)
                 self.swarm.analyzer.on_bar(bar, publish=False)
+                for agent in self.swarm.strategies:
+                    agent.on_bar(bar, publish=False)
 
     def _advance(self, bar: Bar) -> None:
         if bar.ts_event > self.clock.now_ns():
@@ -49,7 +51,10 @@ class DayReplay:
 
     def _restore(self) -> None:
         for row in self.swarm.store.iter_events():
-            self.swarm.trader.restore(decode_envelope(row.body))
+            env = decode_envelope(row.body)
+            self.swarm.trader.restore(env)
+            for agent in self.swarm.strategies:
+                agent.restore(env)
 
     async def run(self, day: TradingDay, until_ns: int | None = None) -> DailySummary | None:
         """Trade the day (up to until_ns); return the compliance summary when it ends."""
@@ -66,6 +71,8 @@ class DayReplay:
             self._advance(bar)
             if bar.ts_event <= cursor:
                 s.analyzer.on_bar(bar, publish=False)
+                for agent in s.strategies:
+                    agent.on_bar(bar, publish=False)
                 continue
             if self.on_bar is not None:
                 self.on_bar(bar)
@@ -81,6 +88,8 @@ class DayReplay:
             await s.bus.drain()
             await s.execution.sync()
             s.analyzer.on_bar(bar)
+            for agent in s.strategies:
+                agent.on_bar(bar)
             await s.bus.drain()
             if self.operator is not None:
                 self.operator.act()

@@ -6,14 +6,17 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
+
 from tradeswarm.agents.analyzer import MarketAnalyzer
+from tradeswarm.agents.strategy_host import StrategyAgent
 from tradeswarm.agents.trader import Sizer, Sizing, TradingAgent
 from tradeswarm.audit.charter import make_charter
 from tradeswarm.brokers.paper import PaperBroker
 from tradeswarm.brokers.paper_config import PaperBrokerConfig
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.signed import VerifyingGate
-from tradeswarm.bus.topics import HUMAN_COMMANDS
+from tradeswarm.bus.topics import HUMAN_COMMANDS, Role
 from tradeswarm.compliance.agent import ComplianceAgent
 from tradeswarm.core.clock import Clock, Sleeper
 from tradeswarm.core.errors import ConfigurationError
@@ -26,9 +29,11 @@ from tradeswarm.execution.pretrade import Collar
 from tradeswarm.instruments import InstrumentMaster, load_master
 from tradeswarm.model.messages import OversightRequested
 from tradeswarm.oversight.desk import OversightDesk
+from tradeswarm.risk.limits import RiskLimits
 from tradeswarm.risk.manager import RiskManager
 from tradeswarm.store import Store
-from tradeswarm.system.agents import AGENT_NAMES, AGENTS
+from tradeswarm.strategy.loader import load_strategies
+from tradeswarm.system.agents import AGENT_NAMES, AGENTS, SwarmAgent
 from tradeswarm.system.audit_wiring import build_audit_log
 from tradeswarm.system.config import SwarmConfig
 from tradeswarm.system.identities import SwarmIdentities, load_identities
@@ -70,8 +75,13 @@ class Swarm:
         broker_config = _broker_config(config, broker_symbols)  # validated before any file
         self.instruments = traded_master(config, instruments)
         loaded = None if identities is not None else load_identities(config.identities)
+        self._strategies = load_strategies(config.strategies) if config.strategies else []
+        members = [
+            *AGENTS,
+            *(SwarmAgent(f"strategy:{n}", n, Role.TRADER) for n, *_ in self._strategies),
+        ]
         self.identities = SwarmIdentities.for_swarm(
-            AGENTS,
+            members,
             config.operator.approver,
             signing or config.signing.policy(),
             identities if loaded is None else loaded[0],
@@ -120,7 +130,7 @@ class Swarm:
             clock,
             store=self.store,
             market=self.market,
-            limits=c.risk,
+            limits=self._limits(),
             instruments=self.instruments,
             registry=self.registry,
             signing=self.identities.policy,
@@ -144,6 +154,37 @@ class Swarm:
             n["compliance"], bus, clock, store=self.store, config=c.compliance
         )
         self.desk = OversightDesk(n["desk"], bus, clock, store=self.store, notify=notify)
+        self.strategies = [
+            StrategyAgent(name, bus, clock, strategy, list(spec.symbols), self._books)
+            for name, spec, strategy in self._strategies
+        ]
+
+    def _limits(self) -> RiskLimits:
+        """The configured limits, each strategy agent under the tier its spec names."""
+        limits = self.config.risk
+        tiers = {name: spec.tier for name, spec, _ in self._strategies}
+        for name, tier in tiers.items():
+            if tier not in limits.tiers:
+                raise ConfigurationError(
+                    f"strategies[{name}].tier", tier, f"not in {sorted(limits.tiers)}"
+                )
+        if not tiers:
+            return limits
+        return msgspec.structs.replace(limits, agent_tiers={**limits.agent_tiers, **tiers})
+
+    def _books(self) -> tuple[Decimal, Decimal]:
+        """(cash, equity) from the swarm's books, positions at the market view's marks."""
+        cash = self.store.get_cash()
+        marks = self.market.marks()
+        value = sum(
+            (
+                p.quantity * marks.get(s, p.avg_cost) * self.instruments[s].multiplier
+                for s, p in self.store.get_positions().items()
+                if s in self.instruments
+            ),
+            Decimal(0),
+        )
+        return cash, cash + value
 
     def _sizer(self) -> Sizer | None:
         if self.config.trader.sizing is not Sizing.PORTFOLIO:
