@@ -369,6 +369,7 @@ class Engine:
 
     def _result(self, timeline: Any) -> Run:
         equity = _steps(timeline, self._cash_steps, float(self.initial_cash))
+        gross = np.zeros(len(timeline), dtype=np.float64)
         for symbol, steps in self._position_steps.items():
             if not steps:
                 continue
@@ -376,7 +377,9 @@ class Engine:
             series = self.series[symbol]
             at = np.searchsorted(series.ts, timeline, "right") - 1
             closes = np.where(at >= 0, series.close[np.maximum(at, 0)], 0.0)
-            equity += held * closes * float(self.books.multipliers.get(symbol, Decimal(1)))
+            value = held * closes * float(self.books.multipliers.get(symbol, Decimal(1)))
+            equity += value
+            gross += np.abs(value)
         return Run(
             timeline=timeline,
             equity=equity,
@@ -389,6 +392,7 @@ class Engine:
             realized=dict(self.books.realized),
             positions={s: p.quantity for s, p in self.books.positions.items() if p.quantity},
             series=self.series,
+            gross_exposure=gross,
         )
 
 

@@ -142,7 +142,10 @@ class Gatekeeper:
         open_orders: list[OpenOrder],
         equity_at_open: Decimal,
     ) -> Decision:
-        symbol, principal, now = intent.symbol, intent.agent_id, intent.ts_event
+        """The gate's decision on intent, from the engine's own facts (every intent counts
+        in its principal's traffic, refused ones too, as in the swarm)."""
+        symbol = intent.symbol
+        traffic = self._traffic_counts(intent.agent_id, intent.ts_event)
         instrument = self.instruments.get(symbol)
         if instrument is None:
             why = f"instrument: unknown instrument {symbol!r} ({self.instruments.source})"
@@ -152,7 +155,29 @@ class Gatekeeper:
         problem = quote_problem(symbol, facts.quote)
         if problem is not None:
             return _plain(GateVerdict(Verdict.DENY, [problem]))
-        second, minute = self._traffic_counts(principal, now)
+        book, desk = self._books(intent, market, books, open_orders, equity_at_open, traffic)
+        ctx = build_context(intent, instrument, book, facts, desk)
+        verdict = self.gate.decide(intent, ctx)
+        if verdict.verdict is not Verdict.REVIEW:
+            return Decision(verdict, verdict, "", ctx.metrics())
+        approval = self._answer(intent)
+        if not approval.approved:
+            denied = GateVerdict(Verdict.DENY, ["oversight: denied by the backtest's policy"])
+            return Decision(denied, verdict, "denied", ctx.metrics(), approval)
+        desk = msgspec.structs.replace(desk, approval=approval)
+        again = self.gate.decide(intent, build_context(intent, instrument, book, facts, desk))
+        return Decision(again, verdict, "approved", ctx.metrics(), approval)
+
+    def _books(
+        self,
+        intent: TradeIntent,
+        market: AsOfMarket,
+        books: Books,
+        open_orders: list[OpenOrder],
+        equity_at_open: Decimal,
+        traffic: tuple[int, int],
+    ) -> tuple[BookFacts, DeskFacts]:
+        principal, now = intent.agent_id, intent.ts_event
         mine = [o for o in open_orders if o.strategy == principal]
         book = BookFacts(
             cash=books.cash,
@@ -164,30 +189,23 @@ class Gatekeeper:
         desk = DeskFacts(
             principal=principal,
             compliance_status=self.limits.compliance_status.get(principal, "approved"),
-            insider_window=self.limits.in_insider_window(symbol, now),
-            intents_last_second=second,
-            intents_last_minute=minute,
+            insider_window=self.limits.in_insider_window(intent.symbol, now),
+            intents_last_second=traffic[0],
+            intents_last_minute=traffic[1],
             duplicate_of=_duplicate(intent, mine, self.limits.duplicate_window_s * NS),
             now_ns=now,
         )
-        ctx = build_context(intent, instrument, book, facts, desk)
-        verdict = self.gate.decide(intent, ctx)
-        if verdict.verdict is not Verdict.REVIEW:
-            return Decision(verdict, verdict, "", ctx.metrics())
-        approve = self.oversight.policy is OversightPolicy.APPROVE
-        approval = HumanApproval(
+        return book, desk
+
+    def _answer(self, intent: TradeIntent) -> HumanApproval:
+        """The oversight policy's answer to a REVIEW, at once."""
+        return HumanApproval(
             request_id=uuid.uuid5(intent.intent_id, "oversight"),
             approver=self.oversight.approver,
-            approved=approve,
-            decided_ns=now,
+            approved=self.oversight.policy is OversightPolicy.APPROVE,
+            decided_ns=intent.ts_event,
             notes=f"the backtest's oversight policy: {self.oversight.policy}",
         )
-        if not approve:
-            denied = GateVerdict(Verdict.DENY, ["oversight: denied by the backtest's policy"])
-            return Decision(denied, verdict, "denied", ctx.metrics(), approval)
-        desk = msgspec.structs.replace(desk, approval=approval)
-        again = self.gate.decide(intent, build_context(intent, instrument, book, facts, desk))
-        return Decision(again, verdict, "approved", ctx.metrics(), approval)
 
 
 def _plain(verdict: GateVerdict) -> Decision:

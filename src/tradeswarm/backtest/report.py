@@ -1,7 +1,7 @@
 """`--report out.html`: one self-contained HTML file (plotly.js inlined, no network).
 
 Charts: the equity curve and its drawdown, each symbol's closes with the trades on them,
-monthly returns, realized PnL per strategy; then the gate's decisions
+gross exposure, monthly returns, realized PnL per strategy; then the gate's decisions
 (PERMIT / DENY / REVIEW per policy, with reasons).
 """
 
@@ -34,16 +34,26 @@ def _dates(ts: Any) -> list[str]:
 def _figure(result: dict[str, Any], run: Run, engine_series: dict[str, Any]) -> Any:
     go, make_subplots = _plotly()
     symbols = sorted(engine_series)
-    rows = 4 + len(symbols)
-    titles = ["Equity", "Drawdown", "Monthly returns (%)", "Realized PnL by strategy"]
-    titles[2:2] = [f"{s}: closes and trades" for s in symbols]
+    rows = 5 + len(symbols)
+    titles = [
+        "Equity",
+        "Drawdown",
+        "Gross exposure (% of equity)",
+        "Monthly returns (%)",
+        "Realized PnL by strategy",
+    ]
+    titles[3:3] = [f"{s}: closes and trades" for s in symbols]
     fig = make_subplots(rows=rows, cols=1, subplot_titles=titles, vertical_spacing=0.04)
     x = _dates(run.timeline)
     equity = np.asarray(run.equity)
     fig.add_trace(go.Scatter(x=x, y=equity, name="equity"), row=1, col=1)
     peak = np.maximum.accumulate(equity) if len(equity) else equity
     fig.add_trace(go.Scatter(x=x, y=equity / peak - 1.0, name="drawdown", fill="tozeroy"), 2, 1)
-    for k, symbol in enumerate(symbols, start=3):
+    gross = np.zeros(len(equity)) if run.gross_exposure is None else np.asarray(run.gross_exposure)
+    with np.errstate(all="ignore"):
+        share = np.where(equity > 0, gross / equity * 100.0, 0.0)
+    fig.add_trace(go.Scatter(x=x, y=share, name="gross exposure %", fill="tozeroy"), 3, 1)
+    for k, symbol in enumerate(symbols, start=4):
         series = engine_series[symbol]
         fig.add_trace(go.Scatter(x=_dates(series.ts), y=series.close, name=symbol), row=k, col=1)
         for side, color in (("BUY", "green"), ("SELL", "red")):

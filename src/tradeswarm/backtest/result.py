@@ -58,6 +58,7 @@ class Run:
     positions: dict[str, Decimal]
     meta: dict[str, Any] = field(default_factory=dict)
     series: dict[str, Any] = field(default_factory=dict)  # the bars each symbol ran on
+    gross_exposure: Any = None  # per instant: sum of |position value| (floats)
 
 
 def _round_trips(trades: list[TradeRow]) -> list[float]:

@@ -148,16 +148,7 @@ def run_backtest_bench(
                     flush=True,
                 )
         bars = result["meta"]["bars"]
-        governed_t, governed_same, entries = [], True, 0
-        for k in range(repeats):
-            db = Path(tmp) / f"governed-{k}.sqlite"
-            governed = msgspec.structs.replace(config, mode=Mode.GOVERNED, db=str(db))
-            t, (gov, _) = _time(lambda: run_backtest(governed))  # noqa: B023
-            governed_t.append(t)
-            governed_same = governed_same and gov["trade_list"] == result["trade_list"]
-            entries = gov["meta"]["governed"]["log_entries"]
-        if progress:
-            print(f"governed: {statistics.median(governed_t):.3f} s median", flush=True)
+        governed = _governed_bench(config, Path(tmp), repeats, result, progress)
         sweep_out = _sweep_bench(config, sweep_size, progress)
     ours_s, theirs_s = statistics.median(ours_t), statistics.median(theirs_t)
     return {
@@ -173,14 +164,33 @@ def run_backtest_bench(
         "research_s_median": round(ours_s, 4),
         "backtrader_s_median": round(theirs_s, 4),
         "repeats": repeats,
-        "governed_bars_per_s": round(bars / statistics.median(governed_t), 1),
-        "governed_s_median": round(statistics.median(governed_t), 4),
-        "governed_identical_trades": governed_same,
-        "governed_log_entries": entries,
+        "governed_bars_per_s": round(bars / governed["governed_s_median"], 1),
+        **governed,
         **sweep_out,
         "load_average_start": [round(x, 2) for x in load_start],
         "load_average_end": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),
+    }
+
+
+def _governed_bench(
+    config: BacktestConfig, tmp: Path, repeats: int, research: dict[str, Any], progress: bool
+) -> dict[str, Any]:
+    """The same run governed (a new store each time), its trades against research's."""
+    times, same, entries = [], True, 0
+    for k in range(repeats):
+        db = tmp / f"governed-{k}.sqlite"
+        governed = msgspec.structs.replace(config, mode=Mode.GOVERNED, db=str(db))
+        t, (gov, _) = _time(lambda: run_backtest(governed))  # noqa: B023
+        times.append(t)
+        same = same and gov["trade_list"] == research["trade_list"]
+        entries = gov["meta"]["governed"]["log_entries"]
+    if progress:
+        print(f"governed: {statistics.median(times):.3f} s median", flush=True)
+    return {
+        "governed_s_median": round(statistics.median(times), 4),
+        "governed_identical_trades": same,
+        "governed_log_entries": entries,
     }
 
 

@@ -46,8 +46,9 @@ def test_the_report_renders_its_charts_offline_in_chromium(tmp_path: Path) -> No
         shot = page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         browser.close()
     assert [u for u in asked if not u.startswith("file:")] == []  # nothing from the network
-    assert {"Equity", "Drawdown", "ORCL: closes and trades", "Monthly returns (%)"} <= set(titles)
-    assert len(lines) >= 3 and min(lines) > 100  # equity, drawdown and closes drawn
+    wanted = {"Equity", "Drawdown", "Gross exposure (% of equity)", "ORCL: closes and trades"}
+    assert wanted | {"Monthly returns (%)", "Realized PnL by strategy"} <= set(titles)
+    assert len(lines) >= 4 and min(lines) > 100  # equity, drawdown, exposure, closes drawn
     assert markers >= result["trades"]  # every trade marked on the price chart
     assert bars >= 50  # monthly returns
     assert "PERMIT" in table  # the gate's decisions
