@@ -115,10 +115,14 @@ class Executor:
             import ray
 
             if not ray.is_initialized():
-                if self.address:
-                    ray.init(address=self.address, log_to_driver=False)
-                else:
-                    ray.init(include_dashboard=False, log_to_driver=False)
+                try:
+                    if self.address:
+                        ray.init(address=self.address, log_to_driver=False)
+                    else:
+                        ray.init(include_dashboard=False, log_to_driver=False)
+                except (ConnectionError, RuntimeError, ValueError) as err:
+                    where = self.address or "a local cluster"
+                    raise InvalidInput("--ray-address", where, f"Ray: {err}") from err
             self._remote = ray.remote(run_one)
         return self._remote
 

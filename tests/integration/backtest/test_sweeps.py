@@ -4,6 +4,7 @@ each window's pick is the best of its own in-sample sweep; bad grids are refused
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,69 @@ def test_the_warm_up_is_history_only(tmp_path: Path) -> None:
     result, run = run_backtest(_config(), "2003-01-01", "2003-12-31", trade_from="2003-07-01")
     assert result["meta"]["from"].startswith("2003-07-01")
     assert all(t.ts >= run.timeline[0] for t in run.trades) and run.trades
+
+
+def test_a_sweep_joins_a_real_ray_cluster_by_address(tmp_path: Path) -> None:
+    """`ray start --head` in its own processes, joined by `--ray-address`: the same
+    result bytes as a serial sweep."""
+    import os
+    import subprocess
+    import sys
+
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+    config = tmp_path / "bt.toml"
+    config.write_text(
+        f'initial_cash = "100000"\n[[data]]\npath = "{MARKET_DATA / "orcl-1995-2014.txt"}"\n'
+        'symbol = "ORCL"\n[[strategies]]\nclass = "tradeswarm.strategy.builtin:SmaCross"\n'
+        'symbols = ["ORCL"]\n[risk]\nvolatility_limit = 100.0\nmax_concentration = 10.0\n'
+        'max_var_95 = "1"\nposition_limit = 1000000\nmin_history_bars = 15\n'
+    )
+    (tmp_path / "grid.toml").write_text("[params]\nperiod = [10, 20, 40]\n")
+    head = ["--head", "--node-ip-address", "127.0.0.1", "--port", "6391", "--num-cpus", "2"]
+    started = subprocess.run(
+        [str(bin_dir / "ray"), "start", *head, "--include-dashboard=false"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr
+    try:
+        args = [
+            "backtest",
+            "--config",
+            str(config),
+            "--grid",
+            str(tmp_path / "grid.toml"),
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2004-12-31",
+            "--json",
+        ]
+        run = [str(bin_dir / "tradeswarm"), *args]
+        joined = subprocess.run(
+            [*run, "--ray-address", "127.0.0.1:6391"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        serial = subprocess.run(
+            [*run, "--serial"], env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+    finally:
+        subprocess.run(
+            [str(bin_dir / "ray"), "stop", "--force"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    assert joined.returncode == 0, joined.stderr
+    assert "Connected to Ray cluster" in joined.stderr
+    assert joined.stdout == serial.stdout and len(json.loads(serial.stdout)["runs"]) == 3
+
