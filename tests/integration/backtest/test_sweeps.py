@@ -151,4 +151,3 @@ def test_a_sweep_joins_a_real_ray_cluster_by_address(tmp_path: Path) -> None:
     assert joined.returncode == 0, joined.stderr
     assert "Connected to Ray cluster" in joined.stderr
     assert joined.stdout == serial.stdout and len(json.loads(serial.stdout)["runs"]) == 3
-
