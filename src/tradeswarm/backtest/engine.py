@@ -30,7 +30,7 @@ from tradeswarm.model.enums import OrderType, Side, TimeInForce, Verdict
 from tradeswarm.model.messages import TradeIntent
 from tradeswarm.risk.gate import GateVerdict
 from tradeswarm.strategy.api import Context, DecisionRef, FillRef, Proposal, Strategy
-from tradeswarm.strategy.market import AsOfMarket
+from tradeswarm.strategy.market import AsOfMarket, StrategyError
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 BPS = Decimal(10_000)
@@ -110,6 +110,8 @@ class Engine:
         if self._now < self.trade_from:
             return WARM_UP  # the warm-up's bars are history: nothing is proposed
         self._seq += 1
+        if self.market.last_close(proposal.symbol) is None:
+            return self._unpriced(strategy, proposal)
         intent = _intent(strategy, proposal, self._now, self._seq, self.market)
         decision = self._decide(strategy, intent)
         verdict, oversight = decision.verdict, decision.oversight
@@ -135,7 +137,7 @@ class Engine:
         answer = DecisionRef(
             row.proposal_id, proposal.symbol, str(first), tuple(row.reasons), oversight
         )
-        st.on_decision(ctx, answer)
+        self._call(st, ctx, "on_decision", answer)
         return row.proposal_id
 
     def _opening_equity(self) -> Decimal:
@@ -150,6 +152,37 @@ class Engine:
                 value += p.quantity * mark * self.books.multipliers.get(symbol, Decimal(1))
             self._equity_at_open = cash + value
         return self._equity_at_open
+
+    def _call(self, st: Strategy, ctx: Context, what: str, *args: Any) -> None:
+        """A strategy callback; what it raises becomes a StrategyError naming it."""
+        try:
+            getattr(st, what)(ctx, *args)
+        except StrategyError:
+            raise
+        except Exception as err:
+            raise StrategyError.of(ctx.name, what, self._now, err) from err
+
+    def _unpriced(self, strategy: str, proposal: Proposal) -> str:
+        """A proposal before the symbol's first bar: nothing can value it (unknown means
+        deny); no intent is made of it."""
+        pid = str(uuid.uuid5(ID_SPACE, f"{strategy}:{self._now}:{self._seq}"))
+        why = f"market_data: no bar of {proposal.symbol} yet; the trade cannot be valued"
+        row = DecisionRow(
+            ts=self._now,
+            strategy=strategy,
+            proposal_id=pid,
+            symbol=proposal.symbol,
+            side=str(proposal.side),
+            quantity=str(proposal.quantity),
+            verdict="DENY",
+            final="DENY",
+            oversight="",
+            reasons=[why],
+        )
+        self.decisions.append(row)
+        st, ctx = self._contexts[strategy]
+        self._call(st, ctx, "on_decision", DecisionRef(pid, proposal.symbol, "DENY", (why,), ""))
+        return pid
 
     def _decide(self, strategy: str, intent: TradeIntent) -> Decision:
         """The gate's decision; governed, on the principal the intent's signature names,
@@ -190,7 +223,7 @@ class Engine:
         """Merge the timeline and start the strategies; returns the timeline (int64 ns)."""
         self._line, self._events = self._timeline()
         for _, _, st, ctx in self.strategies:
-            st.on_start(ctx)
+            self._call(st, ctx, "on_start")
         return self._line
 
     def step(self, i: int) -> None:
@@ -205,7 +238,7 @@ class Engine:
         """Stop the strategies and close the books; upto: the instants stepped (a paper
         run stopped early), default all."""
         for _, _, st, ctx in self.strategies:
-            st.on_stop(ctx)
+            self._call(st, ctx, "on_stop")
         if self.journal is not None:
             self.journal_figures = self.journal.close()
         line = self._line if upto is None else self._line[:upto]
@@ -239,22 +272,32 @@ class Engine:
         self._tell(ts)
         for symbol, _ in bars:
             watchers = self._watchers[symbol]
-            bar = self.market.bar(symbol) if watchers else None
-            if bar is not None:
-                for st, ctx in watchers:
-                    st.on_bar(ctx, bar)
+            if watchers:
+                self._show(watchers, symbol, ts)
+
+    def _show(self, watchers: list[tuple[Strategy, Context]], symbol: str, ts: int) -> None:
+        """The symbol's new bar to each strategy that trades it."""
+        bar = self.market.bar(symbol)
+        assert bar is not None  # the cursor just moved to it
+        for st, ctx in watchers:
+            try:
+                st.on_bar(ctx, bar)
+            except StrategyError:
+                raise
+            except Exception as err:
+                raise StrategyError.of(ctx.name, "on_bar", ts, err) from err
 
     def _tell(self, ts: int) -> None:
         """Due timers, then the fills of this instant, to their strategies."""
         while self._timers and self._timers[0][0] <= ts:
             _, strategy, name = self._timers.pop(0)
             st, ctx = self._contexts[strategy]
-            st.on_timer(ctx, name)
+            self._call(st, ctx, "on_timer", name)
         if self._fills:
             fills, self._fills = self._fills, []
             for strategy, fill in fills:
                 st, ctx = self._contexts[strategy]
-                st.on_fill(ctx, fill)
+                self._call(st, ctx, "on_fill", fill)
 
     def _match(self, symbol: str, k: int, ts: int) -> None:
         series = self.series[symbol]

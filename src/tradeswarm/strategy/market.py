@@ -21,6 +21,22 @@ class LookAheadError(TradeswarmError):
     """A strategy asked for market data later than the clock."""
 
 
+class StrategyError(TradeswarmError):
+    """A strategy's callback raised: the run stops, naming the strategy, the callback, the
+    time and what it raised (the user's code is the one to fix)."""
+
+    @classmethod
+    def of(cls, name: str, callback: str, ts_ns: int, err: BaseException) -> StrategyError:
+        import traceback
+
+        frames = traceback.extract_tb(err.__traceback__)
+        where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+        return cls(
+            f"strategy {name!r} raised in {callback} at ts {ts_ns}: "
+            f"{type(err).__name__}: {err}{where}"
+        )
+
+
 class BarRef(NamedTuple):
     """One bar as a strategy sees it (floats; money is made at the fill)."""
 

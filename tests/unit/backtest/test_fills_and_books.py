@@ -129,3 +129,32 @@ def test_a_buy_beyond_the_cash_is_refused_at_the_fill() -> None:
 
 def _fields(limits: RiskLimits) -> dict[str, Any]:
     return {f: getattr(limits, f) for f in limits.__struct_fields__}
+
+
+def test_a_proposal_before_the_first_bar_is_denied_not_a_crash() -> None:
+    class Eager(Script):
+        def on_start(self, ctx: Any) -> None:
+            ctx.buy("AAA", 1)
+
+    script = Eager({})
+    run = engine_for({"AAA": _bars(FLAT)}, script).run()
+    assert run.trades == []
+    assert script.decisions[0].verdict == "DENY"
+    assert script.decisions[0].reasons[0].startswith("market_data: no bar of AAA")
+
+
+def test_a_strategy_that_raises_is_named_in_the_error() -> None:
+    import pytest
+
+    from tradeswarm.strategy import LookAheadError
+    from tradeswarm.strategy.market import StrategyError
+
+    class Broken(Script):
+        def on_bar(self, ctx: Any, bar: Any) -> None:
+            ctx.bar("AAA", ago=-1)  # reaches for tomorrow, and does not catch it
+
+    with pytest.raises(StrategyError, match=r"strategy 's' raised in on_bar.*LookAheadError"):
+        engine_for({"AAA": _bars(FLAT)}, Broken({})).run()
+    with pytest.raises(StrategyError, match="InvalidInput"):
+        engine_for({"AAA": _bars(FLAT)}, Script({0: ("buy", "-3", {})})).run()
+    assert LookAheadError is not None
