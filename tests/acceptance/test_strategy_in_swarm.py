@@ -102,3 +102,11 @@ def test_a_strategy_in_an_unknown_tier_is_refused(home: Path) -> None:
     (home / "swarm.toml").write_text(CONFIG + 'tier = "gold"\n')
     done = _demo(home, "x.sqlite")
     assert done.returncode == 2 and "tier" in done.stderr
+    assert not (home / "x.sqlite").exists()
+
+
+def test_a_strategy_on_a_symbol_the_master_lacks_is_refused(home: Path) -> None:
+    (home / "swarm.toml").write_text(CONFIG.replace('symbols = ["IDXF"]', 'symbols = ["NOPE"]'))
+    done = _demo(home, "x.sqlite")
+    assert done.returncode == 2 and "strategies[0].symbols" in done.stderr
+    assert not (home / "x.sqlite").exists()  # refused before any file was made

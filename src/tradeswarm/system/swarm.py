@@ -72,10 +72,21 @@ class Swarm:
         self.config = config
         self.clock = clock
         self.burst = burst
+        if broker_symbols is None and config.strategies:  # the strategies' symbols listed too
+            wanted = {config.symbol} | {s for spec in config.strategies for s in spec.symbols}
+            broker_symbols = [config.symbol, *sorted(wanted - {config.symbol})]
         broker_config = _broker_config(config, broker_symbols)  # validated before any file
         self.instruments = traded_master(config, instruments)
+        for k, spec in enumerate(config.strategies):
+            for symbol in spec.symbols:
+                found = self.instruments.get(symbol)
+                if found is None or not found.tradable:
+                    why = "is not in the instrument master" if found is None else "is not tradable"
+                    field = f"strategies[{k}].symbols"
+                    raise ConfigurationError(field, symbol, f"{why} ({self.instruments.source})")
         loaded = None if identities is not None else load_identities(config.identities)
         self._strategies = load_strategies(config.strategies) if config.strategies else []
+        self._risk_limits = self._limits()  # a strategy's unknown tier: before any file
         members = [
             *AGENTS,
             *(SwarmAgent(f"strategy:{n}", n, Role.TRADER) for n, *_ in self._strategies),
@@ -130,7 +141,7 @@ class Swarm:
             clock,
             store=self.store,
             market=self.market,
-            limits=self._limits(),
+            limits=self._risk_limits,
             instruments=self.instruments,
             registry=self.registry,
             signing=self.identities.policy,
