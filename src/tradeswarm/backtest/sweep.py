@@ -19,6 +19,9 @@ windows' returns into one out-of-sample equity curve. Each test window starts fl
 the config's cash; the window's train days before it are its warm-up (the strategy and
 the gate see them as history, and nothing is proposed on them).
 
+Sweeps run in research mode whatever the config's mode (each governed run needs a new
+store of its own): run the chosen parameters governed afterwards.
+
 Every run is the same deterministic function of (config, params, range): on Ray (a local
 cluster by default, or the one at ``ray_address``) the results are the same as serial,
 which a test checks.
@@ -35,7 +38,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from tradeswarm.backtest.config import BacktestConfig
+from tradeswarm.backtest.config import BacktestConfig, Mode
 from tradeswarm.core.config import ConfigBase, load_toml
 from tradeswarm.core.errors import ConfigurationError, InvalidInput
 
@@ -85,7 +88,9 @@ def run_one(
     from tradeswarm.backtest.runner import run_backtest
 
     config = msgspec.json.decode(config_json, type=BacktestConfig)
-    configured = with_params(config, index, params)
+    # research mode always: a sweep's runs share one config, and a governed run needs a
+    # store of its own (run the chosen parameters governed afterwards)
+    configured = msgspec.structs.replace(with_params(config, index, params), mode=Mode.RESEARCH)
     result, run = run_backtest(configured, start, end, trade_from=trade_from)
     equity = np.asarray(run.equity, dtype=np.float64)
     return {
