@@ -151,3 +151,15 @@ def test_a_sweep_joins_a_real_ray_cluster_by_address(tmp_path: Path) -> None:
     assert joined.returncode == 0, joined.stderr
     assert "Connected to Ray cluster" in joined.stderr
     assert joined.stdout == serial.stdout and len(json.loads(serial.stdout)["runs"]) == 3
+
+
+def test_a_sweep_of_a_governed_config_runs_in_research_mode(tmp_path: Path) -> None:
+    import msgspec
+
+    from tradeswarm.backtest.config import Mode
+
+    governed = msgspec.structs.replace(_config(), mode=Mode.GOVERNED, db=str(tmp_path / "g.db"))
+    grid = GridConfig(params={"period": [10, 20]})
+    out = sweep(governed, grid, "2003-01-01", "2003-12-31", Executor(False))
+    assert out == sweep(_config(), grid, "2003-01-01", "2003-12-31", Executor(False))
+    assert not (tmp_path / "g.db").exists()
