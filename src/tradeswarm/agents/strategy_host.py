@@ -17,12 +17,19 @@ from decimal import Decimal
 
 from tradeswarm.bus.agent import Agent
 from tradeswarm.bus.inproc import InProcessBus
-from tradeswarm.bus.topics import FILLS, INTENTS, ORDERS, RISK_DECISIONS, Role
+from tradeswarm.bus.topics import FILLS, INTENTS, ORDERS, RISK_DECISIONS, SIGNALS, Role
 from tradeswarm.core.clock import Clock
+from tradeswarm.core.errors import InvalidInput
 from tradeswarm.core.ids import derived_id
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.model.market import Bar
-from tradeswarm.model.messages import FillReceived, OrderUpdated, RiskDecision, TradeIntent
+from tradeswarm.model.messages import (
+    FillReceived,
+    MarketSignal,
+    OrderUpdated,
+    RiskDecision,
+    TradeIntent,
+)
 from tradeswarm.strategy.api import Context, DecisionRef, FillRef, Proposal, Strategy
 from tradeswarm.strategy.market import BarRef, LiveMarket
 
@@ -41,8 +48,10 @@ class StrategyAgent(Agent):
         clock: Clock,
         strategy: Strategy,
         symbols: list[str],
-        books: Books,
+        books: Books | None,
     ) -> None:
+        """symbols: what it trades and sees bars of (empty: any symbol, bars of none);
+        books: the account's (cash, equity) for the context (None: not offered)."""
         self.strategy = strategy
         self.market = LiveMarket(symbols)
         self._books = books
@@ -52,10 +61,13 @@ class StrategyAgent(Agent):
         self._seq = 0
         self._live = False
         self._started = False
+        self._cause: Envelope | None = None  # the signal being answered
+        self._last: dict[str, int] = {}  # symbol -> ts of my last intent in it
         super().__init__(name, bus, clock)
         self.ctx = Context(name, symbols, self.market, self)
 
     def subscribe(self, bus: InProcessBus) -> None:
+        bus.subscribe(SIGNALS, self.on_signal)
         bus.subscribe(ORDERS, self.on_order)
         bus.subscribe(FILLS, self.on_fill)
         bus.subscribe(RISK_DECISIONS, self.on_decision)
@@ -65,13 +77,21 @@ class StrategyAgent(Agent):
         return self._positions.get(symbol, ZERO)
 
     def cash(self) -> Decimal:
-        return self._books()[0]
+        return self._account()[0]
 
     def equity(self) -> Decimal:
-        return self._books()[1]
+        return self._account()[1]
+
+    def _account(self) -> tuple[Decimal, Decimal]:
+        if self._books is None:
+            raise NotImplementedError(f"{self.identity.name} is not told the account's books")
+        return self._books()
 
     def warming_up(self) -> bool:
         return not self._live
+
+    def last_proposal_ns(self, strategy: str, symbol: str) -> int | None:
+        return self._last.get(symbol)
 
     def schedule(self, strategy: str, name: str, at_ns: int) -> None:
         raise NotImplementedError("timers inside the swarm are not supported yet")
@@ -79,29 +99,64 @@ class StrategyAgent(Agent):
     def propose(self, strategy: str, proposal: Proposal) -> str:
         if not self._live:
             return "warm-up"
-        self._seq += 1
-        now = self.clock.now_ns()
-        close = self.market.last_close(proposal.symbol)
-        intent = TradeIntent(
-            intent_id=derived_id(now, "intent", self.identity.name, str(self._seq)),
-            signal_id=None,
-            agent_id=self.identity.name,
-            symbol=proposal.symbol,
-            side=proposal.side,
-            quantity=proposal.quantity,
-            order_type=proposal.order_type,
-            time_in_force=proposal.time_in_force,
-            reference_price=Decimal(repr(close)) if close else ZERO,
-            limit_price=proposal.limit_price,
-            stop_price=proposal.stop_price,
-            strategy=self.identity.name,
-            rationale=proposal.rationale or type(self.strategy).__name__,
-            confidence=1.0,
-            ts_event=now,
-        )
+        intent = self._intent_of(proposal)
         self._intents.add(intent.intent_id)
-        self.out.publish(INTENTS, intent, key=str(intent.intent_id))
+        self._last[intent.symbol] = intent.ts_event
+        self.out.publish(INTENTS, intent, key=str(intent.intent_id), cause=self._cause)
         return str(intent.intent_id)
+
+    def _intent_of(self, p: Proposal, check_time: bool = True) -> TradeIntent:
+        """The intent a proposal becomes: its id derives from the time and the signal it
+        answers (or its place among this bar's proposals), so a redone bar meets itself."""
+        now = self.clock.now_ns()
+        at = now if p.at_ns is None else p.at_ns
+        if check_time and at > now:
+            raise ValueError(f"a proposal decided at {at} is later than the clock ({now})")
+        self._seq += 1
+        tag = str(p.signal_id) if p.signal_id is not None else f"{self._seq}"
+        reference = p.reference_price
+        if reference is None and p.symbol in self.market.symbols:
+            close = self.market.last_close(p.symbol)
+            reference = Decimal(repr(close)) if close else None
+        if reference is None:
+            raise InvalidInput("reference_price", None, f"no bar of {p.symbol} seen yet")
+        return TradeIntent(
+            intent_id=derived_id(at, "intent", self.identity.name, tag),
+            signal_id=p.signal_id,
+            agent_id=self.identity.name,
+            symbol=p.symbol,
+            side=p.side,
+            quantity=p.quantity,
+            order_type=p.order_type,
+            time_in_force=p.time_in_force,
+            reference_price=reference,
+            limit_price=p.limit_price,
+            stop_price=p.stop_price,
+            stop_loss=p.stop_loss,
+            take_profit=p.take_profit,
+            strategy=p.label or self.identity.name,
+            rationale=p.rationale or type(self.strategy).__name__,
+            confidence=p.confidence,
+            ts_event=at,
+        )
+
+    def intent_for(self, proposal: Proposal) -> TradeIntent:
+        """The intent proposal would become, not published (for tests and tools)."""
+        seq = self._seq
+        try:
+            return self._intent_of(proposal, check_time=False)
+        finally:
+            self._seq = seq
+
+    async def on_signal(self, env: Envelope) -> None:
+        """The analyzer's signals reach the strategy as they are published (live only:
+        the analyzer publishes none while it warms up)."""
+        assert isinstance(env.payload, MarketSignal)
+        self._cause, self._live = env, True
+        try:
+            self.strategy.on_signal(self.ctx, env.payload)
+        finally:
+            self._cause = None
 
     # -- the swarm's side
     def on_bar(self, bar: Bar, publish: bool = True) -> None:
@@ -148,6 +203,7 @@ class StrategyAgent(Agent):
         body = env.payload
         if isinstance(body, TradeIntent) and body.agent_id == self.identity.name:
             self._intents.add(body.intent_id)
+            self._last[body.symbol] = body.ts_event
         elif isinstance(body, OrderUpdated) and body.order.agent_id == self.identity.name:
             self._orders[body.order.order_id] = str(body.order.intent_id)
         elif isinstance(body, FillReceived) and body.order_id in self._orders:

@@ -1,24 +1,24 @@
-"""TradingAgent: momentum and mean-reversion strategies turn signals into TradeIntents."""
+"""TradingAgent: the built-in momentum and mean-reversion strategies (a `SignalTrader` on the
+Strategy API) turn the analyzer's signals into TradeIntents."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
+from typing import Any
 
 import msgspec
 
 from tradeswarm.agents.portfolio import PortfolioConfig
-from tradeswarm.bus.agent import Agent
+from tradeswarm.agents.strategy_host import StrategyAgent
 from tradeswarm.bus.inproc import InProcessBus
-from tradeswarm.bus.topics import FILLS, INTENTS, SIGNALS, Role
 from tradeswarm.core.clock import NS_PER_SECOND, Clock
 from tradeswarm.core.config import ConfigBase
 from tradeswarm.core.errors import ConfigurationError
-from tradeswarm.core.ids import derived_id
 from tradeswarm.model.enums import OrderType, Side, SignalDirection, TimeInForce
-from tradeswarm.model.envelope import Envelope
-from tradeswarm.model.messages import FillReceived, MarketSignal, TradeIntent
+from tradeswarm.model.messages import MarketSignal, TradeIntent
+from tradeswarm.strategy.api import Context, Proposal, Strategy
 
 STRATEGY_OF_SETUP = {"momentum_cross": "momentum", "band_reversion": "mean_reversion"}
 #: What `[trader] strategies` may list: the strategy of each setup the analyzer signals.
@@ -67,75 +67,48 @@ class TraderConfig(ConfigBase, frozen=True):
                 )
 
 
-class TradingAgent(Agent):
-    """Proposes trades; it has no broker handle and cannot bypass the risk manager."""
+class SignalTrader(Strategy):
+    """The swarm's built-in trader as a Strategy: momentum and mean reversion on the
+    analyzer's signals (``on_signal``), sized fixed, by fractional Kelly or by the
+    portfolio sizing, long-only, one intent per symbol per cooldown."""
 
-    role = Role.TRADER
-
-    def __init__(
-        self,
-        name: str,
-        bus: InProcessBus,
-        clock: Clock,
-        config: TraderConfig,
-        sizer: Sizer | None = None,
-    ) -> None:
-        """sizer: the portfolio sizing (the swarm builds it from the PortfolioAgent, the
-        market view and the books); required when config.sizing is "portfolio"."""
+    def __init__(self, config: TraderConfig, sizer: Sizer | None = None) -> None:
+        super().__init__()
         if config.sizing is Sizing.PORTFOLIO and sizer is None:
             raise ConfigurationError("trader.sizing", config.sizing, "needs a portfolio sizer")
         self.config = config
         self.sizer = sizer
-        self._position: dict[str, Decimal] = {}
-        self._last_intent_ns: dict[str, int] = {}
-        super().__init__(name, bus, clock)
 
-    def subscribe(self, bus: InProcessBus) -> None:
-        bus.subscribe(SIGNALS, self.on_signal)
-        bus.subscribe(FILLS, self.on_fill)
+    def on_signal(self, ctx: Context, signal: Any) -> None:
+        assert isinstance(signal, MarketSignal)
+        planned = self.plan(
+            signal, ctx.position(signal.symbol), ctx.last_proposal_ns(signal.symbol)
+        )
+        if planned is not None:
+            side, qty, claims = planned
+            propose = ctx.buy if side is Side.BUY else ctx.sell
+            propose(signal.symbol, qty, **claims)
 
-    def restore(self, env: Envelope) -> None:
-        """Rebuild in-memory state from the log after a restart."""
-        if isinstance(env.payload, FillReceived):
-            self._apply_fill(env.payload)
-        elif isinstance(env.payload, TradeIntent) and env.payload.agent_id == self.identity.name:
-            self._last_intent_ns[env.payload.symbol] = env.payload.ts_event
-
-    async def on_fill(self, env: Envelope) -> None:
-        assert isinstance(env.payload, FillReceived)
-        self._apply_fill(env.payload)
-
-    def _apply_fill(self, fill: FillReceived) -> None:
-        held = self._position.get(fill.symbol, Decimal(0))
-        self._position[fill.symbol] = held + fill.side.sign * fill.quantity
-
-    async def on_signal(self, env: Envelope) -> None:
-        sig = env.payload
-        assert isinstance(sig, MarketSignal)
-        intent = self.propose(sig)
-        if intent is not None:
-            self._last_intent_ns[sig.symbol] = sig.ts_event
-            self.out.publish(INTENTS, intent, key=str(intent.intent_id), cause=env)
-
-    def propose(self, sig: MarketSignal) -> TradeIntent | None:
-        """Decide whether and how much to trade on sig; None when the strategy passes."""
+    def plan(
+        self, sig: MarketSignal, held: Decimal, last_ns: int | None
+    ) -> tuple[Side, Decimal, dict[str, Any]] | None:
+        """(side, quantity, the intent's claims) for sig, or None when the strategy passes."""
         strategy = STRATEGY_OF_SETUP.get(sig.setup)
         if strategy not in self.config.strategies or sig.direction is SignalDirection.HOLD:
             return None
-        if sig.strength < self.config.min_strength or self._cooling_down(sig):
+        cooling = (
+            last_ns is not None and sig.ts_event - last_ns < self.config.cooldown_s * NS_PER_SECOND
+        )
+        if sig.strength < self.config.min_strength or cooling:
             return None
-        qty = (self._notional(sig) / sig.price).to_integral_value(rounding=ROUND_DOWN)
+        qty = (self._notional(sig, held) / sig.price).to_integral_value(rounding=ROUND_DOWN)
         side = Side.BUY
         if sig.direction is SignalDirection.SELL:
             # long-only: a sell signal reduces a long, never opens a short
-            qty, side = min(qty, self._position.get(sig.symbol, Decimal(0))), Side.SELL
-        return self._intent(sig, strategy, side, qty) if qty > 0 else None
+            qty, side = min(qty, held), Side.SELL
+        return (side, qty, self._claims(sig, strategy, side)) if qty > 0 else None
 
-    def _cooling_down(self, sig: MarketSignal) -> bool:
-        last = self._last_intent_ns.get(sig.symbol)
-        return last is not None and sig.ts_event - last < self.config.cooldown_s * NS_PER_SECOND
-
-    def _notional(self, sig: MarketSignal) -> Decimal:
+    def _notional(self, sig: MarketSignal, held: Decimal) -> Decimal:
         c = self.config
         cap = c.conviction_notional if sig.confidence >= c.conviction_confidence else None
         cap = c.normal_notional if cap is None else cap
@@ -143,7 +116,6 @@ class TradingAgent(Agent):
             return cap
         if c.sizing is Sizing.PORTFOLIO:
             assert self.sizer is not None
-            held = self._position.get(sig.symbol, Decimal(0))
             return max(Decimal(0), min(cap, self.sizer(sig, held)))
         from tradeswarm.agents.portfolio import kelly_notional
 
@@ -158,29 +130,63 @@ class TradingAgent(Agent):
         )
         return min(cap, kelly)
 
-    def _intent(self, sig: MarketSignal, strategy: str, side: Side, qty: Decimal) -> TradeIntent:
+    def _claims(self, sig: MarketSignal, strategy: str, side: Side) -> dict[str, Any]:
         atr = Decimal(str(sig.indicators.get("atr_14", 0.0)))
         stop = Decimal(str(self.config.stop_loss_atr)) * atr
         target = Decimal(str(self.config.take_profit_atr)) * atr
         protective = side is Side.BUY and atr > 0
-        return TradeIntent(
-            intent_id=derived_id(sig.ts_event, "intent", self.identity.name, str(sig.signal_id)),
-            signal_id=sig.signal_id,
-            agent_id=self.identity.name,
-            symbol=sig.symbol,
-            side=side,
-            quantity=qty,
-            order_type=OrderType.MARKET,
-            time_in_force=TimeInForce.DAY,
-            reference_price=sig.price,
-            stop_loss=(sig.price - stop) if protective else None,
-            take_profit=(sig.price + target) if protective else None,
-            strategy=strategy,
-            confidence=sig.confidence,
-            ts_event=sig.ts_event,
-            rationale=(
+        return {
+            "signal_id": sig.signal_id,
+            "reference_price": sig.price,
+            "stop_loss": (sig.price - stop) if protective else None,
+            "take_profit": (sig.price + target) if protective else None,
+            "label": strategy,
+            "confidence": sig.confidence,
+            "at_ns": sig.ts_event,
+            "rationale": (
                 f"{sig.setup} {sig.direction} strength={sig.strength:.2f} "
                 f"confidence={sig.confidence:.2f} rsi={sig.indicators.get('rsi_14', 0):.1f} "
                 f"regime={sig.regime}"
             ),
+        }
+
+
+class TradingAgent(StrategyAgent):
+    """The swarm's built-in trader: a `SignalTrader` hosted like any user strategy. It
+    proposes trades; it has no broker handle and cannot bypass the risk manager."""
+
+    def __init__(
+        self,
+        name: str,
+        bus: InProcessBus,
+        clock: Clock,
+        config: TraderConfig,
+        sizer: Sizer | None = None,
+    ) -> None:
+        """sizer: the portfolio sizing (the swarm builds it from the PortfolioAgent, the
+        market view and the books); required when config.sizing is "portfolio"."""
+        self.config = config
+        super().__init__(name, bus, clock, SignalTrader(config, sizer), [], None)
+
+    def intent_for_signal(self, sig: MarketSignal) -> TradeIntent | None:
+        """The intent the trader would propose on sig now (not published), or None."""
+        assert isinstance(self.strategy, SignalTrader)
+        planned = self.strategy.plan(
+            sig, self.position(self.identity.name, sig.symbol), self._last.get(sig.symbol)
         )
+        if planned is None:
+            return None
+        side, qty, claims = planned
+        rationale = claims.pop("rationale")
+        proposal = Proposal(
+            sig.symbol,
+            side,
+            qty,
+            OrderType.MARKET,
+            None,
+            None,
+            TimeInForce.DAY,
+            rationale,
+            **claims,
+        )
+        return self.intent_for(proposal)

@@ -82,6 +82,7 @@ class Engine:
         self.journal: GovernedLog | None = None  # governed mode: the signed log
         self.journal_figures: dict[str, int | None] = {}
         self._logged = 0
+        self._last_proposal: dict[tuple[str, str], int] = {}
         self._line: Any = np.empty(0, np.int64)
         self._events: list[list[tuple[str, int]]] = []
         self.trades: list[TradeRow] = []
@@ -106,10 +107,14 @@ class Engine:
     def warming_up(self) -> bool:
         return self._now < self.trade_from
 
+    def last_proposal_ns(self, strategy: str, symbol: str) -> int | None:
+        return self._last_proposal.get((strategy, symbol))
+
     def propose(self, strategy: str, proposal: Proposal) -> str:
         if self._now < self.trade_from:
             return WARM_UP  # the warm-up's bars are history: nothing is proposed
         self._seq += 1
+        self._last_proposal[(strategy, proposal.symbol)] = self._now
         if self.market.last_close(proposal.symbol) is None:
             return self._unpriced(strategy, proposal)
         intent = _intent(strategy, proposal, self._now, self._seq, self.market)
@@ -468,18 +473,20 @@ def _intent(strategy: str, p: Proposal, now: int, seq: int, market: AsOfMarket) 
     close = market.last_close(p.symbol)
     return TradeIntent(
         intent_id=uuid.uuid5(ID_SPACE, f"{strategy}:{now}:{seq}"),
-        signal_id=None,
         agent_id=strategy,
         symbol=p.symbol,
         side=p.side,
         quantity=p.quantity,
         order_type=p.order_type,
         time_in_force=p.time_in_force,
-        reference_price=Decimal(repr(close)) if close else Decimal(0),
+        reference_price=p.reference_price or (Decimal(repr(close)) if close else Decimal(0)),
         limit_price=p.limit_price,
         stop_price=p.stop_price,
-        strategy=strategy,
+        stop_loss=p.stop_loss,
+        take_profit=p.take_profit,
+        signal_id=p.signal_id,
+        strategy=p.label or strategy,
         rationale=p.rationale,
-        confidence=1.0,
+        confidence=p.confidence,
         ts_event=now,
     )

@@ -11,7 +11,9 @@ the callbacks it needs; each gets a `Context`:
 - ``on_decision(ctx, decision)`` for the gate's answer to each of its proposals (a
   `DecisionRef`: PERMIT, DENY with the policies' reasons, REVIEW and how oversight
   answered);
-- ``on_timer(ctx, name)`` when a timer set with ``ctx.schedule(name, at_ns)`` is due.
+- ``on_timer(ctx, name)`` when a timer set with ``ctx.schedule(name, at_ns)`` is due;
+- ``on_signal(ctx, signal)`` for each `MarketSignal` of the swarm's market analyzer (a
+  strategy inside the swarm; backtests have no analyzer).
 
 Parameters: a strategy declares ``Params``, a `StrategyParams` subclass (typed fields
 with defaults); the config's ``params`` table is validated against it (unknown keys and
@@ -25,6 +27,7 @@ decide, never an order: a strategy holds no broker handle.
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any, ClassVar, NamedTuple, Protocol
 
@@ -44,7 +47,10 @@ class NoParams(StrategyParams, frozen=True):
 
 
 class Proposal(NamedTuple):
-    """What a strategy asks for; the engine makes it a TradeIntent for the gate."""
+    """What a strategy asks for; the engine makes it a TradeIntent for the gate. The last
+    fields are optional claims carried into the intent (the gate trusts none of them):
+    the signal it answers, protective brackets, a confidence, a label for the strategy
+    (default: the strategy's name), the price it saw, and the time it decided (<= now)."""
 
     symbol: str
     side: Side
@@ -54,6 +60,13 @@ class Proposal(NamedTuple):
     stop_price: Decimal | None
     time_in_force: TimeInForce
     rationale: str
+    signal_id: uuid.UUID | None = None
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    confidence: float = 1.0
+    label: str = ""
+    reference_price: Decimal | None = None
+    at_ns: int | None = None
 
 
 class FillRef(NamedTuple):
@@ -89,6 +102,8 @@ class Desk(Protocol):
 
     def warming_up(self) -> bool: ...
 
+    def last_proposal_ns(self, strategy: str, symbol: str) -> int | None: ...
+
 
 def quantity_of(value: Any, field: str = "quantity") -> Decimal:
     """A proposal's quantity: an int, a decimal string, a Decimal, or a float holding a
@@ -123,6 +138,7 @@ class Context:
     __slots__ = ("_desk", "_market", "name", "symbols")
 
     def __init__(self, name: str, symbols: list[str], market: Any, desk: Desk) -> None:
+        """symbols: what the strategy may trade (empty: any the desk lists)."""
         self.name = name
         self.symbols = symbols
         self._market = market
@@ -147,6 +163,10 @@ class Context:
     def position(self, symbol: str) -> Decimal:
         """This strategy's own position in symbol (signed)."""
         return self._desk.position(self.name, symbol)
+
+    def last_proposal_ns(self, symbol: str) -> int | None:
+        """When this strategy last proposed a trade in symbol (None: never)."""
+        return self._desk.last_proposal_ns(self.name, symbol)
 
     @property
     def warming_up(self) -> bool:
@@ -192,8 +212,12 @@ class Context:
         stop: Any = None,
         tif: TimeInForce | str = TimeInForce.DAY,
         rationale: str = "",
+        **claims: Any,
     ) -> str:
-        if symbol not in self.symbols:
+        unknown = set(claims) - set(CLAIMS)
+        if unknown:
+            raise InvalidInput("proposal", sorted(unknown), f"unknown; known: {sorted(CLAIMS)}")
+        if self.symbols and symbol not in self.symbols:
             raise InvalidInput("symbol", symbol, f"not one of this strategy's {self.symbols}")
         limit_price, stop_price = _price(limit, "limit"), _price(stop, "stop")
         kind = OrderType.MARKET
@@ -208,8 +232,22 @@ class Context:
         except ValueError as err:
             known = ", ".join(t.value for t in TimeInForce)
             raise InvalidInput("tif", tif, f"not a time in force; known: {known}") from err
-        proposal = Proposal(symbol, side, quantity, kind, limit_price, stop_price, force, rationale)
+        proposal = Proposal(
+            symbol, side, quantity, kind, limit_price, stop_price, force, rationale, **claims
+        )
         return self._desk.propose(self.name, proposal)
+
+
+#: The optional claims a proposal may carry (see `Proposal`).
+CLAIMS = (
+    "signal_id",
+    "stop_loss",
+    "take_profit",
+    "confidence",
+    "label",
+    "reference_price",
+    "at_ns",
+)
 
 
 def _signed(value: Any) -> Decimal:
@@ -244,6 +282,9 @@ class Strategy:
 
     def on_timer(self, ctx: Context, name: str) -> None:
         """A timer set with ctx.schedule is due."""
+
+    def on_signal(self, ctx: Context, signal: Any) -> None:
+        """A `MarketSignal` of the swarm's market analyzer (inside the swarm only)."""
 
     def on_stop(self, ctx: Context) -> None:
         """Once, after the last bar."""

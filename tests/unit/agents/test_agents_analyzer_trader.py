@@ -11,12 +11,13 @@ from tradeswarm.agents.analyzer import WINDOW, MarketAnalyzer
 from tradeswarm.agents.trader import TraderConfig, TradingAgent
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.inproc import InProcessBus
-from tradeswarm.bus.topics import FILLS, INTENTS, SIGNALS, Role
+from tradeswarm.bus.topics import FILLS, INTENTS, ORDERS, SIGNALS, Role
 from tradeswarm.core.clock import NS_PER_SECOND, SimClock
 from tradeswarm.data.csv_bars import bundled_bars
-from tradeswarm.model.enums import Side, SignalDirection
+from tradeswarm.model.enums import OrderType, Side, SignalDirection, TimeInForce
 from tradeswarm.model.envelope import Envelope
-from tradeswarm.model.messages import FillReceived, MarketSignal, TradeIntent
+from tradeswarm.model.messages import FillReceived, MarketSignal, OrderUpdated, TradeIntent
+from tradeswarm.model.order import Order
 from tradeswarm.quant.regime import Regime, classify_regime
 
 S = NS_PER_SECOND
@@ -124,8 +125,28 @@ class TraderRig:
         self.analyzer.publish(SIGNALS, sig, key=str(sig.signal_id))
         await self.bus.drain()
 
+    def order(self, n: int, side: Side, qty: str) -> Envelope:
+        """The execution agent announces the trader's order (its fills count as the
+        trader's position: a trader's position is its own orders' fills)."""
+        now = self.clock.now_ns()
+        order = Order(
+            order_id=uuid.UUID(int=n),
+            client_order_id=f"c{n}",
+            intent_id=uuid.UUID(int=10_000 + n),
+            agent_id="trading-agent-01",
+            symbol="ES",
+            side=side,
+            quantity=Decimal(qty),
+            order_type=OrderType.MARKET,
+            time_in_force=TimeInForce.DAY,
+            created_ns=now,
+            updated_ns=now,
+        )
+        return self.execution.publish(ORDERS, OrderUpdated(order=order, ts_event=now), key=f"o{n}")
+
     async def fill(self, side: Side, qty: str) -> None:
         n = len(self.intents) + self.bus.stats.published
+        self.order(n, side, qty)
         self.execution.publish(
             FILLS,
             FillReceived(
@@ -219,6 +240,7 @@ async def test_position_never_goes_short_over_a_sequence_of_signals() -> None:
 def test_restore_rebuilds_position_and_cooldown() -> None:
     rig = TraderRig()
     other = TradingAgent("trading-agent-01", rig.bus, rig.clock, TraderConfig())
+    other.restore(rig.order(1, Side.BUY, "3"))
     fill = rig.execution.publish(
         FILLS,
         FillReceived(
@@ -235,5 +257,5 @@ def test_restore_rebuilds_position_and_cooldown() -> None:
         key="x",
     )
     other.restore(fill)
-    sell = other.propose(_signal(SignalDirection.SELL, T_2006))
+    sell = other.intent_for_signal(_signal(SignalDirection.SELL, T_2006))
     assert sell is not None and sell.quantity == Decimal(3)

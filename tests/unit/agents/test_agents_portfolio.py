@@ -122,10 +122,10 @@ def _trader(config: TraderConfig) -> TradingAgent:
 
 
 def test_trader_kelly_sizing_is_opt_in_and_capped_by_the_notionals() -> None:
-    plain = _trader(TraderConfig()).propose(_signal(0.6))
+    plain = _trader(TraderConfig()).intent_for_signal(_signal(0.6))
     assert plain is not None and plain.quantity == 60  # 60,000 / 1,000: unchanged default
     kelly_cfg = TraderConfig(sizing=Sizing.KELLY, kelly_equity=Decimal(30_000))
-    sized = _trader(kelly_cfg).propose(_signal(0.6))
+    sized = _trader(kelly_cfg).intent_for_signal(_signal(0.6))
     expected = kelly_notional(
         price=Decimal(1000),
         atr=20.0,
@@ -137,7 +137,7 @@ def test_trader_kelly_sizing_is_opt_in_and_capped_by_the_notionals() -> None:
     )
     assert sized is not None and sized.quantity == min(Decimal(60), expected // 1000)
     assert 0 < sized.quantity < 60
-    assert _trader(kelly_cfg).propose(_signal(0.2)) is None  # no edge, no trade
+    assert _trader(kelly_cfg).intent_for_signal(_signal(0.2)) is None  # no edge, no trade
     rich = TraderConfig(sizing=Sizing.KELLY, kelly_equity=Decimal(10**9))
-    capped = _trader(rich).propose(_signal(0.8))
+    capped = _trader(rich).intent_for_signal(_signal(0.8))
     assert capped is not None and capped.quantity == 140  # conviction cap still binds
