@@ -1,5 +1,6 @@
 """A new user's first hour: their own strategy file, their own CSV, a config pointing at
-both, from a folder of their own, through the installed `tradeswarm` command only."""
+both, from a folder of their own, through the installed `tradeswarm` command only: a
+backtest with its report, a rerun, and a paper run of the same strategy."""
 
 from __future__ import annotations
 
@@ -114,6 +115,25 @@ def test_a_new_user_backtests_their_own_strategy_on_their_own_data(tmp_path: Pat
     )
     assert json.loads(again.stdout)["sha256"] == result["sha256"]  # bit-identical rerun
     assert again.stdout == done.stdout
+
+    paper = _tradeswarm(
+        home,
+        "paper",
+        "--config",
+        "backtest.toml",
+        "--state",
+        "paper-run",
+        "--from",
+        "2005-01-01",
+        "--to",
+        "2012-12-31",
+        "--speed",
+        "1e9",
+        "--json",
+    )
+    assert paper.returncode == 0, paper.stderr
+    assert json.loads(paper.stdout) == result  # the paper run of the same strategy
+    assert (home / "paper-run" / "journal.jsonl").exists()
 
 
 def test_a_misspelt_param_is_refused_naming_it(tmp_path: Path) -> None:
