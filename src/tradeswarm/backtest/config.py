@@ -52,6 +52,7 @@ class DataSpec(ConfigBase, frozen=True):
     symbol: str | None = None
     adjust: bool = False
     timeframe: str | None = None  # resample to this timeframe (e.g. "1w" from daily)
+    tz: str = "UTC"  # the zone a CSV's times are written in (e.g. "Europe/Berlin")
 
     def __post_init__(self) -> None:
         if (self.path is None) == (self.catalog is None):

@@ -40,7 +40,7 @@ def _source(config: BacktestConfig, spec: DataSpec) -> DataSource:
     path = config.resolve(spec.path)
     if path.suffix == ".parquet":
         return ParquetFile(path, spec.symbol)
-    return CsvFile(path, spec.symbol, spec.adjust)
+    return CsvFile(path, spec.symbol, spec.adjust, spec.tz)
 
 
 def load_series(

@@ -27,6 +27,9 @@ def import_(
     timeframe: Annotated[
         str | None, typer.Option("--timeframe", help="Resample to this timeframe (e.g. 1w).")
     ] = None,
+    tz: Annotated[
+        str, typer.Option("--tz", help="The zone the file's times are written in.")
+    ] = "UTC",
 ) -> None:
     """Validate every row of FILE and store its bars in the catalog, per symbol."""
     from tradeswarm.data.catalog import Catalog
@@ -37,7 +40,7 @@ def import_(
         source = (
             ParquetFile(file, symbol)
             if file.suffix == ".parquet"
-            else CsvFile(file, symbol, adjust)
+            else CsvFile(file, symbol, adjust, tz)
         )
         store = Catalog(catalog)
         for name in source.symbols():

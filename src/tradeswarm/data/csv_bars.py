@@ -30,7 +30,8 @@ def _ts_ns(date: str, time: str, where: str, tz: dt.tzinfo) -> int:
     return int(stamp.timestamp()) * 1_000_000_000
 
 
-def _zone(tz: str) -> dt.tzinfo:
+def time_zone(tz: str) -> dt.tzinfo:
+    """An IANA zone by name (InvalidInput naming `tz` when it is not one)."""
     if tz == "UTC":
         return dt.UTC
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -56,7 +57,7 @@ def parse_bars(lines: Iterable[str], symbol: str, source: str, tz: str = "UTC") 
     """Yield validated bars in file order; raise InvalidInput on the first bad row.
 
     tz: the time zone the file's Date and Time are written in (an IANA name)."""
-    zone = _zone(tz)
+    zone = time_zone(tz)
     reader = csv.DictReader(lines)
     missing = {"Date", "Time", "Volume", *_PRICE_FIELDS} - set(reader.fieldnames or ())
     if missing:

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from tradeswarm.core.errors import InvalidInput
+from tradeswarm.data.csv_bars import time_zone
 from tradeswarm.data.series import BarSeries
 
 PRICE = ("Open", "High", "Low", "Close")
@@ -74,13 +75,13 @@ def _date_ns(text: str, where: str) -> int:
     return (day - dt.date(1970, 1, 1)).days * 86_400 * 1_000_000_000
 
 
-def _stamp_ns(text: str, where: str) -> int:
+def _stamp_ns(text: str, where: str, zone: dt.tzinfo = dt.UTC) -> int:
     try:
         moment = dt.datetime.fromisoformat(text.strip())
     except ValueError as err:
         raise InvalidInput(where, text, "not an ISO-8601 date-time") from err
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)  # the files' times are UTC unless they say
+        moment = moment.replace(tzinfo=zone)  # the file's zone (tz=), unless a row says
     delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
@@ -91,7 +92,12 @@ class CsvFile:
     symbol: the symbol of a single-symbol file (default: the file name's first word,
     upper-cased: ``orcl-1995-2014.txt`` is ORCL); adjust: use Yahoo's adjusted close."""
 
-    def __init__(self, path: str | Path, symbol: str | None = None, adjust: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, symbol: str | None = None, adjust: bool = False, tz: str = "UTC"
+    ) -> None:
+        """tz: the IANA zone the file's times are written in (rows with an offset keep
+        theirs; dates alone are labels at 00:00 UTC whatever the zone)."""
+        self.zone = time_zone(tz)
         self.path = Path(path)
         self.adjust = adjust
         self._symbol = symbol
@@ -116,7 +122,7 @@ class CsvFile:
         if first is not None and len(first) == len(header) + 1 and "Time" not in header:
             header = [header[0], "Time", *header[1:]]  # backtrader's minute files omit it
         body = rows if first is None else itertools.chain([first], rows)
-        return {symbol: _ohlcv(header, body, name, symbol, self.adjust)}
+        return {symbol: _ohlcv(header, body, name, symbol, self.adjust, self.zone)}
 
     def symbols(self) -> list[str]:
         return sorted(self._load())
@@ -141,10 +147,15 @@ def _columns_of(header: list[str], name: str, adjust: bool) -> dict[str, int]:
 
 
 def _ohlcv(
-    header: list[str], rows: Iterator[list[str]], name: str, symbol: str, adjust: bool
+    header: list[str],
+    rows: Iterator[list[str]],
+    name: str,
+    symbol: str,
+    adjust: bool,
+    zone: dt.tzinfo = dt.UTC,
 ) -> BarSeries:
     col = _columns_of(header, name, adjust)
-    stamp = _row_stamp(col, name)
+    stamp = _row_stamp(col, zone)
     ts: list[int] = []
     values: dict[str, list[float]] = {k: [] for k in ("open", "high", "low", "close", "volume")}
     fields = [(f.lower(), col[f]) for f in (*PRICE, "Volume")]
@@ -198,14 +209,16 @@ def _coalesced(symbol: str, ts: list[int], values: dict[str, list[float]], name:
     return BarSeries(symbol, stamps[starts], merged, name)
 
 
-def _row_stamp(col: dict[str, int], name: str) -> Any:
+def _row_stamp(col: dict[str, int], zone: dt.tzinfo) -> Any:
     if "Datetime" in col:
         k = col["Datetime"]
-        return lambda row, where: _stamp_ns(row[k], f"{where}:Datetime")
+        return lambda row, where: _stamp_ns(row[k], f"{where}:Datetime", zone)
     d = col["Date"]
     if "Time" in col:
         t = col["Time"]
-        return lambda row, where: _stamp_ns(f"{row[d].strip()}T{row[t].strip()}", f"{where}:Time")
+        return lambda row, where: _stamp_ns(
+            f"{row[d].strip()}T{row[t].strip()}", f"{where}:Time", zone
+        )
     return lambda row, where: _date_ns(row[d], f"{where}:Date")
 
 

@@ -132,3 +132,13 @@ def test_an_unknown_catalog_symbol_is_an_error(tmp_path: Path) -> None:
         Catalog(tmp_path).series("NOPE")
     with pytest.raises(InvalidInput):
         Catalog(tmp_path).series("../etc")
+
+
+def test_intraday_times_are_read_in_the_files_zone() -> None:
+    utc = CsvFile(MARKET_DATA / "2006-01-02-volume-min-001.txt", "IDXF").series("IDXF")
+    berlin = CsvFile(
+        MARKET_DATA / "2006-01-02-volume-min-001.txt", "IDXF", tz="Europe/Berlin"
+    ).series("IDXF")
+    assert int(utc.ts[0] - berlin.ts[0]) == 3600 * 10**9  # CET is UTC+1 in January
+    with pytest.raises(InvalidInput, match="tz"):
+        CsvFile(MARKET_DATA / "orcl-1995-2014.txt", tz="Mars/Olympus")
