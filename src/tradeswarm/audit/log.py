@@ -165,8 +165,7 @@ class AuditLog:
     # -- witnesses ------------------------------------------------------------------------
 
     def _last_cosigned(self, witness: Witness) -> int:
-        sizes = [c.size for c in self.store.audit.cosignatures() if c.witness == witness.key.name]
-        return max(sizes, default=0)
+        return self.store.audit.last_cosigned(witness.key.name)
 
     def _witness_quietly(self, row: CheckpointRow) -> None:
         self.witness(row)

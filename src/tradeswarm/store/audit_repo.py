@@ -210,6 +210,19 @@ class AuditRepository:
             if found is None:
                 conn.execute(cosignatures.insert().values(**msgspec.structs.asdict(row)))
 
+    def last_cosigned(self, witness: str) -> int:
+        """The largest size witness has cosigned (0: none). The primary key (size, witness)
+        read backwards stops at the newest row of that witness: a checkpoint asks this each
+        time, and read every cosignature ever stored before."""
+        with self._read() as conn:
+            found = conn.execute(
+                select(cosignatures.c.size)
+                .where(cosignatures.c.witness == witness)
+                .order_by(cosignatures.c.size.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            return 0 if found is None else int(found)
+
     def cosignatures(self) -> list[CosignatureRow]:
         """Every cosignature, by size then witness."""
         with self._read() as conn:
