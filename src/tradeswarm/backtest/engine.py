@@ -212,10 +212,12 @@ class Engine:
         return decision
 
     # -- the loop
-    def run(self, progress: Progress | None = None, every: int = 2048) -> Run:
-        """The whole run: start, every instant of the timeline, finish."""
+    def run(self, progress: Progress | None = None, every: int | None = None) -> Run:
+        """The whole run: start, every instant of the timeline, finish; progress is told
+        every `every` instants (default: about 200 times a run)."""
         timeline = self.start()
         total = len(timeline)
+        every = every or max(1, total // 200)
         for i in range(total):
             self.step(i)
             if progress is not None and (i + 1) % every == 0:
