@@ -81,6 +81,11 @@ def backtest(
     With --grid: a parameter sweep (with --walk-forward: walk-forward windows), on Ray."""
     import time
 
+    _refuse_combinations(
+        sweep=grid is not None or walk_forward is not None,
+        state=state is not None,
+        given={"--symbols": symbols, "--report": report, "--mode": mode, "--db": db},
+    )
     if grid is not None or walk_forward is not None:
         _sweep(config, start, end, grid, walk_forward, serial, ray_address, as_json, out)
         return
@@ -115,6 +120,22 @@ def backtest(
         print(body.decode())
         return
     _print_summary(result, out, report)
+
+
+def _refuse_combinations(sweep: bool, state: bool, given: dict[str, Any]) -> None:
+    """Options a sweep or a journaled run would ignore are refused, not dropped silently
+    (sweeps run research mode over every symbol; --state runs research mode)."""
+    from tradeswarm.core.errors import InvalidInput
+
+    with cli_errors():
+        named = [k for k, v in given.items() if v is not None]
+        if sweep and state:
+            raise InvalidInput("--state", "given", "not with --grid / --walk-forward")
+        if sweep and named:
+            raise InvalidInput(named[0], given[named[0]], "not with --grid / --walk-forward")
+        ignored = [k for k in named if k in ("--mode", "--db", "--symbols", "--report")]
+        if state and ignored:
+            raise InvalidInput(ignored[0], given[ignored[0]], "not with --state (research mode)")
 
 
 def _resumable(
