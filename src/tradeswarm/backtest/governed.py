@@ -44,6 +44,7 @@ from tradeswarm.bus.topics import (
 from tradeswarm.core.clock import NS_PER_SECOND, SimClock
 from tradeswarm.crypto import sign_bytes
 from tradeswarm.crypto.provision import demo_identities
+from tradeswarm.execution.agent import order_of_intent
 from tradeswarm.model.enums import (
     VERDICT_SEVERITY,
     DecisionKind,
@@ -190,21 +191,7 @@ class GovernedLog:
     def accepted(self, intent: TradeIntent) -> None:
         """A permitted intent becomes an order the simulated exchange works."""
         now = self.clock.now_ns()
-        order = Order(
-            order_id=uuid.uuid5(ID_SPACE, f"order:{intent.intent_id}"),
-            client_order_id=f"bt-{intent.intent_id}",
-            intent_id=intent.intent_id,
-            agent_id=intent.agent_id,
-            symbol=intent.symbol,
-            side=intent.side,
-            quantity=intent.quantity,
-            order_type=intent.order_type,
-            time_in_force=intent.time_in_force,
-            limit_price=intent.limit_price,
-            stop_price=intent.stop_price,
-            created_ns=now,
-            updated_ns=now,
-        )
+        order = order_of_intent(intent, now)  # the execution agent's own ids and fields
         order = order.transition(OrderTrigger.SUBMIT, now).transition(OrderTrigger.ACK, now)
         self._order(order, "accepted by the simulated exchange")
 

@@ -48,6 +48,7 @@ from tradeswarm.model.messages import (
     KillSwitchActivated,
     OrderUpdated,
     RiskDecision,
+    TradeIntent,
 )
 from tradeswarm.model.order import Order, OrderState, OrderTrigger
 from tradeswarm.model.portfolio import Fill
@@ -63,7 +64,11 @@ _BROKER_END = {
 
 def order_for(decision: RiskDecision, now_ns: int) -> Order:
     """The order a PERMIT becomes; its ids derive from the intent, so a replay recomputes them."""
-    i = decision.intent
+    return order_of_intent(decision.intent, now_ns)
+
+
+def order_of_intent(i: TradeIntent, now_ns: int) -> Order:
+    """The order a permitted intent becomes (CREATED), its ids derived from the intent."""
     order_id = derived_id(i.ts_event, "order", str(i.intent_id))
     return Order(
         order_id=order_id,
