@@ -120,25 +120,9 @@ class StrategyAgent(Agent):
             reference = Decimal(repr(close)) if close else None
         if reference is None:
             raise InvalidInput("reference_price", None, f"no bar of {p.symbol} seen yet")
-        return TradeIntent(
-            intent_id=derived_id(at, "intent", self.identity.name, tag),
-            signal_id=p.signal_id,
-            agent_id=self.identity.name,
-            symbol=p.symbol,
-            side=p.side,
-            quantity=p.quantity,
-            order_type=p.order_type,
-            time_in_force=p.time_in_force,
-            reference_price=reference,
-            limit_price=p.limit_price,
-            stop_price=p.stop_price,
-            stop_loss=p.stop_loss,
-            take_profit=p.take_profit,
-            strategy=p.label or self.identity.name,
-            rationale=p.rationale or type(self.strategy).__name__,
-            confidence=p.confidence,
-            ts_event=at,
-        )
+        intent_id = derived_id(at, "intent", self.identity.name, tag)
+        rationale = p.rationale or type(self.strategy).__name__
+        return p.intent(intent_id, self.identity.name, reference, at, rationale)
 
     def intent_for(self, proposal: Proposal) -> TradeIntent:
         """The intent proposal would become, not published (for tests and tools)."""

@@ -472,23 +472,8 @@ def _bar_at(series: BarSeries, k: int) -> Any:
 
 
 def _intent(strategy: str, p: Proposal, now: int, seq: int, market: AsOfMarket) -> TradeIntent:
+    """The proposal's intent; the symbol has a bar (`Engine._unpriced` answers otherwise)."""
     close = market.last_close(p.symbol)
-    return TradeIntent(
-        intent_id=uuid.uuid5(ID_SPACE, f"{strategy}:{now}:{seq}"),
-        agent_id=strategy,
-        symbol=p.symbol,
-        side=p.side,
-        quantity=p.quantity,
-        order_type=p.order_type,
-        time_in_force=p.time_in_force,
-        reference_price=p.reference_price or (Decimal(repr(close)) if close else Decimal(0)),
-        limit_price=p.limit_price,
-        stop_price=p.stop_price,
-        stop_loss=p.stop_loss,
-        take_profit=p.take_profit,
-        signal_id=p.signal_id,
-        strategy=p.label or strategy,
-        rationale=p.rationale,
-        confidence=p.confidence,
-        ts_event=now,
-    )
+    assert close is not None
+    reference = p.reference_price or Decimal(repr(close))
+    return p.intent(uuid.uuid5(ID_SPACE, f"{strategy}:{now}:{seq}"), strategy, reference, now)

@@ -35,6 +35,7 @@ from tradeswarm.core.config import ConfigBase
 from tradeswarm.core.errors import InvalidInput
 from tradeswarm.data.series import FloatArray
 from tradeswarm.model.enums import OrderType, Side, TimeInForce
+from tradeswarm.model.messages import TradeIntent
 from tradeswarm.strategy.market import BarRef
 
 
@@ -67,6 +68,36 @@ class Proposal(NamedTuple):
     label: str = ""
     reference_price: Decimal | None = None
     at_ns: int | None = None
+
+    def intent(
+        self,
+        intent_id: uuid.UUID,
+        agent_id: str,
+        reference_price: Decimal,
+        ts_event: int,
+        rationale: str | None = None,
+    ) -> TradeIntent:
+        """The TradeIntent this proposal becomes, for the agent and ids its host gives
+        (the claim of a reference price, when made, is the host's to pass on)."""
+        return TradeIntent(
+            intent_id=intent_id,
+            signal_id=self.signal_id,
+            agent_id=agent_id,
+            symbol=self.symbol,
+            side=self.side,
+            quantity=self.quantity,
+            order_type=self.order_type,
+            time_in_force=self.time_in_force,
+            reference_price=reference_price,
+            limit_price=self.limit_price,
+            stop_price=self.stop_price,
+            stop_loss=self.stop_loss,
+            take_profit=self.take_profit,
+            strategy=self.label or agent_id,
+            rationale=self.rationale if rationale is None else rationale,
+            confidence=self.confidence,
+            ts_event=ts_event,
+        )
 
 
 class FillRef(NamedTuple):
