@@ -17,20 +17,12 @@ from tradeswarm.backtest.result import Run, digest, summary
 from tradeswarm.core.errors import ConfigurationError, InvalidInput
 from tradeswarm.data.catalog import Catalog
 from tradeswarm.data.series import BarSeries, resample, timeframe_seconds
-from tradeswarm.data.sources import CsvFile, DataSource, ParquetFile
+from tradeswarm.data.sources import CsvFile, DataSource, ParquetFile, date_ns
 from tradeswarm.instruments import InstrumentMaster, calendar_for, load_master
 from tradeswarm.risk.limits import RiskLimits
 from tradeswarm.strategy.loader import load_strategies
 
 NS_PER_DAY = 86_400 * 1_000_000_000
-
-
-def _day_ns(text: str, field: str) -> int:
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError as err:
-        raise InvalidInput(field, text, "not a date (YYYY-MM-DD)") from err
-    return (day - dt.date(1970, 1, 1)).days * NS_PER_DAY
 
 
 def _source(config: BacktestConfig, spec: DataSpec) -> DataSource:
@@ -47,8 +39,8 @@ def load_series(
     config: BacktestConfig, symbols: list[str], start: str | None, end: str | None
 ) -> dict[str, BarSeries]:
     """Each wanted symbol's bars from the first source that has it, inside [start, end]."""
-    lo = None if start is None else _day_ns(start, "--from")
-    hi = None if end is None else _day_ns(end, "--to") + NS_PER_DAY - 1
+    lo = None if start is None else date_ns(start, "--from")
+    hi = None if end is None else date_ns(end, "--to") + NS_PER_DAY - 1
     if lo is not None and hi is not None and hi < lo:
         raise InvalidInput("--to", end, f"before --from {start}")
     found: dict[str, BarSeries] = {}
@@ -71,11 +63,7 @@ def load_series(
 
 def _periods(series: BarSeries, master: InstrumentMaster) -> float:
     calendar = calendar_for(master[series.symbol].calendar)
-    first = dt.datetime.fromtimestamp(int(series.ts[0]) // 10**9, dt.UTC).year
-    last = dt.datetime.fromtimestamp(int(series.ts[-1]) // 10**9, dt.UTC).year
-    return calendar.periods_per_year(
-        timeframe_seconds(series.timeframe), list(range(first, last + 1))
-    )
+    return calendar.periods_per_year(timeframe_seconds(series.timeframe), series.years())
 
 
 def _limits(config: BacktestConfig, tiers: dict[str, str]) -> RiskLimits:
@@ -131,7 +119,7 @@ def run_backtest(
     start; the bars before it only warm the strategies up (and the gate's history)."""
     engine, periods = build(config, start, end, only)
     if trade_from is not None:
-        engine.trade_from = _day_ns(trade_from, "trade_from")
+        engine.trade_from = date_ns(trade_from, "trade_from")
     if config.mode is Mode.GOVERNED:
         engine.journal = _journal(config, [name for name, *_ in engine.strategies])
     run = engine.run(progress)
@@ -167,9 +155,7 @@ def calendar_gaps(series: BarSeries, master: InstrumentMaster) -> dict[str, Any]
     if series.timeframe != "1d" or not len(series):
         return {"checked": False}
     calendar = calendar_for(master[series.symbol].calendar)
-    first = dt.datetime.fromtimestamp(int(series.ts[0]) // 10**9, dt.UTC).year
-    last = dt.datetime.fromtimestamp(int(series.ts[-1]) // 10**9, dt.UTC).year
-    days = sorted(d for y in range(first, last + 1) for d in calendar.session_days(y))
+    days = sorted(d for y in series.years() for d in calendar.session_days(y))
     sessions = np.asarray(days, dtype=np.int64)
     missing = series.gaps(sessions)
     extra = series.ts[~np.isin(series.ts, sessions)]

@@ -113,6 +113,13 @@ class BarSeries:
     def __len__(self) -> int:
         return len(self.ts)
 
+    def years(self) -> list[int]:
+        """The calendar years (UTC) the bars span, first to last."""
+        if not len(self.ts):
+            return []
+        first, last = (_year(int(self.ts[k])) for k in (0, -1))
+        return list(range(first, last + 1))
+
     def row(self, k: int) -> dict[str, float | int]:
         out: dict[str, float | int] = {"ts": int(self.ts[k])}
         for name in FIELDS:
@@ -134,6 +141,12 @@ class BarSeries:
         inside = sessions_ns[(sessions_ns >= self.ts[0]) & (sessions_ns <= self.ts[-1])]
         missing: IntArray = inside[~np.isin(inside, self.ts)]
         return missing
+
+
+def _year(ts_ns: int) -> int:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts_ns // NS_PER_SECOND, dt.UTC).year
 
 
 def price_of(value: float) -> Decimal:

@@ -67,7 +67,8 @@ def _number(raw: str, where: str) -> float:
     return value
 
 
-def _date_ns(text: str, where: str) -> int:
+def date_ns(text: str, where: str) -> int:
+    """A YYYY-MM-DD date as ns at 00:00 UTC (InvalidInput naming where otherwise)."""
     try:
         day = dt.date.fromisoformat(text.strip())
     except ValueError as err:
@@ -219,7 +220,7 @@ def _row_stamp(col: dict[str, int], zone: dt.tzinfo) -> Any:
         return lambda row, where: _stamp_ns(
             f"{row[d].strip()}T{row[t].strip()}", f"{where}:Time", zone
         )
-    return lambda row, where: _date_ns(row[d], f"{where}:Date")
+    return lambda row, where: date_ns(row[d], f"{where}:Date")
 
 
 def _wide(header: list[str], rows: Iterator[list[str]], name: str) -> dict[str, BarSeries]:
@@ -230,7 +231,7 @@ def _wide(header: list[str], rows: Iterator[list[str]], name: str) -> dict[str, 
         if not row:
             continue
         where = f"{name}:{line}"
-        ts.append(_date_ns(row[0], f"{where}:{header[0]}"))
+        ts.append(date_ns(row[0], f"{where}:{header[0]}"))
         cells = row[1:] + [""] * (len(symbols) - len(row) + 1)
         closes.append(
             [
