@@ -160,6 +160,25 @@ def _frozen(values: Any) -> Any:
     return values
 
 
+def merge_runs(keys: Any, cols: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """Consecutive rows with equal keys merged into one bar: the run's first open, highest
+    high, lowest low, last close, summed volume; and the index of each run's last row."""
+    if not len(keys):
+        return {f: np.asarray(cols[f], dtype=np.float64) for f in FIELDS}, np.empty(0, np.int64)
+    keys = np.asarray(keys)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    ends = np.r_[starts[1:], len(keys)] - 1
+    c = {f: np.asarray(cols[f], dtype=np.float64) for f in FIELDS}
+    merged = {
+        "open": c["open"][starts],
+        "high": np.maximum.reduceat(c["high"], starts),
+        "low": np.minimum.reduceat(c["low"], starts),
+        "close": c["close"][ends],
+        "volume": np.add.reduceat(c["volume"], starts),
+    }
+    return merged, ends
+
+
 def resample(series: BarSeries, timeframe: str) -> BarSeries:
     """Bars of a wider timeframe: each bucket's first open, max high, min low, last close,
     summed volume. A bucket is labelled by its last bar's ts, so a strategy on the clock sees
@@ -169,13 +188,5 @@ def resample(series: BarSeries, timeframe: str) -> BarSeries:
         raise InvalidInput("timeframe", timeframe, f"narrower than the data's {series.timeframe}")
     offset = 4 * DAY_S * NS_PER_SECOND if timeframe == "1w" else 0  # 1970-01-01 was a Thursday
     bucket = (series.ts + offset) // width
-    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]]) if len(bucket) else bucket
-    ends = np.r_[starts[1:], len(bucket)] - 1 if len(bucket) else bucket
-    cols = {
-        "open": series.open[starts],
-        "high": np.maximum.reduceat(series.high, starts) if len(starts) else series.high,
-        "low": np.minimum.reduceat(series.low, starts) if len(starts) else series.low,
-        "close": series.close[ends],
-        "volume": np.add.reduceat(series.volume, starts) if len(starts) else series.volume,
-    }
+    cols, ends = merge_runs(bucket, {f: getattr(series, f) for f in FIELDS})
     return BarSeries(series.symbol, series.ts[ends], cols, series.source, timeframe)

@@ -36,7 +36,7 @@ import numpy as np
 
 from tradeswarm.core.errors import InvalidInput
 from tradeswarm.data.csv_bars import time_zone
-from tradeswarm.data.series import BarSeries
+from tradeswarm.data.series import BarSeries, merge_runs
 
 PRICE = ("Open", "High", "Low", "Close")
 
@@ -197,17 +197,8 @@ def _coalesced(symbol: str, ts: list[int], values: dict[str, list[float]], name:
         return BarSeries(symbol, stamps, values, name)
     if not bool(np.all(np.diff(stamps) >= 0)):
         return BarSeries(symbol, stamps, values, name)  # raises, naming the row
-    starts = np.flatnonzero(np.r_[True, stamps[1:] != stamps[:-1]])
-    ends = np.r_[starts[1:], len(stamps)] - 1
-    cols = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
-    merged = {
-        "open": cols["open"][starts],
-        "high": np.maximum.reduceat(cols["high"], starts),
-        "low": np.minimum.reduceat(cols["low"], starts),
-        "close": cols["close"][ends],
-        "volume": np.add.reduceat(cols["volume"], starts),
-    }
-    return BarSeries(symbol, stamps[starts], merged, name)
+    merged, ends = merge_runs(stamps, values)
+    return BarSeries(symbol, stamps[ends], merged, name)
 
 
 def _row_stamp(col: dict[str, int], zone: dt.tzinfo) -> Any:
