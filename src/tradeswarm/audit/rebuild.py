@@ -4,7 +4,8 @@ The orders, trades, positions, account, risk_events, oversight_requests and
 oversight_signatures tables, and the kill-switch flag, are each a projection of logged
 entries: the last OrderUpdated of an order carries the whole order; a FillReceived is a
 trade and moves a position and the cash (from the charter's opening cash), in log order;
-a RiskDecision is a risk event; an OversightRequested opens a request and the answer that
+a RiskDecision is a risk event (seq: the order decisions are first logged in); an
+OversightRequested opens a request and the answer that
 caused its post-oversight decision closes it; the last activation or resume sets the
 flag. `compare_tables` reports every row missing, added or different, naming the column
 and both values.
@@ -168,7 +169,10 @@ class _Walk:
             self.books.apply(body)
         elif isinstance(body, RiskDecision):
             key = str(body.decision_id)
-            self._once(self.p.risk_events, key, _decision_row(body), "risk decision")
+            row, held = _decision_row(body), self.p.risk_events.get(key)
+            # stored in the order they are logged: seq 1, 2, ... by first appearance
+            row["seq"] = len(self.p.risk_events) + 1 if held is None else held["seq"]
+            self._once(self.p.risk_events, key, row, "risk decision")
             self.decisions.setdefault(key, body)
             self._applied_answer(env, body)
         elif isinstance(body, OversightRequested):

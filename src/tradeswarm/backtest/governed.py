@@ -87,7 +87,7 @@ class GovernedLog:
         members += [(approver, str(Role.HUMAN))]
         policy = SigningConfig().policy()
         self.identities = SwarmIdentities(demo_identities(members), policy)
-        self.store = Store.open(db)
+        self.store = Store.open(db, writer=True)
         self.store.set_initial_cash(cash)
         charter = make_charter(self.identities.registry, policy, cash, 0)
         # checkpoints by entries, not by the sim clock (which moves a day a bar), and one

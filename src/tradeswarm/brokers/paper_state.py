@@ -1,7 +1,10 @@
-"""The paper broker's own books in SQLite (SQLAlchemy Core), apart from the swarm's store.
+"""The paper broker's own books (SQLAlchemy Core), apart from the swarm's store.
 
-Decimals are stored as TEXT so they round-trip exactly. File databases run in WAL
-mode with synchronous=FULL: a committed transaction survives kill -9.
+In a SQLite file (DB.broker beside a file store), or, for a store at a PostgreSQL URL,
+in the same database under a schema of its own (`BROKER_SCHEMA`, the connections'
+search_path): the same tables and statements, its own transactions, committed before
+the swarm's. Decimals are stored as TEXT so they round-trip exactly. File databases
+run in WAL mode with synchronous=FULL: a committed transaction survives kill -9.
 """
 
 from __future__ import annotations
@@ -20,11 +23,16 @@ from sqlalchemy.pool import StaticPool
 
 from tradeswarm.brokers.matching import RestingOrder
 from tradeswarm.brokers.port import BrokerOrderStatus
+from tradeswarm.core.dburl import is_url
 from tradeswarm.core.fastsql import FastStatement
+from tradeswarm.core.pg import BYTEWISE_TEXT, create_pg_engine
 from tradeswarm.model.market import Session
 from tradeswarm.model.portfolio import Fill, Position
 
+BROKER_SCHEMA = "paper_broker"
+"""The PostgreSQL schema holding the broker's tables when its books are at a URL."""
 metadata = sa.MetaData()
+TEXT = BYTEWISE_TEXT  # sorts by code point, as SQLite does
 MONEY = sa.Text  # Decimal as exact text
 
 account_t = sa.Table(
@@ -33,43 +41,43 @@ account_t = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("cash", MONEY, nullable=False),
     sa.Column("order_seq", sa.Integer, nullable=False),
-    sa.Column("session_day", sa.Text),
+    sa.Column("session_day", TEXT),
     sa.Column("session_open_ns", sa.BigInteger),
     sa.Column("session_close_ns", sa.BigInteger),
 )
 orders_t = sa.Table(
     "broker_orders",
     metadata,
-    sa.Column("broker_order_id", sa.Text, primary_key=True),
+    sa.Column("broker_order_id", TEXT, primary_key=True),
     sa.Column("seq", sa.Integer, nullable=False, unique=True),
-    sa.Column("client_order_id", sa.Text, nullable=False, unique=True),
-    sa.Column("internal_order_id", sa.Text, nullable=False),
-    sa.Column("symbol", sa.Text, nullable=False),
-    sa.Column("side", sa.Text, nullable=False),
+    sa.Column("client_order_id", TEXT, nullable=False, unique=True),
+    sa.Column("internal_order_id", TEXT, nullable=False),
+    sa.Column("symbol", TEXT, nullable=False),
+    sa.Column("side", TEXT, nullable=False),
     sa.Column("quantity", MONEY, nullable=False),
-    sa.Column("order_type", sa.Text, nullable=False),
-    sa.Column("time_in_force", sa.Text, nullable=False),
+    sa.Column("order_type", TEXT, nullable=False),
+    sa.Column("time_in_force", TEXT, nullable=False),
     sa.Column("limit_price", MONEY),
     sa.Column("stop_price", MONEY),
     sa.Column("extended_hours", sa.Boolean, nullable=False),
-    sa.Column("status", sa.Text, nullable=False, index=True),
+    sa.Column("status", TEXT, nullable=False, index=True),
     sa.Column("filled_qty", MONEY, nullable=False),
     sa.Column("avg_fill_price", MONEY),
     sa.Column("fill_count", sa.Integer, nullable=False),
     sa.Column("triggered", sa.Boolean, nullable=False),
     sa.Column("submitted_ns", sa.BigInteger, nullable=False),
     sa.Column("updated_ns", sa.BigInteger, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("reason", TEXT, nullable=False),
 )
 fills_t = sa.Table(
     "broker_fills",
     metadata,
-    sa.Column("fill_id", sa.Text, primary_key=True),
-    sa.Column("broker_order_id", sa.Text, nullable=False),
-    sa.Column("order_id", sa.Text, nullable=False),
-    sa.Column("client_order_id", sa.Text, nullable=False),
-    sa.Column("symbol", sa.Text, nullable=False),
-    sa.Column("side", sa.Text, nullable=False),
+    sa.Column("fill_id", TEXT, primary_key=True),
+    sa.Column("broker_order_id", TEXT, nullable=False),
+    sa.Column("order_id", TEXT, nullable=False),
+    sa.Column("client_order_id", TEXT, nullable=False),
+    sa.Column("symbol", TEXT, nullable=False),
+    sa.Column("side", TEXT, nullable=False),
     sa.Column("quantity", MONEY, nullable=False),
     sa.Column("price", MONEY, nullable=False),
     sa.Column("fee", MONEY, nullable=False),
@@ -78,7 +86,7 @@ fills_t = sa.Table(
 positions_t = sa.Table(
     "broker_positions",
     metadata,
-    sa.Column("symbol", sa.Text, primary_key=True),
+    sa.Column("symbol", TEXT, primary_key=True),
     sa.Column("quantity", MONEY, nullable=False),
     sa.Column("avg_cost", MONEY, nullable=False),
     sa.Column("realized_pnl", MONEY, nullable=False),
@@ -86,7 +94,7 @@ positions_t = sa.Table(
 cursor_t = sa.Table(
     "broker_cursor",
     metadata,
-    sa.Column("symbol", sa.Text, primary_key=True),
+    sa.Column("symbol", TEXT, primary_key=True),
     sa.Column("last_ts", sa.BigInteger, nullable=False),
     sa.Column("last_price", MONEY, nullable=False),
 )
@@ -165,7 +173,21 @@ _Q = {
 }
 
 
+def books_exist(path: str | Path) -> bool:
+    """Whether books are kept at path (a file, or a URL's broker schema); creates nothing."""
+    if not is_url(path):
+        return str(path) == ":memory:" or Path(path).exists()
+    engine = create_pg_engine(str(path))
+    try:
+        with engine.connect() as conn:
+            return sa.inspect(conn).has_table(account_t.name, schema=BROKER_SCHEMA)
+    finally:
+        engine.dispose()
+
+
 def _make_engine(path: str | Path) -> Engine:
+    if is_url(path):
+        return create_pg_engine(str(path), search_path=BROKER_SCHEMA)
     if str(path) == ":memory:":
         return sa.create_engine(
             "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tradeswarm.cli.common import EXIT_CANNOT_RUN, cli_errors, console, err_console, existing_store
+from tradeswarm.cli.common import (
+    DB_HELP,
+    EXIT_CANNOT_RUN,
+    cli_errors,
+    console,
+    err_console,
+    existing_store,
+)
 from tradeswarm.cli.trust import (
     DemoKeysOption,
     LogKeyOption,
@@ -22,6 +29,7 @@ from tradeswarm.cli.trust import (
     WitnessKeyOption,
 )
 from tradeswarm.core.clock import iso
+from tradeswarm.core.dburl import shown
 
 if TYPE_CHECKING:  # the audit modules load the store (SQLAlchemy): imported per command
     from tradeswarm.audit.keys import VerifierKey
@@ -38,11 +46,14 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_CANNOT_RUN)
 
 
-def _witness_state(db: Path, given: Path | None) -> WitnessState | None:
+def _witness_state(db: str, given: Path | None) -> WitnessState | None:
     """The witness's state: what it says it cosigned (its keys are never trusted)."""
     from tradeswarm.audit.trust import TrustError, load_witness_state
+    from tradeswarm.system.audit_wiring import witness_path_for
 
-    path = given or Path(f"{db}.witness.json")
+    path = given or witness_path_for(db)
+    if path is None:
+        return None
     if given is not None and not given.exists():
         raise _fail(f"--witness-state {given}: no such file")
     try:
@@ -98,7 +109,7 @@ def _print_checkpoint(check: FullCheck) -> None:
 
 @audit_app.command()
 def verify(
-    db: Annotated[Path | None, typer.Option("--db", help="The swarm's SQLite store.")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     order_id: Annotated[
         str | None, typer.Argument(help="Order id or client order id (prefix).")
     ] = None,
@@ -116,7 +127,9 @@ def verify(
     witness_state: Annotated[
         Path | None,
         typer.Option(
-            "--witness-state", help="What the witness cosigned (default DB.witness.json)."
+            "--witness-state",
+            help="What the witness cosigned (default DB.witness.json; for a URL store "
+            "./.tradeswarm/HOST_PORT_DB.witness.json).",
         ),
     ] = None,
     registry: Annotated[
@@ -137,7 +150,7 @@ def verify(
     if (order_id is None) == (not all_):
         raise _fail("give ORDER_ID or --all (one of them)")
     with existing_store(db) as store, cli_errors():
-        anchor = trust.anchor(_store_keys(store), f"the store {db}")
+        anchor = trust.anchor(_store_keys(store), f"the store {shown(db)}")
         keys = _registry(registry)
         check = check_all(store, anchor, _witness_state(db, witness_state), all_, keys)
         entries_ok = _print_order(check, store, order_id) if order_id else True
@@ -212,7 +225,7 @@ def _verify_bundle(path: Path, trust: TrustSource) -> int:
 
 @audit_app.command()
 def export(
-    db: Annotated[Path, typer.Option("--db", help="The swarm's SQLite store.")],
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)],
     out: Annotated[Path, typer.Option("--out", help="Bundle file to write (JSON).")],
 ) -> None:
     """Write a self-contained bundle: entries, proofs, checkpoints, public keys."""
@@ -221,7 +234,7 @@ def export(
     with existing_store(db) as store, cli_errors():
         bundle = export_bundle(store)
     if not bundle.checkpoints:
-        raise _fail(f"--db {db}: the log has no checkpoint yet; nothing to prove")
+        raise _fail(f"--db {shown(db)}: the log has no checkpoint yet; nothing to prove")
     write_bundle(bundle, out)
     console.print(
         f"wrote {out}: {len(bundle.entries)} entries, {len(bundle.checkpoints)} checkpoints"
@@ -230,7 +243,7 @@ def export(
 
 @audit_app.command()
 def report(
-    db: Annotated[Path, typer.Option("--db", help="The swarm's SQLite store.")],
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)],
     date: Annotated[str, typer.Option("--date", help="The trading day, YYYY-MM-DD (UTC).")],
     out: Annotated[Path, typer.Option("--out", help="Report file to write.")],
     fmt: Annotated[str, typer.Option("--format", help="html or pdf.")] = "html",
@@ -249,7 +262,7 @@ def report(
         raise _fail(f"--format {fmt!r}: use html or pdf")
     trust = TrustSource(trust_state, log_key, witness_key, demo_keys, trust_on_first_use)
     with existing_store(db) as store, cli_errors():
-        anchor = trust.anchor(_store_keys(store), f"the store {db}")
+        anchor = trust.anchor(_store_keys(store), f"the store {shown(db)}")
         summary = build_report(store, date, anchor, _witness_state(db, None))
     if fmt == "html":
         out.write_text(render_html(summary), encoding="utf-8")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
+from tradeswarm.core.dburl import is_url, shown
 from tradeswarm.core.errors import AccessDenied, StoreError, TradeswarmError
 
 if TYPE_CHECKING:
@@ -19,14 +20,24 @@ console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_CANNOT_RUN = 2
+DB_HELP = "The swarm's store: a SQLite file or postgresql://user@host:port/db."
 
 
 @contextlib.contextmanager
-def existing_store(db: Path) -> Iterator[Store]:
-    """Open db, which must already exist: a typo must not create an empty store."""
+def existing_store(db: str | Path) -> Iterator[Store]:
+    """Open db (a file, or a PostgreSQL URL), which must already hold a store: a typo must
+    not create an empty one. Opened as a reader: without the audit-log writer's lease."""
     from tradeswarm.store import Store
 
-    if not db.exists():
+    if is_url(db):
+        from tradeswarm.store.postgres import holds_store
+
+        with cli_errors():
+            found = holds_store(str(db))
+        if not found:
+            err_console.print(f"[red]error:[/] --db {shown(db)}: no tradeswarm store there")
+            raise typer.Exit(EXIT_CANNOT_RUN)
+    elif not Path(db).exists():
         err_console.print(f"[red]error:[/] --db {db}: no such file")
         raise typer.Exit(EXIT_CANNOT_RUN)
     with cli_errors():

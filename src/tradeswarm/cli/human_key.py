@@ -49,7 +49,7 @@ def human_key(
     identity = _identity(who, keystore, passphrase_env, demo_key)
     charter = latest_charter(store)
     if charter is None:
-        raise AccessDenied(f"{store.path}: no swarm charter in the log; run the swarm first")
+        raise AccessDenied(f"{store.name}: no swarm charter in the log; run the swarm first")
     signer = identity.signer(policy_of(charter).algorithm_for(signs))
     state, found = registry_of_charter(charter).state_at(signer.key_id, now_ns)
     if found is None or state != "valid" or found.owner.principal != str(who):

@@ -18,7 +18,7 @@ from tradeswarm.cli.audit import audit_app
 from tradeswarm.cli.backtest import backtest as backtest_command
 from tradeswarm.cli.backtest import paper as paper_command
 from tradeswarm.cli.bench import bench_app
-from tradeswarm.cli.common import cli_errors, console, existing_store
+from tradeswarm.cli.common import DB_HELP, cli_errors, console, existing_store
 from tradeswarm.cli.data import data_app
 from tradeswarm.cli.oversight import killswitch_app, oversight_app
 from tradeswarm.cli.policy import policy_app
@@ -39,13 +39,17 @@ app.add_typer(data_app, name="data")
 app.command("backtest")(backtest_command)
 app.command("paper")(paper_command)
 
-DbOption = Annotated[Path, typer.Option("--db", help="The swarm's SQLite store.")]
+DbOption = Annotated[str, typer.Option("--db", help=DB_HELP)]
 
 
 @app.command()
 def demo(
     db: Annotated[
-        str, typer.Option("--db", help="Store path; rerun on it to resume.")
+        str,
+        typer.Option(
+            "--db",
+            help="Store: a SQLite file or postgresql://user@host:port/db; rerun on it to resume.",
+        ),
     ] = ":memory:",
     config: Annotated[
         Path | None, typer.Option("--config", help="A SwarmConfig TOML file.")
@@ -70,14 +74,16 @@ def status(
 
     from tradeswarm.brokers.paper import PaperBroker
     from tradeswarm.brokers.paper_config import PaperBrokerConfig
+    from tradeswarm.brokers.paper_state import books_exist
     from tradeswarm.core.clock import LiveClock
+    from tradeswarm.core.dburl import shown
     from tradeswarm.system.status import swarm_status
     from tradeswarm.system.swarm import broker_path_for
 
     with existing_store(db) as store, cli_errors():
         broker_db = broker_path_for(db)
-        if not Path(broker_db).exists():
-            console.print(f"[red]error:[/] broker books {broker_db} not found")
+        if not books_exist(broker_db):
+            console.print(f"[red]error:[/] broker books {shown(broker_db)} not found")
             raise typer.Exit(2)
         reader = PaperBrokerConfig(initial_cash=Decimal(0), symbols=["-"])  # opens existing books
         broker = PaperBroker(LiveClock(), reader, broker_db)

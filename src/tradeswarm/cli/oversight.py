@@ -18,7 +18,7 @@ import typer
 
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.topics import Role
-from tradeswarm.cli.common import cli_errors, console, existing_store
+from tradeswarm.cli.common import DB_HELP, cli_errors, console, existing_store
 from tradeswarm.cli.human_key import (
     DemoKeyOption,
     KeystoreOption,
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 oversight_app = typer.Typer(help="Human oversight of high-value trades.", no_args_is_help=True)
 killswitch_app = typer.Typer(help="Stop all trading; only a human resumes.", no_args_is_help=True)
 
-DbOption = Annotated[Path, typer.Option("--db", help="The swarm's SQLite store.")]
+DbOption = Annotated[str, typer.Option("--db", help=DB_HELP)]
 AsOption = Annotated[str, typer.Option("--as", help="Your name; decisions are recorded under it.")]
 
 
@@ -82,7 +82,7 @@ def _queued(env_type: str, what: str, signer: Signer, place: int) -> None:
 
 
 def _decide(
-    db: Path,
+    db: str,
     request_id: str,
     name: str,
     approve: bool,

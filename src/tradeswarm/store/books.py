@@ -8,6 +8,7 @@ as Decimal; upserts use the dialect's own INSERT ... ON CONFLICT (SQLite, Postgr
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from tradeswarm.core.errors import InvariantViolation
-from tradeswarm.core.fastsql import FastStatement, money_text
+from tradeswarm.core.fastsql import FastStatement, money_text, savepoint
 from tradeswarm.model.enums import OrderType, Side, TimeInForce
 from tradeswarm.model.order import TERMINAL_STATES, Order, OrderState
 from tradeswarm.model.portfolio import Fill, Position
@@ -155,13 +156,20 @@ def upsert_order(conn: Connection, order: Order) -> None:
 def upsert_orders(conn: Connection, held: list[Order], params: list[dict[str, Any]]) -> None:
     """Upsert many orders in one driver call (params from `order_params`, same order)."""
     try:
-        _UPSERT_ORDER.executemany(conn, params)
+        with _rollback_point(conn):
+            _UPSERT_ORDER.executemany(conn, params)
     except IntegrityError as err:
         for order in held:  # name the order whose client id another order holds
             found = _ORDER_BY_CID.first(conn, {"cid": order.client_order_id})
             if found is not None and found[0] != str(order.order_id):
                 raise client_id_taken(order) from err
         raise
+
+
+def _rollback_point(conn: Connection) -> AbstractContextManager[None]:
+    """A savepoint on PostgreSQL, where a failed statement aborts the whole transaction
+    (the offending order is then looked up); SQLite goes on after one by itself."""
+    return savepoint(conn, "orders") if conn.dialect.name == "postgresql" else nullcontext()
 
 
 def get_order(conn: Connection, order_id: uuid.UUID) -> Order | None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
-from sqlalchemy import ClauseElement, Connection, bindparam, literal_column, select
+from sqlalchemy import ClauseElement, Connection, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tradeswarm.core.fastsql import FastStatement
@@ -27,31 +28,29 @@ _encoder = msgspec.json.Encoder(order="sorted")
 
 
 def _insert(dialect: str) -> ClauseElement:
+    # seq, the insertion order, is the next one (writers are serialised: SQLite's write
+    # lock, PostgreSQL's advisory lock); a repeat of a stored decision id is skipped.
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(risk_events).on_conflict_do_nothing()
+    values: dict[str, Any] = {
+        c.key: bindparam(c.key) for c in risk_events.columns if c.key != "seq"
+    }
+    following = select(func.coalesce(func.max(risk_events.c.seq), 0) + 1).scalar_subquery()
+    stmt = insert(risk_events).values(**values, seq=following)
+    return stmt.on_conflict_do_nothing(index_elements=[risk_events.c.event_id])
 
 
-def _latest(dialect: str) -> ClauseElement:
-    # A REVIEW is followed by the post-oversight decision; on equal ts the later row wins
-    # (SQLite's rowid; PostgreSQL would need an insertion sequence, not built yet).
-    if dialect != "sqlite":
-        raise NotImplementedError(f"decision lookup on {dialect}: needs an insertion order")
-    return (
-        select(risk_events.c.body)
-        .where(
-            risk_events.c.intent_id == bindparam("intent"),
-            risk_events.c.event_type != CONFLICT,
-        )
-        .order_by(risk_events.c.ts_ns.desc(), literal_column("rowid").desc())
-        .limit(1)
-    )
-
-
+# A REVIEW is followed by the post-oversight decision; on equal ts the later row wins.
+_LATEST_ORDER = (risk_events.c.ts_ns.desc(), risk_events.c.seq.desc())
 _INSERT = FastStatement(_insert)
-_LATEST = FastStatement(_latest)
+_LATEST = FastStatement(
+    select(risk_events.c.body)
+    .where(risk_events.c.intent_id == bindparam("intent"), risk_events.c.event_type != CONFLICT)
+    .order_by(*_LATEST_ORDER)
+    .limit(1)
+)
 _OF_INTENTS = WideIn(
     select(
-        risk_events.c.intent_id, risk_events.c.ts_ns, literal_column("rowid"), risk_events.c.body
+        risk_events.c.intent_id, risk_events.c.ts_ns, risk_events.c.seq, risk_events.c.body
     ).where(risk_events.c.event_type != CONFLICT),
     risk_events.c.intent_id,
 )
@@ -89,10 +88,10 @@ def decisions_for_intents(
 ) -> dict[uuid.UUID, RiskDecision]:
     """`get_decision_for_intent` of each intent that has one, in one lookup per 250."""
     latest: dict[str, tuple[int, int, bytes]] = {}
-    for intent, ts, rowid, body in _OF_INTENTS.rows(conn, [str(i) for i in intent_ids]):
+    for intent, ts, seq, body in _OF_INTENTS.rows(conn, [str(i) for i in intent_ids]):
         held = latest.get(intent)
-        if held is None or (ts, rowid) > held[:2]:
-            latest[intent] = (ts, rowid, body)
+        if held is None or (ts, seq) > held[:2]:
+            latest[intent] = (ts, seq, body)
     return {uuid.UUID(k): _decoder.decode(v[2]) for k, v in latest.items()}
 
 

@@ -6,8 +6,8 @@ import uuid
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Row, Select, func, select, update
-from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy import Connection, Row, Select, Table, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tradeswarm.model.enums import OversightStatus
 from tradeswarm.model.messages import OversightRequested, RiskDecision
@@ -27,6 +27,13 @@ class OversightRecord(msgspec.Struct, frozen=True, kw_only=True):
     notes: str | None = None
     decision_ns: int | None = None
     signature: bytes | None = None  # the deciding human's detached signature block
+
+
+def _insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The dialect's own INSERT (for its ON CONFLICT clauses)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def get_decision(conn: Connection, decision_id: uuid.UUID) -> RiskDecision | None:
@@ -51,7 +58,7 @@ def count_risk_events(conn: Connection, start_ns: int | None, end_ns: int | None
 
 
 def create_oversight(conn: Connection, req: OversightRequested, agent_id: str) -> bool:
-    stmt = insert(oversight_requests).values(
+    stmt = _insert(conn, oversight_requests).values(
         request_id=str(req.request_id),
         intent_id=str(req.intent.intent_id),
         decision_id=str(req.decision_id),
@@ -94,7 +101,7 @@ def decide_oversight(
     moved = conn.execute(stmt).rowcount == 1
     if moved and signature is not None:
         conn.execute(
-            insert(oversight_signatures).values(request_id=str(request_id), signature=signature)
+            oversight_signatures.insert().values(request_id=str(request_id), signature=signature)
         )
     return moved
 
@@ -155,5 +162,5 @@ def get_meta(conn: Connection, key: str) -> str | None:
 
 
 def set_meta(conn: Connection, key: str, value: str) -> None:
-    stmt = insert(meta).values(key=key, value=value)
+    stmt = _insert(conn, meta).values(key=key, value=value)
     conn.execute(stmt.on_conflict_do_update(index_elements=[meta.c.key], set_={"value": value}))

@@ -1,4 +1,10 @@
-"""Table definitions for the store, all on one MetaData."""
+"""Table definitions for the store, all on one MetaData, portable to SQLite and PostgreSQL.
+
+Money is exact TEXT (`DecimalText`) on both; other text sorts by code point on both
+(`core.pg.BYTEWISE_TEXT`); bytes are BLOB / BYTEA; times and keys that
+outgrow 32 bits are BIGINT. A log position (`SEQ`) is INTEGER on SQLite, where an
+INTEGER PRIMARY KEY is the rowid itself, and BIGINT on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from sqlalchemy import (
 )
 
 from tradeswarm.core.errors import InvariantViolation
+from tradeswarm.core.pg import BYTEWISE_TEXT
 
 
 class DecimalText(TypeDecorator[Decimal]):
@@ -40,21 +47,24 @@ class DecimalText(TypeDecorator[Decimal]):
         return Decimal(str(value))
 
 
+SEQ = BigInteger().with_variant(Integer(), "sqlite")
+"""A position in a log: the events' seq, the inbox's (see the module docstring)."""
+
 metadata = MetaData()
 
 schema_version = Table(
     "schema_version",
     metadata,
     Column("version", Integer, primary_key=True),
-    Column("description", Text, nullable=False),
+    Column("description", BYTEWISE_TEXT, nullable=False),
 )
 
 events = Table(
     "events",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("seq", SEQ, primary_key=True, autoincrement=False),
     Column("msg_id", LargeBinary, nullable=False),
-    Column("type", Text, nullable=False),
+    Column("type", BYTEWISE_TEXT, nullable=False),
     Column("ts_ns", BigInteger, nullable=False),
     Column("body", LargeBinary, nullable=False),
     Column("leaf_hash", LargeBinary, nullable=False),
@@ -69,22 +79,22 @@ Index("ux_events_msg_id", events.c.msg_id, unique=True)
 orders = Table(
     "orders",
     metadata,
-    Column("order_id", Text, primary_key=True),
-    Column("client_order_id", Text, nullable=False, unique=True),
-    Column("intent_id", Text, nullable=False),
-    Column("agent_id", Text, nullable=False),
-    Column("symbol", Text, nullable=False),
-    Column("side", Text, nullable=False),
+    Column("order_id", BYTEWISE_TEXT, primary_key=True),
+    Column("client_order_id", BYTEWISE_TEXT, nullable=False, unique=True),
+    Column("intent_id", BYTEWISE_TEXT, nullable=False),
+    Column("agent_id", BYTEWISE_TEXT, nullable=False),
+    Column("symbol", BYTEWISE_TEXT, nullable=False),
+    Column("side", BYTEWISE_TEXT, nullable=False),
     Column("quantity", DecimalText, nullable=False),
-    Column("order_type", Text, nullable=False),
+    Column("order_type", BYTEWISE_TEXT, nullable=False),
     Column("limit_price", DecimalText, nullable=True),
     Column("stop_price", DecimalText, nullable=True),
-    Column("time_in_force", Text, nullable=False),
-    Column("state", Text, nullable=False),
+    Column("time_in_force", BYTEWISE_TEXT, nullable=False),
+    Column("state", BYTEWISE_TEXT, nullable=False),
     Column("filled_qty", DecimalText, nullable=False),
     Column("avg_fill_price", DecimalText, nullable=True),
-    Column("broker_order_id", Text, nullable=True),
-    Column("reason", Text, nullable=False),
+    Column("broker_order_id", BYTEWISE_TEXT, nullable=True),
+    Column("reason", BYTEWISE_TEXT, nullable=False),
     Column("created_ns", BigInteger, nullable=False),
     Column("updated_ns", BigInteger, nullable=False),
 )
@@ -94,12 +104,12 @@ Index("ix_orders_intent", orders.c.intent_id)
 trades = Table(
     "trades",
     metadata,
-    Column("fill_id", Text, primary_key=True),
-    Column("order_id", Text, nullable=False),
-    Column("client_order_id", Text, nullable=False),
-    Column("agent_id", Text, nullable=False),
-    Column("symbol", Text, nullable=False),
-    Column("side", Text, nullable=False),
+    Column("fill_id", BYTEWISE_TEXT, primary_key=True),
+    Column("order_id", BYTEWISE_TEXT, nullable=False),
+    Column("client_order_id", BYTEWISE_TEXT, nullable=False),
+    Column("agent_id", BYTEWISE_TEXT, nullable=False),
+    Column("symbol", BYTEWISE_TEXT, nullable=False),
+    Column("side", BYTEWISE_TEXT, nullable=False),
     Column("quantity", DecimalText, nullable=False),
     Column("price", DecimalText, nullable=False),
     Column("trade_amount", DecimalText, nullable=False),
@@ -121,7 +131,7 @@ Index(
 positions = Table(
     "positions",
     metadata,
-    Column("symbol", Text, primary_key=True),
+    Column("symbol", BYTEWISE_TEXT, primary_key=True),
     Column("quantity", DecimalText, nullable=False),
     Column("avg_cost", DecimalText, nullable=False),
     Column("realized_pnl", DecimalText, nullable=False),
@@ -131,33 +141,37 @@ positions = Table(
 risk_events = Table(
     "risk_events",
     metadata,
-    Column("event_id", Text, primary_key=True),
-    Column("intent_id", Text, nullable=False),
-    Column("agent_id", Text, nullable=False),
-    Column("event_type", Text, nullable=False),
-    Column("severity", Text, nullable=False),
-    Column("verdict", Text, nullable=False),
-    Column("reasons", Text, nullable=False),
-    Column("metrics", Text, nullable=False),
+    Column("event_id", BYTEWISE_TEXT, primary_key=True),
+    Column("intent_id", BYTEWISE_TEXT, nullable=False),
+    Column("agent_id", BYTEWISE_TEXT, nullable=False),
+    Column("event_type", BYTEWISE_TEXT, nullable=False),
+    Column("severity", BYTEWISE_TEXT, nullable=False),
+    Column("verdict", BYTEWISE_TEXT, nullable=False),
+    Column("reasons", BYTEWISE_TEXT, nullable=False),
+    Column("metrics", BYTEWISE_TEXT, nullable=False),
     Column("body", LargeBinary, nullable=False),
     Column("ts_ns", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False, server_default="0"),
 )
+"""The gate's decisions (one row per decision id). seq is the insertion order (migration
+8): 1, 2, ... as rows are stored, the tie-break between decisions of equal ts_ns."""
 Index("ix_risk_events_ts", risk_events.c.ts_ns)
 Index("ix_risk_events_intent", risk_events.c.intent_id)
+Index("ux_risk_events_seq", risk_events.c.seq, unique=True)
 
 oversight_requests = Table(
     "oversight_requests",
     metadata,
-    Column("request_id", Text, primary_key=True),
-    Column("intent_id", Text, nullable=False, unique=True),
-    Column("decision_id", Text, nullable=False),
-    Column("agent_id", Text, nullable=False),
-    Column("symbol", Text, nullable=False),
-    Column("trigger_type", Text, nullable=False),
+    Column("request_id", BYTEWISE_TEXT, primary_key=True),
+    Column("intent_id", BYTEWISE_TEXT, nullable=False, unique=True),
+    Column("decision_id", BYTEWISE_TEXT, nullable=False),
+    Column("agent_id", BYTEWISE_TEXT, nullable=False),
+    Column("symbol", BYTEWISE_TEXT, nullable=False),
+    Column("trigger_type", BYTEWISE_TEXT, nullable=False),
     Column("trade_amount", DecimalText, nullable=False),
-    Column("status", Text, nullable=False),
-    Column("approver_id", Text, nullable=True),
-    Column("decision_notes", Text, nullable=True),
+    Column("status", BYTEWISE_TEXT, nullable=False),
+    Column("approver_id", BYTEWISE_TEXT, nullable=True),
+    Column("decision_notes", BYTEWISE_TEXT, nullable=True),
     Column("decision_ns", BigInteger, nullable=True),
     Column("created_ns", BigInteger, nullable=False),
     Column("timeout_ns", BigInteger, nullable=False),
@@ -169,8 +183,8 @@ Index("ix_oversight_created", oversight_requests.c.created_ns)
 meta = Table(
     "meta",
     metadata,
-    Column("key", Text, primary_key=True),
-    Column("value", Text, nullable=False),
+    Column("key", BYTEWISE_TEXT, primary_key=True),
+    Column("value", BYTEWISE_TEXT, nullable=False),
 )
 
 account = Table(
@@ -207,7 +221,7 @@ checkpoints = Table(
     metadata,
     Column("size", BigInteger, primary_key=True, autoincrement=False),
     Column("root", LargeBinary, nullable=False),
-    Column("note", Text, nullable=False),
+    Column("note", BYTEWISE_TEXT, nullable=False),
     Column("ts_ns", BigInteger, nullable=False),
 )
 """Signed checkpoints (C2SP tlog-checkpoint notes); one per tree size, never two."""
@@ -216,8 +230,8 @@ cosignatures = Table(
     "cosignatures",
     metadata,
     Column("size", BigInteger, nullable=False),
-    Column("witness", Text, nullable=False),
-    Column("line", Text, nullable=False),
+    Column("witness", BYTEWISE_TEXT, nullable=False),
+    Column("line", BYTEWISE_TEXT, nullable=False),
     Column("ts_s", BigInteger, nullable=False),
     PrimaryKeyConstraint("size", "witness"),
 )
@@ -226,10 +240,10 @@ cosignatures = Table(
 audit_keys = Table(
     "audit_keys",
     metadata,
-    Column("vkey", Text, primary_key=True),
-    Column("role", Text, nullable=False),
-    Column("name", Text, nullable=False),
-    Column("algorithm", Text, nullable=False),
+    Column("vkey", BYTEWISE_TEXT, primary_key=True),
+    Column("role", BYTEWISE_TEXT, nullable=False),
+    Column("name", BYTEWISE_TEXT, nullable=False),
+    Column("algorithm", BYTEWISE_TEXT, nullable=False),
 )
 """The log's and its witnesses' verifier keys (signed-note vkeys), as the operator says."""
 
@@ -240,7 +254,7 @@ AUDIT_TABLES = (merkle_nodes, checkpoints, cosignatures, audit_keys)
 oversight_signatures = Table(
     "oversight_signatures",
     metadata,
-    Column("request_id", Text, primary_key=True),
+    Column("request_id", BYTEWISE_TEXT, primary_key=True),
     Column("signature", LargeBinary, nullable=False),
 )
 """The deciding human's detached signature block over the decision (crypto.sign_bytes
@@ -251,7 +265,7 @@ under model.messages.HUMAN_DECISION_CONTEXT), written with the decision itself."
 inbox = Table(
     "inbox",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("seq", SEQ, primary_key=True, autoincrement=True),
     Column("wire", LargeBinary, nullable=False),
     Column("received_ns", BigInteger, nullable=False),
     sqlite_autoincrement=True,

@@ -1,4 +1,5 @@
-"""The Store facade: one SQLite database, units of work, and every repository."""
+"""The Store facade: one database (a SQLite file, or PostgreSQL), units of work, and every
+repository."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.exc import DBAPIError, StatementError
 
+from tradeswarm.core.dburl import is_url, shown
 from tradeswarm.core.errors import TradeswarmError
 from tradeswarm.core.fastsql import FastStatement
 from tradeswarm.model.enums import OversightStatus, Side
@@ -23,8 +25,10 @@ from tradeswarm.store import books, decisions, events, governance, inbox, schema
 from tradeswarm.store.audit_repo import AuditRepository
 from tradeswarm.store.events import ChainHead, EventRow
 from tradeswarm.store.governance import OversightRecord
+from tradeswarm.store.lease import Lease, NoLease, take_lease
 from tradeswarm.store.migrations import check_file, migrate
 from tradeswarm.store.pending import PendingOrders
+from tradeswarm.store.postgres import create_postgres_engine
 from tradeswarm.store.schema import meta
 from tradeswarm.store.sqlite import MEMORY, WRITE_OPTION, create_sqlite_engine, is_memory
 
@@ -40,9 +44,11 @@ class Store:
     Use `Store.open`; a Store is not safe to share between threads.
     """
 
-    def __init__(self, engine: Engine, path: Path) -> None:
+    def __init__(self, engine: Engine, name: str, path: Path | None) -> None:
         self._engine = engine
+        self._name = name
         self._path = path
+        self._lease: Lease = NoLease()
         self._conn: Connection | None = None
         self._head: ChainHead | None = None
         self._after_commit: list[Callable[[], None]] = []
@@ -53,27 +59,46 @@ class Store:
         """The audit log's tables (Merkle nodes, checkpoints, cosignatures, keys)."""
 
     @classmethod
-    def open(cls, path: str | Path) -> Store:
-        """Open (creating if absent) the store at path or ":memory:", applying migrations."""
-        check_file(path)
-        engine = create_sqlite_engine(path)
+    def open(cls, target: str | Path, *, writer: bool = False) -> Store:
+        """Open (creating its tables if absent) the store at target, applying migrations:
+        a SQLite file path, ":memory:", or a PostgreSQL URL (postgresql://user@host:port/db;
+        the database must exist). writer=True takes the audit-log writer's lease
+        (`store.lease`): StoreError at once if another process holds it."""
+        url = is_url(target)
+        if url:
+            engine = create_postgres_engine(str(target))
+        else:
+            check_file(target)
+            engine = create_sqlite_engine(target)
+        path = None if url else Path(MEMORY) if is_memory(target) else Path(target)
+        store = cls(engine, shown(target), path)
         try:
-            migrate(engine, path)
+            migrate(engine, store.name)
+            if writer:
+                store._lease = take_lease(engine, target, path)
+            store._head = store._load_head()
         except BaseException:
-            engine.dispose()
+            store.close()
             raise
-        store = cls(engine, Path(MEMORY) if is_memory(path) else Path(path))
-        store._head = store._load_head()
         return store
 
     @property
-    def path(self) -> Path:
-        """The database file (Path(":memory:") for an in-memory store)."""
+    def name(self) -> str:
+        """The store as it may be printed: its file, or its URL without a password."""
+        return self._name
+
+    @property
+    def path(self) -> Path | None:
+        """The database file (Path(":memory:") for an in-memory store; None for PostgreSQL)."""
         return self._path
 
     def close(self) -> None:
-        """Release the database; the Store cannot be used afterwards."""
-        self._engine.dispose()
+        """Release the database (and the writer's lease); the Store cannot be used afterwards."""
+        try:
+            self._lease.release()
+        finally:
+            self._lease = NoLease()
+            self._engine.dispose()
 
     def __enter__(self) -> Store:
         return self

@@ -24,9 +24,12 @@ from tradeswarm.audit.log import AuditLog, CheckpointPolicy
 from tradeswarm.audit.witness import FileWitness, LocalWitness, Witness
 from tradeswarm.bus.topics import Role
 from tradeswarm.core.clock import NS_PER_SECOND, Clock
+from tradeswarm.core.dburl import is_url, state_path
 from tradeswarm.crypto import Signer
 from tradeswarm.model.messages import SwarmCharter
 from tradeswarm.store import Store
+
+WITNESS_SUFFIX = ".witness.json"
 
 
 class AuditKeys(NamedTuple):
@@ -39,8 +42,12 @@ class AuditKeys(NamedTuple):
 
 
 def witness_path_for(db: str | Path) -> Path | None:
-    """The file witness keeps its state beside the store: DB -> DB.witness.json."""
-    return None if str(db) == ":memory:" else Path(f"{db}.witness.json")
+    """The file witness keeps its state beside the store: DB -> DB.witness.json; for a
+    store at a PostgreSQL URL, in a local directory: $TRADESWARM_STATE_DIR (default
+    ./.tradeswarm)/HOST_PORT_DB.witness.json."""
+    if is_url(db):
+        return state_path(str(db), WITNESS_SUFFIX)
+    return None if str(db) == ":memory:" else Path(f"{db}{WITNESS_SUFFIX}")
 
 
 def file_witness(
@@ -59,6 +66,7 @@ def file_witness(
 
     if path is None:
         return LocalWitness(DEMO_WITNESS, signer, policy.origin, log_keys, now_s)
+    path.parent.mkdir(parents=True, exist_ok=True)
     return FileWitness(path, DEMO_WITNESS, signer, policy.origin, log_keys, now_s)
 
 

@@ -19,6 +19,7 @@ from tradeswarm.bus.signed import VerifyingGate
 from tradeswarm.bus.topics import HUMAN_COMMANDS, Role
 from tradeswarm.compliance.agent import ComplianceAgent
 from tradeswarm.core.clock import Clock, Sleeper
+from tradeswarm.core.dburl import is_url
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.crypto.identity import AgentIdentity
@@ -41,7 +42,11 @@ from tradeswarm.system.killswitch import KillSwitchState
 
 
 def broker_path_for(db: str | Path) -> str:
-    """The paper broker keeps its own books beside the swarm's: DB -> DB.broker."""
+    """The paper broker keeps its own books beside the swarm's: DB -> DB.broker; for a
+    store at a PostgreSQL URL, the same database (the broker's tables in a schema of
+    their own, `brokers.paper_state.BROKER_SCHEMA`)."""
+    if is_url(db):
+        return str(db)
     return ":memory:" if str(db) == ":memory:" else f"{db}.broker"
 
 
@@ -101,7 +106,7 @@ class Swarm:
         self.registry = self.identities.registry
         keystore = str(config.identities.keystore)  # checked before any file is created
         audit_keys = None if loaded is None else self.identities.audit_keys(keystore)
-        self.store = Store.open(db)
+        self.store = Store.open(db, writer=True)  # the one process appending to its log
         self.store.set_initial_cash(config.initial_cash)
         cash = self.store.get_initial_cash() or config.initial_cash
         charter = make_charter(self.registry, self.identities.policy, cash, clock.now_ns())
