@@ -117,12 +117,12 @@ def test_float_money_is_refused(store: Store) -> None:
     assert store.get_cash() == Decimal(0)
 
 
-def test_books_survive_reopen(db_path: Path) -> None:
-    with Store.open(db_path) as s:
+def test_books_survive_reopen(db_target: str) -> None:
+    with Store.open(db_target) as s:
         s.set_initial_cash(Decimal("0.1"))
         s.record_fill(make_fill("f1", Side.SELL, "0.2", "0.1"), "a")
         s.upsert_order(make_order(1))
-    with Store.open(db_path) as s:
+    with Store.open(db_target) as s:
         assert s.get_cash() == Decimal("0.12")
         assert s.get_positions()["ES"].quantity == Decimal("-0.2")
         assert s.get_order(uid(101)) == make_order(1)

@@ -67,14 +67,14 @@ def test_read_models_follow_fills_and_forget_a_rolled_back_unit(store: Store) ->
     assert store.list_trades() == [make_fill("f1", Side.BUY, "2", "10")]
 
 
-def test_read_models_equal_a_fresh_store_after_reopen(db_path: Path) -> None:
-    with Store.open(db_path) as s:
+def test_read_models_equal_a_fresh_store_after_reopen(db_target: str) -> None:
+    with Store.open(db_target) as s:
         s.set_initial_cash(Decimal("100"))
         s.record_fill(make_fill("f1", Side.BUY, "1", "10"), "a")
         s.record_fill(make_fill("f2", Side.SELL, "1", "13"), "a")  # flat, P&L kept
         s.record_fill(make_fill("f3", Side.SELL, "1", "12"), "a")
         cash, held = s.get_cash(), s.get_positions()
-    with Store.open(db_path) as fresh:
+    with Store.open(db_target) as fresh:
         assert fresh.get_cash() == cash == Decimal("115")
         assert fresh.get_positions() == held
         assert held["ES"].realized_pnl == Decimal("3")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tradeswarm.store import Store
@@ -37,8 +35,8 @@ def test_what_is_put_after_a_take_is_taken_next_time(store: Store) -> None:
     assert store.take_inbox() == [b"b"]
 
 
-def test_the_inbox_is_shared_by_two_stores_on_one_file(db_path: Path) -> None:
-    with Store.open(db_path) as cli, Store.open(db_path) as swarm:
+def test_the_inbox_is_shared_by_two_stores_on_one_database(db_target: str) -> None:
+    with Store.open(db_target) as cli, Store.open(db_target) as swarm:
         cli.put_inbox(b"\x00signed bytes\xff", 5)
         assert swarm.inbox_pending() == 1
         assert swarm.take_inbox() == [b"\x00signed bytes\xff"]

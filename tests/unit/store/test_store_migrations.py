@@ -4,12 +4,13 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
+import msgspec
 import pytest
-from store_factories import make_envelope, make_order
+from store_factories import make_decision, make_envelope, make_order
 
 from tradeswarm.core.errors import StoreError
 from tradeswarm.model.envelope import Envelope, encode_envelope
-from tradeswarm.store import Store
+from tradeswarm.store import Store, decisions
 from tradeswarm.store.migrations import LATEST_VERSION, migrate
 from tradeswarm.store.sqlite import create_sqlite_engine
 
@@ -19,7 +20,8 @@ def pragma(path: Path, name: str) -> object:
         return conn.execute(f"PRAGMA {name}").fetchone()[0]
 
 
-def test_file_store_uses_wal_and_full_sync(store: Store) -> None:
+def test_file_store_uses_wal_and_full_sync(sqlite_store: Store) -> None:
+    store = sqlite_store
     conn = store._engine.raw_connection()
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -99,18 +101,13 @@ def test_nested_transaction_rollback_leaves_nothing(store: Store) -> None:
     assert store.event_count() == 0
 
 
-def test_nested_transaction_commits_once_at_outer_exit(db_path: Path, store: Store) -> None:
-    with store.transaction():
+def test_nested_transaction_commits_once_at_outer_exit(db_target: str, store: Store) -> None:
+    with Store.open(db_target) as other:
         with store.transaction():
-            store.set_meta("k", "v")
-        assert pragma_meta(db_path) is None  # inner exit did not commit
-    assert pragma_meta(db_path) == "v"
-
-
-def pragma_meta(path: Path) -> str | None:
-    with sqlite3.connect(path, timeout=0.1) as conn:
-        row = conn.execute("SELECT value FROM meta WHERE key='k'").fetchone()
-    return None if row is None else str(row[0])
+            with store.transaction():
+                store.set_meta("k", "v")
+            assert other.get_meta("k") is None  # inner exit did not commit
+        assert other.get_meta("k") == "v"
 
 
 def old_store(path: Path, version: int) -> None:
@@ -191,3 +188,26 @@ def test_migration_5_refuses_a_msg_id_that_is_not_a_uuid(db_path: Path) -> None:
     with pytest.raises(StoreError, match="events seq 7: msg_id 'bad' is not a UUID"):
         Store.open(db_path)
     assert versions(db_path) == [1, 2, 3, 4]  # the whole migration rolled back
+
+
+def test_migration_8_gives_risk_events_their_rowid_order(db_path: Path) -> None:
+    old_store(db_path, 7)
+    first, later = make_decision(2), make_decision(1)  # stored in this order, equal times
+    later = msgspec.structs.replace(later, intent=first.intent, ts_event=first.ts_event)
+    with sqlite3.connect(db_path) as conn:
+        for decision in (first, later):
+            row = decisions._params(decision, "LOW")
+            names, slots = ", ".join(row), ", ".join(f":{k}" for k in row)
+            conn.execute(f"INSERT INTO risk_events ({names}) VALUES ({slots})", row)
+    with Store.open(db_path) as s:
+        assert [(r["event_id"], r["seq"]) for r in s.table_rows("risk_events")] == [
+            (str(later.decision_id), 2),  # table_rows go by key: later's id sorts first
+            (str(first.decision_id), 1),
+        ]
+        assert s.get_decision_for_intent(first.intent.intent_id) == later  # not by id
+        s.record_decision(make_decision(3), "LOW")
+        assert max(r["seq"] for r in s.table_rows("risk_events")) == 3
+    with sqlite3.connect(db_path) as conn:
+        indexes = {r[1]: r[2] for r in conn.execute("PRAGMA index_list('risk_events')")}
+    assert indexes["ux_risk_events_seq"] == 1
+    assert versions(db_path) == list(range(1, LATEST_VERSION + 1))

@@ -39,7 +39,8 @@ def lifecycle(order: Order) -> list[Order]:
     return [order, submitted, acked, filled]
 
 
-def test_four_states_in_one_unit_are_one_row_write(store: Store, db_path: Path) -> None:
+def test_four_states_in_one_unit_are_one_row_write(sqlite_store: Store, db_path: Path) -> None:
+    store = sqlite_store
     states = lifecycle(make_order(1))
     with order_writes(store) as writes, store.transaction():
         for state in states:
