@@ -71,7 +71,8 @@ def create_oversight(conn: Connection, req: OversightRequested, agent_id: str) -
         timeout_ns=req.timeout_ns,
         body=_encoder.encode(req),
     )
-    return conn.execute(stmt.on_conflict_do_nothing()).rowcount == 1
+    stmt = stmt.on_conflict_do_nothing().execution_options(preserve_rowcount=True)
+    return conn.execute(stmt).rowcount == 1  # an INSERT's count, kept on every driver
 
 
 def decide_oversight(
