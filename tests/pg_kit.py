@@ -14,6 +14,7 @@ import secrets
 import subprocess
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -93,8 +94,9 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
-def query(url: str, sql: str, *params: object) -> list[tuple[object, ...]]:
-    """Run one statement on the database at url (committed); its rows, if any."""
-    with psycopg.connect(url, autocommit=True) as conn:
+def query(url: str, sql: str, *params: object, schema: str = "public") -> list[tuple[Any, ...]]:
+    """Run one statement on the database at url (committed) with schema as its
+    search_path; its rows, if any."""
+    with psycopg.connect(url, autocommit=True, options=f"-csearch_path={schema}") as conn:
         cur = conn.execute(sql, params or None)  # type: ignore[arg-type]
         return cur.fetchall() if cur.description is not None else []

@@ -55,34 +55,40 @@ def _cursor(db: Path) -> int | None:
     return None if row is None else int(row[0])
 
 
+BOOKS = {  # name: (whether the broker's own books hold it, the query)
+    "orders": (
+        False,
+        "SELECT client_order_id, side, quantity, state, filled_qty, avg_fill_price,"
+        " broker_order_id FROM orders ORDER BY client_order_id",
+    ),
+    "trades": (
+        False,
+        "SELECT fill_id, client_order_id, side, quantity, price, fee, ts_event FROM trades"
+        " ORDER BY fill_id",
+    ),
+    "positions": (False, "SELECT symbol, quantity, avg_cost FROM positions"),
+    "cash": (False, "SELECT cash FROM account"),
+    "oversight": (
+        False,
+        "SELECT request_id, status, approver_id FROM oversight_requests ORDER BY request_id",
+    ),
+    "broker_orders": (
+        True,
+        "SELECT broker_order_id, client_order_id, status, filled_qty FROM broker_orders"
+        " ORDER BY broker_order_id",
+    ),
+    "broker_fills": (
+        True,
+        "SELECT fill_id, quantity, price, fee FROM broker_fills ORDER BY fill_id",
+    ),
+    "broker_positions": (True, "SELECT symbol, quantity FROM broker_positions"),
+    "broker_cash": (True, "SELECT cash FROM broker_account"),
+}
+
+
 def _books(db: Path) -> dict[str, Any]:
-    broker = f"{db}.broker"
     return {
-        "orders": _query(
-            db,
-            "SELECT client_order_id, side, quantity, state, filled_qty, avg_fill_price,"
-            " broker_order_id FROM orders ORDER BY client_order_id",
-        ),
-        "trades": _query(
-            db,
-            "SELECT fill_id, client_order_id, side, quantity, price, fee, ts_event FROM trades"
-            " ORDER BY fill_id",
-        ),
-        "positions": _query(db, "SELECT symbol, quantity, avg_cost FROM positions"),
-        "cash": _query(db, "SELECT cash FROM account"),
-        "oversight": _query(
-            db, "SELECT request_id, status, approver_id FROM oversight_requests ORDER BY request_id"
-        ),
-        "broker_orders": _query(
-            broker,
-            "SELECT broker_order_id, client_order_id, status, filled_qty FROM broker_orders"
-            " ORDER BY broker_order_id",
-        ),
-        "broker_fills": _query(
-            broker, "SELECT fill_id, quantity, price, fee FROM broker_fills ORDER BY fill_id"
-        ),
-        "broker_positions": _query(broker, "SELECT symbol, quantity FROM broker_positions"),
-        "broker_cash": _query(broker, "SELECT cash FROM broker_account"),
+        name: _query(f"{db}.broker" if broker else db, sql) for name, (broker, sql) in BOOKS.items()
     }
 
 

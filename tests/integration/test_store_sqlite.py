@@ -1,4 +1,5 @@
-"""The store against real SQLite files: two writers, a killed process, a full chain check."""
+"""The store against real databases, a SQLite file and a fresh PostgreSQL database
+(`pg_kit`): two writers, a killed process, a full chain check."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import hashlib
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pg_kit import fresh_database
 from tradeswarm.core.errors import StoreError
 from tradeswarm.model.envelope import Envelope
 from tradeswarm.store import EventRow, Store
@@ -54,10 +56,20 @@ def assert_chain(rows: list[EventRow]) -> None:
         assert row.chain_hash == prev, f"chain broken at seq {seq}"
 
 
-def run_child(db: Path, body: str) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The store's place: a SQLite file, or a fresh PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "swarm.db")
+        return
+    with fresh_database() as url:
+        yield url
+
+
+def run_child(db: str, body: str) -> subprocess.CompletedProcess[str]:
     code = ENV_SOURCE + "\nfrom tradeswarm.store import Store\n" + textwrap.dedent(body)
     return subprocess.run(
-        [sys.executable, "-c", code, str(db)],
+        [sys.executable, "-c", code, db],
         check=False,
         capture_output=True,
         text=True,
@@ -65,8 +77,8 @@ def run_child(db: Path, body: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_other_process_append_is_detected_then_chained(tmp_path: Path) -> None:
-    db = tmp_path / "swarm.db"
+def test_other_process_append_is_detected_then_chained(target: str) -> None:
+    db = target
     with Store.open(db) as store:
         store.append_events([env(n) for n in range(1, 11)])
         child = run_child(
@@ -86,15 +98,15 @@ def test_other_process_append_is_detected_then_chained(tmp_path: Path) -> None:
     assert_chain(rows)
 
 
-def test_killed_writer_leaves_no_partial_unit_of_work(tmp_path: Path) -> None:
-    db = tmp_path / "swarm.db"
+def test_killed_writer_leaves_no_partial_unit_of_work(target: str) -> None:
+    db = target
     with Store.open(db) as store:
         store.append_events([env(1), env(2)])
     child = run_child(
         db,
         """
         import os, sys
-        s = Store.open(sys.argv[1])
+        s = Store.open(sys.argv[1], writer=True)
         with s.transaction():
             s.append_events([env(n) for n in range(10, 500)])
             s.set_meta("half", "done")
@@ -102,15 +114,15 @@ def test_killed_writer_leaves_no_partial_unit_of_work(tmp_path: Path) -> None:
         """,
     )
     assert child.returncode == 3, child.stderr
-    with Store.open(db) as store:
+    with Store.open(db, writer=True) as store:  # the dead writer's lease went with it
         assert store.event_count() == 2
         assert store.get_meta("half") is None
         assert store.append_event(env(3)) == 3
         assert_chain(list(store.iter_events()))
 
 
-def test_large_log_survives_reopen_with_intact_chain(tmp_path: Path) -> None:
-    db = tmp_path / "swarm.db"
+def test_large_log_survives_reopen_with_intact_chain(target: str) -> None:
+    db = target
     for start in range(1, 5001, 1000):
         with Store.open(db) as store:
             seqs = store.append_events([env(n) for n in range(start, start + 1000)])
