@@ -14,12 +14,14 @@ from tradeswarm.backtest.engine import Engine, Progress
 from tradeswarm.backtest.gatekeeper import Gatekeeper
 from tradeswarm.backtest.governed import GovernedLog
 from tradeswarm.backtest.result import Run, digest, summary
+from tradeswarm.core.dburl import is_url, shown
 from tradeswarm.core.errors import ConfigurationError, InvalidInput
 from tradeswarm.data.catalog import Catalog
 from tradeswarm.data.series import BarSeries, resample, timeframe_seconds
 from tradeswarm.data.sources import CsvFile, DataSource, ParquetFile, date_ns
 from tradeswarm.instruments import InstrumentMaster, calendar_for, load_master
 from tradeswarm.risk.limits import RiskLimits
+from tradeswarm.store.postgres import holds_store
 from tradeswarm.strategy.loader import load_strategies
 
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -125,7 +127,7 @@ def run_backtest(
     run = engine.run(progress)
     run.meta = describe(config, engine, run)
     if engine.journal is not None:
-        run.meta["governed"] = {"db": config.db, **engine.journal_figures}
+        run.meta["governed"] = {"db": shown(config.db or ""), **engine.journal_figures}
     ppy = min(periods.values())
     result = summary(run, ppy)
     result["sha256"] = digest(result)
@@ -172,10 +174,18 @@ def calendar_gaps(series: BarSeries, master: InstrumentMaster) -> dict[str, Any]
 def _journal(config: BacktestConfig, strategies: list[str]) -> GovernedLog:
     if config.db is None:
         raise ConfigurationError("db", None, "governed mode needs a store: db = FILE or --db")
-    path = config.resolve(config.db)
-    if path.exists():
-        raise ConfigurationError("db", str(path), "exists: a governed run logs into a new store")
-    return GovernedLog(path, strategies, config.oversight.approver, config.initial_cash)
+    if is_url(config.db):
+        if holds_store(config.db):
+            raise ConfigurationError(
+                "db", shown(config.db), "holds a store: a governed run logs into a new one"
+            )
+        target: str | Path = config.db
+    else:
+        target = config.resolve(config.db)
+        if target.exists():
+            why = "exists: a governed run logs into a new store"
+            raise ConfigurationError("db", str(target), why)
+    return GovernedLog(target, strategies, config.oversight.approver, config.initial_cash)
 
 
 def _iso(ts: int) -> str:

@@ -55,7 +55,12 @@ def backtest(
         typer.Option("--mode", help="research (gate on, no log) or governed (signed log)."),
     ] = None,
     db: Annotated[
-        Path | None, typer.Option("--db", help="Governed mode's store: a new SQLite file.")
+        str | None,
+        typer.Option(
+            "--db",
+            help="Governed mode's store: a new SQLite file, or postgresql://user@host:port/db "
+            "(an empty database).",
+        ),
     ] = None,
     grid: Annotated[
         Path | None,
@@ -162,10 +167,11 @@ def _resumable(
         _print_summary(result, out, None)
 
 
-def _with_mode(cfg: Any, mode: str | None, db: Path | None) -> Any:
+def _with_mode(cfg: Any, mode: str | None, db: str | None) -> Any:
     import msgspec
 
     from tradeswarm.backtest.config import Mode
+    from tradeswarm.core.dburl import is_url
     from tradeswarm.core.errors import InvalidInput
 
     if mode is not None:
@@ -174,7 +180,7 @@ def _with_mode(cfg: Any, mode: str | None, db: Path | None) -> Any:
         except ValueError as err:
             raise InvalidInput("--mode", mode, "research or governed") from err
     if db is not None:
-        cfg = msgspec.structs.replace(cfg, db=str(db.resolve()))
+        cfg = msgspec.structs.replace(cfg, db=db if is_url(db) else str(Path(db).resolve()))
     return cfg
 
 

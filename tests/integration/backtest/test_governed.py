@@ -3,6 +3,7 @@ every table rebuilt from it; tampering, a forged principal and a reused store ar
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -13,14 +14,16 @@ import msgspec
 import pytest
 from bt_kit import OPEN_LIMITS
 
+from pg_kit import fresh_database
 from shared_data import MARKET_DATA
 from tradeswarm.backtest.config import BacktestConfig, Mode
 from tradeswarm.backtest.runner import run_backtest
 from tradeswarm.core.config import convert_config
+from tradeswarm.core.dburl import STATE_DIR_ENV
 from tradeswarm.core.errors import ConfigurationError
 
 
-def _config(db: Path | None = None, **extra: Any) -> BacktestConfig:
+def _config(db: str | Path | None = None, **extra: Any) -> BacktestConfig:
     raw = {
         "initial_cash": "1000000",
         "data": [{"path": str(MARKET_DATA / "stock_prices_20.csv")}],
@@ -122,3 +125,25 @@ def test_reviews_denied_by_policy_are_logged_with_the_humans_signed_answer(tmp_p
     assert statuses == {"DENIED"}
     done = _verify(db)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_governed_run_logs_into_an_empty_postgresql_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "state"))
+    with fresh_database() as url:
+        governed, _ = run_backtest(_config(url))
+        lite, _ = run_backtest(_config(tmp_path / "run.sqlite"))
+        assert governed["final_equity"] == lite["final_equity"]
+        assert (
+            governed["meta"]["governed"]["log_entries"] == (lite["meta"]["governed"]["log_entries"])
+        )
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("tradeswarm")), "audit", "verify", "--db", url,
+             "--demo-keys", "--all"],
+            capture_output=True, text=True, timeout=300, check=False,
+            env={**os.environ, STATE_DIR_ENV: str(tmp_path / "state")},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        with pytest.raises(ConfigurationError, match="holds a store"):
+            run_backtest(_config(url))
