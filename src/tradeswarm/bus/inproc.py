@@ -149,6 +149,7 @@ class InProcessBus:
         self._seen: collections.OrderedDict[Any, None] = collections.OrderedDict()
         self._window = dedup_window
         self.stats = BusStats()
+        self._journal: list[Any] | None = None  # msg_ids first seen in the open unit
         self.timing: dict[str, float] | None = None
         """Set to a dict to have `drain` add up the seconds each handler (by qualified
         name) and the log append take: a benchmark's per-stage shares."""
@@ -317,11 +318,33 @@ class InProcessBus:
             batch, self._unlogged = self._unlogged, []
             self._sink.append_events(batch)
 
+    def begin_unit(self) -> None:
+        """Start a unit of work whose delivery `rollback_unit` can undo (the queue must be
+        empty: what the unit delivers is what it admits or publishes)."""
+        if self._queue or self._unlogged:
+            raise InvalidInput("bus", len(self._queue), "a unit begins with an empty queue")
+        self._journal = []
+
+    def commit_unit(self) -> None:
+        self._journal = None
+
+    def rollback_unit(self) -> None:
+        """Forget what the failed unit queued, logged-to-be and delivered, so that its
+        envelopes are delivered again when it is redone (its store transaction rolled
+        back, nothing of it happened)."""
+        for msg_id in self._journal or ():
+            self._seen.pop(msg_id, None)
+        self._journal = None
+        self._queue.clear()
+        self._unlogged.clear()
+
     def _is_duplicate(self, env: Envelope) -> bool:
         if env.msg_id in self._seen:
             self.stats.duplicates += 1
             return True
         self._seen[env.msg_id] = None
+        if self._journal is not None:
+            self._journal.append(env.msg_id)
         if len(self._seen) > self._window:
             self._seen.popitem(last=False)
         return False

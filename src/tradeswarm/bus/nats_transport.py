@@ -70,8 +70,9 @@ class NatsDelivery:
 
 
 class NatsConsumer:
-    def __init__(self, subs: list[Any], limit: int) -> None:
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=limit)
+    def __init__(self, subs: list[Any], limit: int, ack_wait_s: float) -> None:
+        self._queue: asyncio.Queue[tuple[float, Any]] = asyncio.Queue(maxsize=limit)
+        self._stale_s = 0.8 * ack_wait_s
         self._tasks = [asyncio.create_task(self._pull(sub)) for sub in subs]
         self._subs = subs
         self._transport: NatsTransport | None = None
@@ -92,20 +93,31 @@ class NatsConsumer:
                 log.debug("fetch failed: %s", err)
                 await asyncio.sleep(_RETRY_S)
                 continue
+            pulled = time.monotonic()
             for msg in msgs:
-                await self._queue.put(msg)
+                await self._queue.put((pulled, msg))
 
     async def fetch(self, max_messages: int, timeout_s: float) -> list[Delivery]:
         assert self._transport is not None
         out: list[Delivery] = []
-        try:
-            first = await asyncio.wait_for(self._queue.get(), timeout=timeout_s)
-        except TimeoutError:
-            return out
-        out.append(NatsDelivery(self._transport, first))
+        deadline = time.monotonic() + timeout_s
+        while not out:
+            try:
+                item = await asyncio.wait_for(self._queue.get(), deadline - time.monotonic())
+            except TimeoutError:
+                return out
+            self._take(item, out)
         while len(out) < max_messages and not self._queue.empty():
-            out.append(NatsDelivery(self._transport, self._queue.get_nowait()))
+            self._take(self._queue.get_nowait(), out)
         return out
+
+    def _take(self, item: tuple[float, Any], out: list[Delivery]) -> None:
+        """Hand out a prefetched message, unless it waited in the queue so long that the
+        server is about to (or did) hand it out again: then it is left to come back."""
+        pulled, msg = item
+        assert self._transport is not None
+        if time.monotonic() - pulled < self._stale_s:
+            out.append(NatsDelivery(self._transport, msg))
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -200,7 +212,7 @@ class NatsTransport:
             subs.append(
                 await self._js.pull_subscribe(subject, durable=name, stream=stream, config=config)
             )
-        consumer = NatsConsumer(subs, self.config.max_in_flight)
+        consumer = NatsConsumer(subs, self.config.max_in_flight, self.config.ack_wait_s)
         consumer._transport = self
         return consumer
 
@@ -219,7 +231,9 @@ class NatsTransport:
         stream = await self._ensure_stream("dlq")
         info = await self._js.stream_info(stream)
         out: list[DeadLetter] = []
-        seq = info.state.first_seq
+        if not info.state.messages:
+            return out
+        seq = max(1, info.state.first_seq)
         while seq <= info.state.last_seq and len(out) < limit:
             with contextlib.suppress(NotFoundError):
                 raw = await self._js.get_msg(stream, seq)

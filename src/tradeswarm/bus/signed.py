@@ -150,6 +150,12 @@ class VerifyingGate:
             self._counter += 1
             heapq.heappush(self._expiries, (until, self._counter, key))
 
+    def forget(self, env: Envelope) -> None:
+        """Unremember an admitted envelope whose unit of work rolled back: it was never
+        admitted, so its redelivery must pass."""
+        self._seen.pop(("id", env.msg_id), None)
+        self._seen.pop(("nonce", env.nonce), None)
+
     def _forget_expired(self) -> None:
         now = self._clock.now_ns()
         while self._expiries and self._expiries[0][0] < now:

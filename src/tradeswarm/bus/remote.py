@@ -1,0 +1,305 @@
+"""The bridge between a process's own bus and the transport: what leaves, what comes in.
+
+**Out** (`Outlet`): `ExportSink` wraps the process's log sink; every envelope logged on an
+exported topic is also queued for the wire, and `Outlet.flush()` publishes the queue as
+batches of canonical bytes, a run per subject in publishing order, through `Resilient`
+(retries with backoff and jitter, a timeout of 3x the observed p95, a circuit breaker).
+A batch that cannot be published stays queued, in order, and is published by a later
+flush: nothing is dropped. The queue is bounded (`max_pending`): past it, `ExportSink`
+raises `Backpressure` so the producing loop stops before memory grows without bound.
+
+**In** (`Inlet`): deliveries are admitted only through the process's `VerifyingGate`, in
+one unit of work per fetched batch: the batch's envelopes are admitted (logged as
+received), the bus delivers them and everything they cause, the ledger's transaction
+commits, and only then is each delivery acked. So a consumer killed at any point either
+committed the batch (the redelivery is a duplicate) or did not (the redelivery does it):
+effects happen exactly once over at-least-once delivery.
+
+- A delivery whose msg_id the ledger already holds with the same bytes is a duplicate of
+  what was done: acked, counted, nothing logged. Different bytes under a logged msg_id go
+  to the gate, which refuses and logs them as a replay.
+- A refusal by the gate (bad signature, ACL, stale, replay) is final: logged as an
+  `EnvelopeRejected` and acked; retrying cannot make it pass.
+- A batch whose handling raises is rolled back (the ledger's transaction, the bus's and
+  the gate's memory of it) and redone one delivery at a time; the one that raises again
+  is naked with backoff, and on its `max_deliver`-th attempt goes to the dead-letter
+  stream with the error. A delivery seen more than `max_deliver` times without an answer
+  (its consumers kept dying on it) goes there without being tried again.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import functools
+import hashlib
+import logging
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+import msgspec
+
+from tradeswarm.bus.inproc import EnvelopeSink, InProcessBus
+from tradeswarm.bus.resilience import Backoff, CircuitOpen, Resilient
+from tradeswarm.bus.signed import VerifyingGate
+from tradeswarm.bus.transport import Consumer, Delivery, Transport, subject_of
+from tradeswarm.core.errors import TradeswarmError
+from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
+
+log = logging.getLogger(__name__)
+
+
+class Backpressure(TradeswarmError):
+    """The outlet holds max_pending envelopes the wire has not taken: stop producing."""
+
+
+class Ledger(Protocol):
+    """Where a consumer's effects are kept: its transaction and the msg_ids it logged."""
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def logged_digest(self, msg_id: uuid.UUID) -> bytes | None:
+        """The leaf hash (`leaf_digest`) of the logged envelope with msg_id, or None."""
+        ...
+
+
+class MemoryLedger:
+    """A ledger for a process without a store: the bus's sink, remembering digests."""
+
+    def __init__(self) -> None:
+        self.digests: dict[uuid.UUID, bytes] = {}
+        self.logged: list[Envelope] = []
+        self._open: list[Envelope] | None = None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._open = []
+        try:
+            yield
+        except BaseException:
+            self._open = None
+            raise
+        done, self._open = self._open, None
+        for env in done:
+            self.digests.setdefault(env.msg_id, _digest(env))
+            self.logged.append(env)
+
+    def append_events(self, envs: Sequence[Envelope]) -> list[int | None]:
+        if self._open is not None:
+            self._open.extend(envs)
+        else:
+            for env in envs:
+                self.digests.setdefault(env.msg_id, _digest(env))
+                self.logged.append(env)
+        return [None] * len(envs)
+
+    def logged_digest(self, msg_id: uuid.UUID) -> bytes | None:
+        return self.digests.get(msg_id)
+
+
+class ExportSink:
+    """The log sink, plus a copy of every envelope on an exported topic for the outlet:
+    staged while its unit of work is open, queued for the wire when it commits (`commit`),
+    dropped when it rolls back (`rollback`), so only what the log kept goes out."""
+
+    def __init__(self, inner: EnvelopeSink, exports: Iterable[str], max_pending: int) -> None:
+        self._inner = inner
+        self.exports = frozenset(exports)
+        self.staged: list[Envelope] = []
+        self.queue: collections.deque[Envelope] = collections.deque()
+        self.max_pending = max_pending
+
+    def append_events(self, envs: Sequence[Envelope]) -> list[int | None]:
+        out = [e for e in envs if e.topic in self.exports]
+        if len(self.queue) + len(self.staged) + len(out) > self.max_pending:
+            raise Backpressure(f"{len(self.queue)} envelopes wait for the wire")
+        seqs = self._inner.append_events(envs)
+        self.staged.extend(out)
+        return seqs
+
+    def commit(self) -> None:
+        self.queue.extend(self.staged)
+        self.staged = []
+
+    def rollback(self) -> None:
+        self.staged = []
+
+
+class Outlet:
+    """See the module docstring."""
+
+    def __init__(self, transport: Transport, sink: ExportSink, resilient: Resilient) -> None:
+        self._transport = transport
+        self.sink = sink
+        self.resilient = resilient
+        self.sent = 0
+        self.degraded = False
+
+    async def flush(self) -> int:
+        """Publish what is queued; return how many went out. On failure what did not go
+        out stays queued (`degraded` says so) and the error is raised."""
+        queue, sent = self.sink.queue, 0
+        ns = self._transport.config.namespace
+        while queue:
+            topic = queue[0].topic
+            run = [queue[i] for i in range(_run_length(queue, topic))]
+            wire = [encode_envelope(e) for e in run]
+            subject = subject_of(ns, topic)
+            try:
+                await self.resilient.call(functools.partial(self._transport.publish, subject, wire))
+            except (CircuitOpen, TradeswarmError):
+                self.degraded = True
+                raise
+            for _ in run:
+                queue.popleft()
+            sent += len(run)
+        self.degraded = False
+        self.sent += sent
+        return sent
+
+
+class InletStats(msgspec.Struct):
+    admitted: int = 0
+    refused: int = 0
+    duplicates: int = 0
+    retried: int = 0
+    dead: int = 0
+    batches: int = 0
+
+
+class Inlet:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        gate: VerifyingGate,
+        bus: InProcessBus,
+        ledger: Ledger,
+        *,
+        max_deliver: int = 3,
+        backoff: Backoff | None = None,
+        before: Callable[[], Any] | None = None,
+        exports: ExportSink | None = None,
+    ) -> None:
+        """before: called inside each unit of work before its envelopes are admitted
+        (a process that must do something first in the unit, e.g. advance its clock).
+        exports: the bus's sink when this process also publishes to the wire (what a
+        unit publishes is queued for the outlet only once the unit commits)."""
+        self._consumer = consumer
+        self._gate = gate
+        self._bus = bus
+        self._ledger = ledger
+        self._exports = exports
+        self._max_deliver = max_deliver
+        self._backoff = backoff or Backoff(base_s=0.1, cap_s=10.0)
+        self._before = before
+        self.stats = InletStats()
+
+    async def pump(self, max_messages: int = 256, timeout_s: float = 0.5) -> int:
+        """Fetch one batch and handle it (see the module docstring); return its size."""
+        deliveries = await self._consumer.fetch(max_messages, timeout_s)
+        if not deliveries:
+            return 0
+        fresh = await self._settle_known(deliveries)
+        if fresh:
+            try:
+                await self._unit(fresh)
+            except Exception:
+                log.warning("a batch of %d failed; redone one at a time", len(fresh))
+                for delivery in fresh:
+                    await self._one(delivery)
+            else:
+                for delivery in fresh:
+                    await delivery.ack()
+        self.stats.batches += 1
+        return len(deliveries)
+
+    async def _settle_known(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """Ack the duplicates of what is done; dead-letter what outlived max_deliver."""
+        fresh = []
+        for delivery in deliveries:
+            held = _logged(self._ledger, delivery.data)
+            if held is not None and held == leaf_digest(delivery.data):
+                self.stats.duplicates += 1
+                await delivery.ack()
+            elif delivery.attempt > self._max_deliver:
+                self.stats.dead += 1
+                await delivery.dead_letter(
+                    f"not acked after {delivery.attempt - 1} deliveries (consumers died on it)"
+                )
+            else:
+                fresh.append(delivery)
+        return fresh
+
+    async def _unit(self, deliveries: Sequence[Delivery]) -> None:
+        admitted: list[Envelope] = []
+        self._bus.begin_unit()
+        try:
+            with self._ledger.transaction():
+                if self._before is not None:
+                    self._before()
+                for delivery in deliveries:
+                    if self._gate.receive_bytes(delivery.data) is not None:
+                        admitted.append(decode_envelope(delivery.data))
+                await self._bus.drain()
+        except BaseException:
+            self._bus.rollback_unit()
+            if self._exports is not None:
+                self._exports.rollback()
+            for env in admitted:
+                self._gate.forget(env)
+            raise
+        self._bus.commit_unit()
+        if self._exports is not None:
+            self._exports.commit()
+        self.stats.admitted += len(admitted)
+        self.stats.refused += len(deliveries) - len(admitted)
+
+    async def _one(self, delivery: Delivery) -> None:
+        try:
+            await self._unit([delivery])
+        except Exception as err:
+            reason = f"{type(err).__name__}: {err}"
+            if delivery.attempt >= self._max_deliver:
+                self.stats.dead += 1
+                detail = "".join(traceback.format_exception_only(err)).strip()
+                await delivery.dead_letter(f"{reason} (attempt {delivery.attempt}); {detail}")
+            else:
+                self.stats.retried += 1
+                await delivery.nak(self._backoff.delay(delivery.attempt))
+        else:
+            await delivery.ack()
+
+
+def _logged(ledger: Ledger, wire: bytes) -> bytes | None:
+    try:
+        msg_id = msgspec.json.decode(wire, type=_MsgId).msg_id
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None  # the gate refuses and logs it
+    return ledger.logged_digest(msg_id)
+
+
+class _MsgId(msgspec.Struct):
+    msg_id: uuid.UUID
+
+
+def leaf_digest(wire: bytes) -> bytes:
+    """What the log keeps of an entry's bytes: its RFC 9162 leaf hash, SHA-256(0x00 || b)."""
+    return hashlib.sha256(b"\x00" + wire).digest()
+
+
+def _digest(env: Envelope) -> bytes:
+    return leaf_digest(encode_envelope(env))
+
+
+def _run_length(queue: collections.deque[Envelope], topic: str, cap: int = 1_000) -> int:
+    n = 0
+    for env in queue:
+        if env.topic != topic or n >= cap:
+            break
+        n += 1
+    return n
