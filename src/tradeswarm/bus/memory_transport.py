@@ -108,6 +108,10 @@ class MemoryConsumer:
                 out.append(MemoryDelivery(self._transport, group, key, 1))
         return out
 
+    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            await delivery.ack()
+
     async def close(self) -> None:
         """Leave the group: what this member holds unacked is handed out again at once."""
         for held in self._group.pending.values():

@@ -119,6 +119,10 @@ class NatsConsumer:
         if time.monotonic() - pulled < self._stale_s:
             out.append(NatsDelivery(self._transport, msg))
 
+    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:  # an ack is a publish: no round trip each
+            await delivery.ack()
+
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()

@@ -45,26 +45,26 @@ _RECLAIM_EVERY_S = 0.05
 
 
 class RedisDelivery:
-    __slots__ = ("_consumer", "_id", "attempt", "data", "subject")
+    __slots__ = ("_consumer", "attempt", "data", "entry_id", "subject")
 
     def __init__(
         self, consumer: RedisConsumer, subject: str, entry_id: bytes, data: bytes, attempt: int
     ) -> None:
         self._consumer = consumer
-        self._id = entry_id
+        self.entry_id = entry_id
         self.subject = subject
         self.data = data
         self.attempt = attempt
 
     async def ack(self) -> None:
-        await self._consumer.settle(self.subject, self._id)
+        await self._consumer.settle(self.subject, self.entry_id)
 
     async def nak(self, delay_s: float) -> None:
-        await self._consumer.nak(self.subject, self._id, delay_s)
+        await self._consumer.nak(self.subject, self.entry_id, delay_s)
 
     async def dead_letter(self, reason: str) -> None:
         record = DeadLetter(self.subject, self.data, reason[:2000], self.attempt, time.time_ns())
-        await self._consumer.settle(self.subject, self._id, dead=record)
+        await self._consumer.settle(self.subject, self.entry_id, dead=record)
 
 
 class RedisConsumer:
@@ -131,6 +131,20 @@ class RedisConsumer:
             pipe.xack(subject, self._group, entry_id)
             await pipe.execute()
         self._held = max(0, self._held - 1)
+
+    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
+        """One XACK per stream for the lot, in one round trip."""
+        by_subject: dict[str, list[bytes]] = {}
+        for d in deliveries:
+            assert isinstance(d, RedisDelivery)
+            by_subject.setdefault(d.subject, []).append(d.entry_id)
+        if not by_subject:
+            return
+        async with self._r.pipeline(transaction=False) as pipe:
+            for subject, ids in by_subject.items():
+                pipe.xack(subject, self._group, *ids)
+            await pipe.execute()
+        self._held = max(0, self._held - len(deliveries))
 
     async def nak(self, subject: str, entry_id: bytes, delay_s: float) -> None:
         wait_ms = int(self._transport.config.ack_wait_s * 1000)

@@ -47,7 +47,7 @@ from tradeswarm.bus.resilience import Backoff, CircuitOpen, Resilient
 from tradeswarm.bus.signed import VerifyingGate
 from tradeswarm.bus.transport import Consumer, Delivery, Transport, subject_of
 from tradeswarm.core.errors import TradeswarmError
-from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
+from tradeswarm.model.envelope import Envelope, encode_envelope
 
 log = logging.getLogger(__name__)
 
@@ -213,8 +213,7 @@ class Inlet:
                 for delivery in fresh:
                     await self._one(delivery)
             else:
-                for delivery in fresh:
-                    await delivery.ack()
+                await self._consumer.ack_many(fresh)
         self.stats.batches += 1
         return len(deliveries)
 
@@ -242,9 +241,8 @@ class Inlet:
             with self._ledger.transaction():
                 if self._before is not None:
                     self._before()
-                for delivery in deliveries:
-                    if self._gate.receive_bytes(delivery.data) is not None:
-                        admitted.append(decode_envelope(delivery.data))
+                got = self._gate.receive_many_bytes([d.data for d in deliveries])
+                admitted = [env for env in got if env is not None]
                 await self._bus.drain()
         except BaseException:
             self._bus.rollback_unit()

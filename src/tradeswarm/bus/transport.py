@@ -114,6 +114,10 @@ class Consumer(Protocol):
         """Up to max_messages deliveries; fewer (or none) once timeout_s has passed."""
         ...
 
+    async def ack_many(self, deliveries: Sequence[Delivery]) -> None:
+        """Ack each of deliveries (its own), in as few round trips as the server allows."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -152,3 +152,33 @@ def backtest_bench(
     with cli_errors():
         result = run_backtest_bench(repeats, sweep, progress=not as_json)
     print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))
+
+
+@bench_app.command()
+def bus(
+    messages: Annotated[int, typer.Option(help="Envelopes per backend.")] = 5_000,
+    batch: Annotated[int, typer.Option(help="Envelopes per published batch.")] = 500,
+    backend: Annotated[
+        list[str] | None,
+        typer.Option(help="memory, nats or redis (repeatable) [default: all three]."),
+    ] = None,
+    nats_url: Annotated[str, typer.Option(help="NATS server (JetStream on).")] = (
+        "nats://127.0.0.1:4222"
+    ),
+    redis_url: Annotated[str, typer.Option(help="Redis server.")] = "redis://127.0.0.1:6379/0",
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+) -> None:
+    """Signed envelopes through each transport and the bridge vs the raw client, same bytes."""
+    from tradeswarm.bench.bus import run_bus_bench
+    from tradeswarm.bus.transport import BACKENDS
+
+    with cli_errors():
+        if messages < 1 or batch < 1:
+            raise InvalidInput("--messages/--batch", (messages, batch), "must be >= 1")
+        chosen = backend or list(BACKENDS)
+        for name in chosen:
+            if name not in BACKENDS:
+                raise InvalidInput("--backend", name, f"must be one of {BACKENDS}")
+        urls = {"nats": nats_url, "redis": redis_url}
+        result = run_bus_bench(messages, batch, chosen, urls)
+    print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))
