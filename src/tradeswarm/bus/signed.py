@@ -43,6 +43,21 @@ from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
 from tradeswarm.model.messages import EnvelopeRejected
 
 GATE_IDENTITY = Identity("bus-gate", Role.SYSTEM)
+
+
+class _Undecodable(Exception):
+    """Bytes that are no envelope at all."""
+
+
+class _Refused(Exception):
+    """An envelope refused before its signature was looked at, and why."""
+
+    def __init__(self, env: Envelope, err: SignatureInvalid) -> None:
+        super().__init__(str(err))
+        self.env = env
+        self.err = err
+
+
 NS_PER_MS = 1_000_000
 
 
@@ -95,48 +110,70 @@ class VerifyingGate:
     def receive_many_bytes(self, wires: Sequence[bytes]) -> list[Envelope | None]:
         """`receive_bytes` of each, in order (each admitted envelope, or None for each
         refused one, logged), with the signatures checked in one `verify_many` call: a
-        burst present whole is placed in its tree at once. An envelope is judged as if
-        received alone after the ones before it: a copy of an earlier admitted one is a
-        replay, a forgery sharing a genuine one's msg_id takes nothing from it."""
-        envs = [self._decode_wire(w) for w in wires]
-        ready: list[Envelope] = []
-        for i, env in enumerate(envs):
-            if env is None:
+        burst present whole is placed in its tree at once. Each envelope is judged, and
+        its admission or refusal logged, as if received alone after the ones before it:
+        a copy of an earlier admitted one is a replay, a forgery sharing a genuine one's
+        msg_id takes nothing from it."""
+        judged: list[Envelope | _Refused | bytes] = []
+        for wire in wires:
+            try:
+                env = self._decode_strict(wire)
+            except _Undecodable:
+                judged.append(wire)
+                continue
+            except _Refused as refused:
+                judged.append(refused)
                 continue
             try:
                 self._check_acl(env)
                 self._check_time(env)
-                ready.append(env)
+                judged.append(env)
             except SignatureInvalid as err:
-                self._reject(env, err)
-                envs[i] = None
+                judged.append(_Refused(env, err))
+        ready = [j for j in judged if isinstance(j, Envelope)]
         verdicts = dict(zip(map(id, ready), self.verifier.verify_many(ready), strict=True))
-        out: list[Envelope | None] = []
-        for env in envs:
-            verdict = None if env is None else verdicts[id(env)]
-            if env is None or verdict is None:
-                out.append(None)
-            elif isinstance(verdict, SignatureInvalid):
-                self._reject(env, verdict)
-                out.append(None)
-            else:
-                out.append(self._admit_if_fresh(env))
-        return out
+        return [self._settle(j, verdicts) for j in judged]
 
-    def _decode_wire(self, wire: bytes) -> Envelope | None:
+    def _settle(
+        self,
+        judged: Envelope | _Refused | bytes,
+        verdicts: dict[int, VerifiedSignature | SignatureInvalid],
+    ) -> Envelope | None:
+        if isinstance(judged, Envelope):
+            return self._admit_checked(judged, verdicts[id(judged)])
+        if isinstance(judged, bytes):
+            self._decode_wire(judged)  # logs the refusal exactly as receive_bytes does
+        else:
+            self._reject(judged.env, judged.err)
+        return None
+
+    def _decode_strict(self, wire: bytes) -> Envelope:
         try:
             env = decode_envelope(wire)
         except (msgspec.DecodeError, TradeswarmError, ValueError) as err:
-            self._reject_bytes(wire, f"undecodable: {err}")
-            return None
+            raise _Undecodable(str(err)) from err
         if encode_envelope(env) != wire:
-            self._reject(env, SignatureInvalid(RejectReason.MALFORMED, "non-canonical encoding"))
-            return None
+            raise _Refused(env, SignatureInvalid(RejectReason.MALFORMED, "non-canonical encoding"))
         return env
 
-    def _admit_if_fresh(self, env: Envelope) -> Envelope | None:
+    def _decode_wire(self, wire: bytes) -> Envelope | None:
+        try:
+            return self._decode_strict(wire)
+        except _Undecodable as err:
+            self._reject_bytes(wire, f"undecodable: {err}")
+        except _Refused as refused:
+            self._reject(refused.env, refused.err)
+        return None
+
+    def _admit_checked(
+        self, env: Envelope, verdict: VerifiedSignature | SignatureInvalid
+    ) -> Envelope | None:
+        """Admit env, its ACL and times checked and its signature's verdict known, unless
+        it is a replay (checked first, as `check` does) or the verdict refuses it."""
         try:
             self._check_replay(env)
+            if isinstance(verdict, SignatureInvalid):
+                raise verdict
         except SignatureInvalid as err:
             self._reject(env, err)
             return None
