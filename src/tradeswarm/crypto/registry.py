@@ -18,7 +18,7 @@ import msgspec
 
 from tradeswarm.core.errors import ConfigurationError, InvalidInput
 from tradeswarm.crypto.identity import PublicIdentity, PublicKey
-from tradeswarm.crypto.keys import key_id_of
+from tradeswarm.crypto.keys import Algorithm, key_id_of
 
 REGISTRY_FORMAT = "tradeswarm-registry/v1"
 
@@ -114,6 +114,22 @@ class KeyRegistry:
         if key.retired_at_ns is not None and at_ns >= key.retired_at_ns:
             return KeyState.RETIRED, found
         return KeyState.VALID, found
+
+    def current_kem_keys(self, role: str, at_ns: int) -> list[RegisteredKey]:
+        """The ML-KEM-768 key valid at at_ns of every identity of role, by name.
+
+        What a sender seals to: a retired key (at or after its retirement), a key not yet
+        valid and a revoked identity's key are never among them."""
+        found: list[RegisteredKey] = []
+        for identity in self.identities():
+            if identity.role != role:
+                continue
+            for key in identity.keys:
+                if key.algorithm is not Algorithm.MLKEM768:
+                    continue
+                if self.state_at(key.key_id, at_ns)[0] is KeyState.VALID:
+                    found.append(RegisteredKey(identity, key))
+        return found
 
     def identities(self) -> list[PublicIdentity]:
         return sorted(self._by_name.values(), key=lambda i: i.name)
