@@ -291,9 +291,11 @@ class KemKeyring:
         self._current = current[0]
 
     @classmethod
-    def of(cls, identity: AgentIdentity) -> KemKeyring:
-        """A keyring of the identity's ML-KEM-768 key, current since its creation."""
-        return cls(identity.principal, [KemKeyEntry(identity.mlkem768, identity.created_ns)])
+    def of(cls, identity: AgentIdentity, valid_from_ns: int | None = None) -> KemKeyring:
+        """A keyring of the identity's ML-KEM-768 key, current since valid_from_ns (by
+        default its creation; pass the registry's `valid_from_ns` when it differs)."""
+        since = identity.created_ns if valid_from_ns is None else valid_from_ns
+        return cls(identity.principal, [KemKeyEntry(identity.mlkem768, since)])
 
     @property
     def current(self) -> KemKeyEntry:

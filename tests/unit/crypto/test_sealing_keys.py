@@ -66,6 +66,14 @@ def test_a_key_is_not_rotated_before_rotation_s_and_is_at_it() -> None:
     assert rotate_if_due(keyring, T0 + 2 * DAY_NS - 1, rotation_s=86_400) is None
 
 
+def test_a_keyring_counts_age_from_the_registered_valid_from() -> None:
+    _, trader, _ = _world()
+    keyring = KemKeyring.of(trader, valid_from_ns=T0 + DAY_NS)
+    assert keyring.public_key().valid_from_ns == T0 + DAY_NS
+    assert rotate_if_due(keyring, T0 + DAY_NS + 3_600 * S, rotation_s=7_200) is None
+    assert rotate_if_due(keyring, T0 + DAY_NS + 7_200 * S, rotation_s=7_200) is not None
+
+
 def test_boxes_sealed_before_a_rotation_open_with_the_retired_key_after_it() -> None:
     registry, trader, keyring = _world()
     before = _seal_at(registry, T0 + 5, b"before")
