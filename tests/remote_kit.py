@@ -5,8 +5,10 @@ batch). A handler that meets the symbol POISON raises: a poison message."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from signed_kit import RISK, TRADER, keys_for
 from tradeswarm.bus.inproc import InProcessBus
@@ -61,16 +63,20 @@ class TraderEnd:
 
 
 class RiskEnd:
-    """Admits intents through its gate and answers each with a decision."""
+    """Admits intents through its gate and answers each with a decision. The ledger is a
+    MemoryLedger by default, or a `system.wire.StoreLedger` (a real store)."""
 
-    def __init__(self, transport: Transport, clock: Clock, ledger: MemoryLedger | None = None):
+    def __init__(
+        self, transport: Transport, clock: Clock, ledger: Any = None, delay_s: float = 0.0
+    ) -> None:
         self.ledger = ledger or MemoryLedger()
+        self.delay_s = delay_s
         signing = BusSigning(SigningPolicy(), [IDENTITIES[str(RISK)]])
         self.bus = InProcessBus(
             clock, sink=self.ledger, group_log_writes=True, signing=signing, random_nonces=True
         )
         self.gate = VerifyingGate(
-            self.bus, REGISTRY, clock, logged=lambda m: m in self.ledger.digests
+            self.bus, REGISTRY, clock, logged=lambda m: self.ledger.logged_digest(m) is not None
         )
         self.out = self.bus.attach(RISK)
         self.bus.subscribe(INTENTS, self.on_intent)
@@ -81,15 +87,24 @@ class RiskEnd:
         assert isinstance(intent, TradeIntent)
         if intent.symbol == "POISON":
             raise ValueError(f"cannot size {intent.intent_id}")
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         decision = make_decision(intent=intent, decision_id=uuid.uuid5(intent.intent_id, "d"))
         self.out.publish(RISK_DECISIONS, decision, key=str(intent.intent_id), cause=env)
 
     async def inlet(self, member: str = "risk-1", max_deliver: int = 3) -> Inlet:
+        """Join the risk group on the intents' subject."""
         subject = subject_of(self.transport.config.namespace, INTENTS.name)
         consumer = await self.transport.consumer([subject], "risk", member)
         backoff = Backoff(base_s=0.05, cap_s=0.1)
         return Inlet(
-            consumer, self.gate, self.bus, self.ledger, max_deliver=max_deliver, backoff=backoff
+            consumer,
+            self.gate,
+            self.bus,
+            self.ledger,
+            max_deliver=max_deliver,
+            max_redeliver=self.transport.config.max_redeliver,
+            backoff=backoff,
         )
 
     def decisions(self) -> list[RiskDecision]:

@@ -7,8 +7,8 @@
 - Consumers: one durable pull consumer per (group, subject), named `<group>__<subject>`
   (one filter subject each, so NATS 2.9 servers serve them), explicit ack, `ack_wait`,
   `max_ack_pending` = `max_in_flight` (the server stops handing out more: backpressure),
-  `max_deliver` two above ours as a backstop. A background task per subject long-polls
-  into one bounded queue that `fetch` reads.
+  `max_deliver` two above our `max_redeliver` as a backstop. While a `fetch` waits, a
+  task per subject long-polls for what it still wants into one bounded queue.
 - A nak takes its delay (`Msg.nak(delay=)`); a dead letter is published to the DLQ stream,
   acknowledged by the server, and only then the original is terminated.
 
@@ -70,21 +70,29 @@ class NatsDelivery:
 
 
 class NatsConsumer:
+    """Pulls only on demand: while a `fetch` waits, a task per subject long-polls for
+    what it still wants; between fetches nothing is pulled, so no message ages in a
+    local queue while its ack_wait runs (it would come back as a redelivery)."""
+
     def __init__(self, subs: list[Any], limit: int, ack_wait_s: float) -> None:
         self._queue: asyncio.Queue[tuple[float, Any]] = asyncio.Queue(maxsize=limit)
         self._stale_s = 0.8 * ack_wait_s
+        self._poll_s = min(0.5, ack_wait_s / 4)
+        self._want = 0
+        self._demand = asyncio.Event()
         self._tasks = [asyncio.create_task(self._pull(sub)) for sub in subs]
         self._subs = subs
         self._transport: NatsTransport | None = None
 
     async def _pull(self, sub: Any) -> None:
         while True:
-            room = self._queue.maxsize - self._queue.qsize()
-            if room <= 0:
-                await asyncio.sleep(0.005)
+            await self._demand.wait()
+            want = min(self._want - self._queue.qsize(), self._queue.maxsize - self._queue.qsize())
+            if want <= 0:
+                await asyncio.sleep(0.001)
                 continue
             try:
-                msgs = await sub.fetch(batch=min(room, 256), timeout=1.0)
+                msgs = await sub.fetch(batch=min(want, 256), timeout=self._poll_s)
             except nats.errors.TimeoutError:
                 continue
             except asyncio.CancelledError:
@@ -101,15 +109,22 @@ class NatsConsumer:
         assert self._transport is not None
         out: list[Delivery] = []
         deadline = time.monotonic() + timeout_s
-        while not out:
-            try:
-                item = await asyncio.wait_for(self._queue.get(), deadline - time.monotonic())
-            except TimeoutError:
-                return out
-            self._take(item, out)
-        while len(out) < max_messages and not self._queue.empty():
-            self._take(self._queue.get_nowait(), out)
-        return out
+        self._want = max_messages
+        self._demand.set()
+        try:
+            while not out:
+                left = deadline - time.monotonic()
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), max(0.0, left))
+                except TimeoutError:
+                    return out
+                self._take(item, out)
+            while len(out) < max_messages and not self._queue.empty():
+                self._take(self._queue.get_nowait(), out)
+            return out
+        finally:
+            self._want = 0
+            self._demand.clear()
 
     def _take(self, item: tuple[float, Any], out: list[Delivery]) -> None:
         """Hand out a prefetched message, unless it waited in the queue so long that the
@@ -209,7 +224,7 @@ class NatsTransport:
                 filter_subject=subject,
                 ack_policy=api.AckPolicy.EXPLICIT,
                 ack_wait=self.config.ack_wait_s,
-                max_deliver=self.config.max_deliver + 2,
+                max_deliver=self.config.max_redeliver + 2,
                 max_ack_pending=self.config.max_in_flight,
                 deliver_policy=api.DeliverPolicy.ALL,
             )

@@ -23,8 +23,8 @@ effects happen exactly once over at-least-once delivery.
 - A batch whose handling raises is rolled back (the ledger's transaction, the bus's and
   the gate's memory of it) and redone one delivery at a time; the one that raises again
   is naked with backoff, and on its `max_deliver`-th attempt goes to the dead-letter
-  stream with the error. A delivery seen more than `max_deliver` times without an answer
-  (its consumers kept dying on it) goes there without being tried again.
+  stream with the error. A delivery seen more than `max_redeliver` times without an
+  answer (its consumers kept dying on it) goes there without being tried again.
 """
 
 from __future__ import annotations
@@ -181,6 +181,7 @@ class Inlet:
         ledger: Ledger,
         *,
         max_deliver: int = 3,
+        max_redeliver: int = 20,
         backoff: Backoff | None = None,
         before: Callable[[], Any] | None = None,
         exports: ExportSink | None = None,
@@ -195,6 +196,7 @@ class Inlet:
         self._ledger = ledger
         self._exports = exports
         self._max_deliver = max_deliver
+        self._max_redeliver = max_redeliver
         self._backoff = backoff or Backoff(base_s=0.1, cap_s=10.0)
         self._before = before
         self.stats = InletStats()
@@ -225,7 +227,7 @@ class Inlet:
             if held is not None and held == leaf_digest(delivery.data):
                 self.stats.duplicates += 1
                 await delivery.ack()
-            elif delivery.attempt > self._max_deliver:
+            elif delivery.attempt > self._max_redeliver:
                 self.stats.dead += 1
                 await delivery.dead_letter(
                     f"not acked after {delivery.attempt - 1} deliveries (consumers died on it)"

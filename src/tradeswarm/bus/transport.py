@@ -20,9 +20,9 @@ The contract, per consumer group (`durable`):
 - `dead_letter(reason)` moves it to the dead-letter stream with the reason and the
   attempts it took, and never hands it out again (`dead_letters()` reads them back).
 
-What to do on the `max_deliver`-th failure is the consumer's decision (`bus.remote`), so
-that the dead-letter record always says why; the servers' own redelivery limits are set
-above it as a backstop.
+What to do on the `max_deliver`-th failure, or the `max_redeliver`-th delivery without an
+answer, is the consumer's decision (`bus.remote`), so that the dead-letter record always
+says why; the servers' own redelivery limits are set above it as a backstop.
 """
 
 from __future__ import annotations
@@ -51,7 +51,12 @@ class TransportConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ack_wait_s: float = 5.0
     """A message not acked this long after it was handed out is handed out again."""
     max_deliver: int = 3
-    """Attempts before a message that keeps failing goes to the dead-letter stream."""
+    """Attempts before a message whose handling keeps failing (raising) goes to the
+    dead-letter stream, with the error."""
+    max_redeliver: int = 20
+    """Deliveries before a message that never got an answer (its consumers kept dying
+    or hanging on it) goes to the dead-letter stream. Kept well above max_deliver: a
+    crash redelivers every message its consumer held, not only the one that caused it."""
     max_in_flight: int = 1_000
     """At most this many messages are fetched and not yet acked per consumer."""
     connect_timeout_s: float = 5.0
@@ -68,6 +73,8 @@ class TransportConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 raise InvalidInput(f"bus.{name}", getattr(self, name), "must be positive")
         if self.max_deliver < 1:
             raise InvalidInput("bus.max_deliver", self.max_deliver, "must be at least 1")
+        if self.max_redeliver < self.max_deliver:
+            raise InvalidInput("bus.max_redeliver", self.max_redeliver, "must be >= max_deliver")
         if self.max_in_flight < 1:
             raise InvalidInput("bus.max_in_flight", self.max_in_flight, "must be at least 1")
 

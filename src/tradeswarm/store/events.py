@@ -210,6 +210,15 @@ def has_msg_id(conn: Connection, msg_id: uuid.UUID) -> bool:
     return _BY_ID.scalar(conn, {"id": msg_id.bytes}) is not None
 
 
+_LEAF_BY_ID = FastStatement(select(events.c.leaf_hash).where(events.c.msg_id == bindparam("id")))
+
+
+def leaf_hash_of(conn: Connection, msg_id: uuid.UUID) -> bytes | None:
+    """The leaf hash of the logged envelope with msg_id, or None."""
+    found = _LEAF_BY_ID.scalar(conn, {"id": msg_id.bytes})
+    return None if found is None else bytes(found)
+
+
 def last_body_of_type(conn: Connection, type_: str) -> bytes | None:
     """The body of the newest logged envelope of one message type."""
     found = _LAST_OF_TYPE.scalar(conn, {"type": type_})

@@ -213,6 +213,12 @@ class Store:
         with self._read() as conn:
             return events.has_msg_id(conn, msg_id)
 
+    def leaf_hash_of(self, msg_id: uuid.UUID) -> bytes | None:
+        """The logged envelope's leaf hash, SHA-256(0x00 || body), or None: a consumer
+        tells a redelivered duplicate (same bytes) from a forgery under a logged msg_id."""
+        with self._read() as conn:
+            return events.leaf_hash_of(conn, msg_id)
+
     def last_event_of_type(self, type_: str) -> Envelope | None:
         """The newest logged envelope of one message type (e.g. the SwarmCharter)."""
         with self._read() as conn:
