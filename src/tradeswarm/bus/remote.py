@@ -15,6 +15,10 @@ commits, and only then is each delivery acked. So a consumer killed at any point
 committed the batch (the redelivery is a duplicate) or did not (the redelivery does it):
 effects happen exactly once over at-least-once delivery.
 
+- With a `WireCodec` (`bus.sealed_wire`), the confidential types travel sealed: the
+  outlet seals them to their recipient roles' ML-KEM keys, the inlet opens them before
+  the gate sees them, and a box it cannot open (or a sealed type sent in clear) is
+  refused and logged like any other refusal.
 - A delivery whose msg_id the ledger already holds with the same bytes is a duplicate of
   what was done: acked, counted, nothing logged. Different bytes under a logged msg_id go
   to the gate, which refuses and logs them as a replay.
@@ -38,12 +42,13 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
 from tradeswarm.bus.inproc import EnvelopeSink, InProcessBus
 from tradeswarm.bus.resilience import Backoff, CircuitOpen, Resilient
+from tradeswarm.bus.sealed_wire import WireCodec, WireRefused
 from tradeswarm.bus.signed import VerifyingGate
 from tradeswarm.bus.transport import Consumer, Delivery, Transport, subject_of
 from tradeswarm.core.errors import TradeswarmError
@@ -131,8 +136,17 @@ class ExportSink:
 class Outlet:
     """See the module docstring."""
 
-    def __init__(self, transport: Transport, sink: ExportSink, resilient: Resilient) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        sink: ExportSink,
+        resilient: Resilient,
+        codec: WireCodec | None = None,
+    ) -> None:
+        """codec: seals the confidential types (`bus.sealed_wire`); None sends every
+        envelope as its canonical bytes."""
         self._transport = transport
+        self._encode = encode_envelope if codec is None else codec.encode
         self.sink = sink
         self.resilient = resilient
         self.sent = 0
@@ -146,7 +160,7 @@ class Outlet:
         while queue:
             topic = queue[0].topic
             run = [queue[i] for i in range(_run_length(queue, topic))]
-            wire = [encode_envelope(e) for e in run]
+            wire = [self._encode(e) for e in run]
             subject = subject_of(ns, topic)
             try:
                 await self.resilient.call(functools.partial(self._transport.publish, subject, wire))
@@ -185,6 +199,7 @@ class Inlet:
         backoff: Backoff | None = None,
         before: Callable[[], Any] | None = None,
         exports: ExportSink | None = None,
+        codec: WireCodec | None = None,
     ) -> None:
         """before: called inside each unit of work before its envelopes are admitted
         (a process that must do something first in the unit, e.g. advance its clock).
@@ -195,6 +210,7 @@ class Inlet:
         self._bus = bus
         self._ledger = ledger
         self._exports = exports
+        self._codec = codec
         self._max_deliver = max_deliver
         self._max_redeliver = max_redeliver
         self._backoff = backoff or Backoff(base_s=0.1, cap_s=10.0)
@@ -203,28 +219,39 @@ class Inlet:
 
     async def pump(self, max_messages: int = 256, timeout_s: float = 0.5) -> int:
         """Fetch one batch and handle it (see the module docstring); return its size."""
-        deliveries = await self._consumer.fetch(max_messages, timeout_s)
-        if not deliveries:
+        fetched = await self._consumer.fetch(max_messages, timeout_s)
+        if not fetched:
             return 0
-        fresh = await self._settle_known(deliveries)
+        fresh = await self._settle_known([_Opened(d, self._open(d)) for d in fetched])
         if fresh:
             try:
                 await self._unit(fresh)
             except Exception:
                 log.warning("a batch of %d failed; redone one at a time", len(fresh))
-                for delivery in fresh:
-                    await self._one(delivery)
+                for item in fresh:
+                    await self._one(item)
             else:
-                await self._consumer.ack_many(fresh)
+                await self._consumer.ack_many([item.delivery for item in fresh])
         self.stats.batches += 1
-        return len(deliveries)
+        return len(fetched)
 
-    async def _settle_known(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
-        """Ack the duplicates of what is done; dead-letter what outlived max_deliver."""
+    def _open(self, delivery: Delivery) -> bytes | WireRefused:
+        """The envelope's canonical bytes (opened from its sealed box), or why not."""
+        if self._codec is None:
+            return delivery.data
+        topic = delivery.subject.split(".", 1)[1]
+        try:
+            return self._codec.open(delivery.data, topic)
+        except WireRefused as err:
+            return err
+
+    async def _settle_known(self, items: Sequence[_Opened]) -> list[_Opened]:
+        """Ack the duplicates of what is done; dead-letter what outlived max_redeliver."""
         fresh = []
-        for delivery in deliveries:
-            held = _logged(self._ledger, delivery.data)
-            if held is not None and held == leaf_digest(delivery.data):
+        for item in items:
+            delivery, wire = item
+            held = None if isinstance(wire, WireRefused) else _logged(self._ledger, wire)
+            if held is not None and isinstance(wire, bytes) and held == leaf_digest(wire):
                 self.stats.duplicates += 1
                 await delivery.ack()
             elif delivery.attempt > self._max_redeliver:
@@ -233,17 +260,23 @@ class Inlet:
                     f"not acked after {delivery.attempt - 1} deliveries (consumers died on it)"
                 )
             else:
-                fresh.append(delivery)
+                fresh.append(item)
         return fresh
 
-    async def _unit(self, deliveries: Sequence[Delivery]) -> None:
+    async def _unit(self, items: Sequence[_Opened]) -> None:
         admitted: list[Envelope] = []
         self._bus.begin_unit()
         try:
             with self._ledger.transaction():
                 if self._before is not None:
                     self._before()
-                got = self._gate.receive_many_bytes([d.data for d in deliveries])
+                wires = []
+                for delivery, wire in items:
+                    if isinstance(wire, WireRefused):
+                        self._gate.refuse_wire(delivery.data, str(wire))
+                    else:
+                        wires.append(wire)
+                got = self._gate.receive_many_bytes(wires)
                 admitted = [env for env in got if env is not None]
                 await self._bus.drain()
         except BaseException:
@@ -257,11 +290,12 @@ class Inlet:
         if self._exports is not None:
             self._exports.commit()
         self.stats.admitted += len(admitted)
-        self.stats.refused += len(deliveries) - len(admitted)
+        self.stats.refused += len(items) - len(admitted)
 
-    async def _one(self, delivery: Delivery) -> None:
+    async def _one(self, item: _Opened) -> None:
+        delivery = item.delivery
         try:
-            await self._unit([delivery])
+            await self._unit([item])
         except Exception as err:
             reason = f"{type(err).__name__}: {err}"
             if delivery.attempt >= self._max_deliver:
@@ -281,6 +315,11 @@ def _logged(ledger: Ledger, wire: bytes) -> bytes | None:
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None  # the gate refuses and logs it
     return ledger.logged_digest(msg_id)
+
+
+class _Opened(NamedTuple):
+    delivery: Delivery
+    wire: bytes | WireRefused
 
 
 class _MsgId(msgspec.Struct):

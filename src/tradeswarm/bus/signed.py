@@ -253,6 +253,11 @@ class VerifyingGate:
         claimed = (env.msg_id, env.type, env.topic, env.sender)
         self._log(err.reason, err.detail, digest, *claimed)
 
+    def refuse_wire(self, wire: bytes, detail: str) -> None:
+        """Log bytes refused before the gate could judge them (`bus.sealed_wire`)."""
+        digest = hashlib.sha256(wire).hexdigest()
+        self._log(RejectReason.SEALING, detail[:500], digest, uuid.UUID(int=0), "", "", "")
+
     def _reject_bytes(self, wire: bytes, detail: str) -> None:
         digest = hashlib.sha256(wire).hexdigest()
         self._log(RejectReason.MALFORMED, detail[:500], digest, uuid.UUID(int=0), "", "", "")

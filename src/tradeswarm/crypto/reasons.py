@@ -32,6 +32,7 @@ class RejectReason(StrEnum):
     FUTURE = "timestamp ahead of the receiver's clock"
     REPLAYED = "replayed (msg_id or nonce seen)"
     ACL = "sender's role may not publish on this topic"
+    SEALING = "sealed box refused, or a sealed type sent in clear"
 
 
 STATE_REASON = {
