@@ -18,6 +18,7 @@ from tradeswarm.cli.audit import audit_app
 from tradeswarm.cli.backtest import backtest as backtest_command
 from tradeswarm.cli.backtest import paper as paper_command
 from tradeswarm.cli.bench import bench_app
+from tradeswarm.cli.bus import bus_app
 from tradeswarm.cli.common import DB_HELP, cli_errors, console, existing_store
 from tradeswarm.cli.data import data_app
 from tradeswarm.cli.oversight import killswitch_app, oversight_app
@@ -34,6 +35,7 @@ app.add_typer(agents_app, name="agents")
 app.add_typer(killswitch_app, name="killswitch")
 app.add_typer(audit_app, name="audit")
 app.add_typer(bench_app, name="bench")
+app.add_typer(bus_app, name="bus")
 app.add_typer(policy_app, name="policy")
 app.add_typer(data_app, name="data")
 app.command("backtest")(backtest_command)

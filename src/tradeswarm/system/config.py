@@ -9,6 +9,7 @@ import msgspec
 
 from tradeswarm.agents.trader import TraderConfig
 from tradeswarm.bus.inproc import MAX_BATCH
+from tradeswarm.bus.transport import TransportConfig
 from tradeswarm.compliance.agent import ComplianceConfig
 from tradeswarm.core.config import ConfigBase, load_toml
 from tradeswarm.core.errors import ConfigurationError
@@ -73,13 +74,41 @@ class SigningConfig(ConfigBase, frozen=True):
 class BusConfig(ConfigBase, frozen=True):
     """[bus]: max_batch bounds the run of one topic's envelopes the bus delivers to a
     batch subscriber in one call (a burst decided, submitted, written and logged at once);
-    larger runs cost fewer calls per message, smaller ones bound a message's wait."""
+    larger runs cost fewer calls per message, smaller ones bound a message's wait.
+
+    The wire between processes (`bus.transport`): backend ("memory", "nats", "redis"),
+    url, namespace and the delivery limits, checked by `tradeswarm bus check` and read by
+    `tradeswarm bus dead-letters`. The swarm itself still runs in one process: a backend
+    other than memory is refused by `demo` and the swarm commands, not silently ignored.
+    """
 
     max_batch: int = MAX_BATCH
+    backend: str = "memory"
+    url: str = ""
+    namespace: str = "ts"
+    ack_wait_s: float = 5.0
+    max_deliver: int = 3
+    max_redeliver: int = 20
+    max_in_flight: int = 1_000
+    connect_timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.max_batch < 1:
             raise ConfigurationError("bus.max_batch", self.max_batch, "must be at least 1")
+        self.transport()  # every wire field checked at load, naming it
+
+    def transport(self) -> TransportConfig:
+        """The wire's settings (`bus.transport.TransportConfig`)."""
+        return TransportConfig(
+            backend=self.backend,
+            url=self.url,
+            namespace=self.namespace,
+            ack_wait_s=self.ack_wait_s,
+            max_deliver=self.max_deliver,
+            max_redeliver=self.max_redeliver,
+            max_in_flight=self.max_in_flight,
+            connect_timeout_s=self.connect_timeout_s,
+        )
 
 
 class IdentitiesConfig(ConfigBase, frozen=True):

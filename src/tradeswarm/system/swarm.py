@@ -74,6 +74,13 @@ class Swarm:
         config.symbol); burst=False: the risk manager and the execution agent take their
         one-at-a-time paths (the reference, and the naive peer of `bench pipeline`).
         `self.registry` holds every public key, for verifiers."""
+        if config.bus.backend != "memory":  # before any file: never a silent in-process run
+            raise ConfigurationError(
+                "bus.backend",
+                config.bus.backend,
+                "the swarm runs in one process on the in-process bus; separate agent "
+                "processes over a server are not built yet (`tradeswarm bus check` tests one)",
+            )
         self.config = config
         self.clock = clock
         self.burst = burst
