@@ -1,5 +1,5 @@
-"""The swarm's charter in the log: the registry, the signing policy and the opening cash,
-signed with the log's own key.
+"""The swarm's charter in the log: the registry, the signing policy, the opening cash and
+the kill switch's quorum rule, signed with the log's own key.
 
 A verifier pins the log's keys (its trust state, or explicit flags) and nothing else: the
 charter entries, signed by those keys, tell it which public keys may sign which envelopes
@@ -29,6 +29,7 @@ from tradeswarm.crypto.identity import PublicIdentity, PublicKey
 from tradeswarm.crypto.keys import key_id_of, signing_algorithm
 from tradeswarm.model.enums import MessageIntent
 from tradeswarm.model.envelope import Envelope
+from tradeswarm.model.killswitch import DEFAULT_QUORUM, KillSwitchQuorum
 from tradeswarm.model.messages import SwarmCharter
 from tradeswarm.store import Store
 
@@ -38,8 +39,13 @@ LOG_ROLE_NAME = "audit-log"
 
 
 def make_charter(
-    registry: KeyRegistry, policy: SigningPolicy, initial_cash: Decimal, ts_ns: int
+    registry: KeyRegistry,
+    policy: SigningPolicy,
+    initial_cash: Decimal,
+    ts_ns: int,
+    killswitch: KillSwitchQuorum = DEFAULT_QUORUM,
 ) -> SwarmCharter:
+    """The charter of a swarm; killswitch: its quorum rule, left out when the default."""
     return SwarmCharter(
         registry=registry.to_json().decode(),
         signed_types=sorted(policy.signed_types),
@@ -48,6 +54,7 @@ def make_charter(
         initial_cash=initial_cash,
         ts_event=ts_ns,
         per_message_types=sorted(policy.per_message_types),
+        killswitch=None if killswitch.is_default else killswitch,
     )
 
 
@@ -59,8 +66,13 @@ def _terms(charter: SwarmCharter) -> tuple[object, ...]:
         charter.algorithms,
         charter.initial_cash,
     )
-    # only when set: a charter without per-message types keeps its digest (and msg_id)
-    return (*terms, charter.per_message_types) if charter.per_message_types else terms
+    # only when set: a charter without per-message types or a quorum keeps its digest
+    # (and msg_id)
+    if charter.per_message_types:
+        terms = (*terms, charter.per_message_types)
+    if charter.killswitch is not None:
+        terms = (*terms, {"killswitch": charter.killswitch})
+    return terms
 
 
 def charter_envelope(charter: SwarmCharter, sender: str, signer: Signer) -> Envelope:
@@ -92,6 +104,11 @@ def policy_of(charter: SwarmCharter) -> SigningPolicy:
         algorithms={k: signing_algorithm(v, "charter") for k, v in charter.algorithms.items()},
         per_message_types=frozenset(charter.per_message_types),
     )
+
+
+def quorum_of(charter: SwarmCharter) -> KillSwitchQuorum:
+    """The kill switch's quorum rule a charter records (the default when it records none)."""
+    return charter.killswitch if charter.killswitch is not None else DEFAULT_QUORUM
 
 
 def registry_of_charter(charter: SwarmCharter) -> KeyRegistry:

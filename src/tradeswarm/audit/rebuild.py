@@ -1,14 +1,16 @@
 """Rebuild every record table from the log, row by row and column by column.
 
 The orders, trades, positions, account, risk_events, oversight_requests and
-oversight_signatures tables, and the kill-switch flag, are each a projection of logged
+oversight_signatures tables, the kill-switch flag and its pending votes, are each a
+projection of logged
 entries: the last OrderUpdated of an order carries the whole order; a FillReceived is a
 trade and moves a position and the cash (from the charter's opening cash), in log order;
 a RiskDecision is a risk event (seq: the order decisions are first logged in); an
-OversightRequested opens a request and the answer that
-caused its post-oversight decision closes it; the last activation or resume sets the
-flag. `compare_tables` reports every row missing, added or different, naming the column
-and both values.
+OversightRequested opens a request and the answer that caused its post-oversight
+decision closes it; the activations and resumes set the flag under the quorum rule of
+the charter in force where each stands (`model.killswitch`), the votes still short of it
+being what the store's meta must hold. `compare_tables` reports every row missing, added
+or different, naming the column and both values.
 """
 
 from __future__ import annotations
@@ -20,8 +22,16 @@ from typing import Any
 
 import msgspec
 
+from tradeswarm.audit.charter import quorum_of
 from tradeswarm.model.enums import VERDICT_SEVERITY, DecisionKind, OversightStatus
 from tradeswarm.model.envelope import Envelope
+from tradeswarm.model.killswitch import (
+    DEFAULT_QUORUM,
+    NO_VOTES,
+    VOTES_KEY,
+    apply_command,
+    encode_votes,
+)
 from tradeswarm.model.messages import (
     FillReceived,
     KillSwitchActivated,
@@ -113,6 +123,7 @@ class Projection(msgspec.Struct, kw_only=True):
     oversight_requests: dict[str, Row] = {}
     oversight_signatures: dict[str, Row] = {}
     killswitch: str | None = None
+    killswitch_votes: str = ""  # the pending votes, as the store's meta keeps them
     conflicts: list[str] = []
 
     def tables(self) -> dict[str, dict[str, Row]]:
@@ -139,6 +150,21 @@ class _Books:
             self.cash += -f.side.sign * (f.quantity * f.price) - f.fee  # as Fill.cash_delta
 
 
+class _KillSwitch:
+    """The flag and its pending votes, command by command, under the charter in force."""
+
+    def __init__(self) -> None:
+        self.rule = DEFAULT_QUORUM
+        self.votes = NO_VOTES
+        self.flag: str | None = None
+
+    def command(self, env: Envelope, activate: bool, detail: str) -> None:
+        outcome = apply_command(self.rule, self.votes, env.sender, activate, detail)
+        if outcome.flag is not None:
+            self.flag = "on" if outcome.flag else "off"
+        self.votes = outcome.votes
+
+
 class _Walk:
     """One pass over the log, building the projection."""
 
@@ -151,6 +177,7 @@ class _Walk:
         self.answers: dict[uuid.UUID, OversightDecided] = {}  # msg_id -> answer
         self.applied: dict[str, OversightDecided] = {}
         self.books = _Books(None)
+        self.killswitch = _KillSwitch()
 
     def _once(self, table: dict[str, Row], key: str, row: Row, what: str) -> None:
         if key in table and table[key] != row:
@@ -159,8 +186,10 @@ class _Walk:
 
     def entry(self, env: Envelope) -> None:
         body = env.payload
-        if isinstance(body, SwarmCharter) and self.books.cash is None:
-            self.books.cash = body.initial_cash
+        if isinstance(body, SwarmCharter):
+            self.killswitch.rule = quorum_of(body)
+            if self.books.cash is None:
+                self.books.cash = body.initial_cash
         elif isinstance(body, OrderUpdated):
             self.orders[body.order.client_order_id] = body.order
         elif isinstance(body, FillReceived) and body.fill_id not in self.p.trades:
@@ -180,9 +209,9 @@ class _Walk:
         elif isinstance(body, OversightDecided):
             self.answers[env.msg_id] = body
         elif isinstance(body, KillSwitchActivated):
-            self.p.killswitch = "on"
-        elif isinstance(body, TradingResumed) and env.sender.startswith("human:"):
-            self.p.killswitch = "off"
+            self.killswitch.command(env, True, body.reason)
+        elif isinstance(body, TradingResumed):
+            self.killswitch.command(env, False, "resumed")
 
     def _applied_answer(self, env: Envelope, decision: RiskDecision) -> None:
         """The answer that caused a post-oversight decision is the one that moved its
@@ -196,6 +225,8 @@ class _Walk:
 
     def finish(self) -> Projection:
         p = self.p
+        p.killswitch = self.killswitch.flag
+        p.killswitch_votes = encode_votes(self.killswitch.votes)
         for order in self.orders.values():
             p.orders[str(order.order_id)] = order_params(order)
         for symbol, (pos, ts) in self.books.positions.items():
@@ -285,9 +316,20 @@ def compare_tables(
     problems.extend(projection.conflicts)
     for table, wanted in projection.tables().items():
         compare_table(table, store.table_rows(table), wanted, problems)
+    _compare_killswitch(store, projection, problems)
+
+
+def _compare_killswitch(store: Store, projection: Projection, problems: list[str]) -> None:
+    """The flag and the votes pending against what the log's commands decide."""
     flag = store.get_meta(KILLSWITCH_KEY)
     if (flag or "off") != (projection.killswitch or "off"):
         problems.append(
-            f"kill switch: the store says {flag or 'off'}, the log's last command says "
-            f"{projection.killswitch or 'off (none)'}"
+            f"kill switch: the store says {flag or 'off'}, the log's commands under the "
+            f"charter's quorum say {projection.killswitch or 'off (none)'}"
+        )
+    votes = store.get_meta(VOTES_KEY) or ""
+    if votes != projection.killswitch_votes:
+        problems.append(
+            f"kill switch votes: the store says {votes or 'none'}, the log says "
+            f"{projection.killswitch_votes or 'none'}"
         )

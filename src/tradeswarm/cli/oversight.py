@@ -6,6 +6,11 @@ DIR`, passphrase in `--passphrase-env`), or, for the demo's stores only, `--demo
 (derived from the public demo seed: reproducible, protecting nothing). The CLI changes
 nothing itself: it puts the envelope in the swarm's inbox, and the swarm's VerifyingGate
 checks and logs it when the swarm next runs a bar.
+
+When the swarm's charter (the newest the store's log holds) asks for a quorum
+(`[killswitch]`: approvers, activate_quorum, resume_quorum), `killswitch activate` and
+`resume` say how many approvers' votes the command needs and which are already cast: a
+human's command is a vote, and takes effect once enough distinct approvers agree.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from tradeswarm.model.enums import OversightStatus
 
 if TYPE_CHECKING:
     from tradeswarm.crypto import Signer
+    from tradeswarm.store import Store
 
 oversight_app = typer.Typer(help="Human oversight of high-value trades.", no_args_is_help=True)
 killswitch_app = typer.Typer(help="Stop all trading; only a human resumes.", no_args_is_help=True)
@@ -131,6 +137,28 @@ def deny(
     _decide(db, request_id, name, False, note, (keystore, passphrase_env, demo_key))
 
 
+def _quorum_note(store: Store, name: str, activate: bool) -> str | None:
+    """What the charter's quorum asks of this vote (None when any one human suffices)."""
+    from tradeswarm.audit.charter import latest_charter, quorum_of
+    from tradeswarm.system.killswitch import pending_votes
+
+    charter = latest_charter(store)
+    if charter is None:
+        return None
+    rule = quorum_of(charter)
+    if rule.is_default:
+        return None
+    need, listed = rule.quorum(activate), ", ".join(rule.approvers) or "any human"
+    if rule.approver_of(f"{Role.HUMAN}:{name}") is None:
+        return f"quorum: {name} is not an approver ({listed}): this vote will change nothing"
+    cast = pending_votes(store).of(activate)
+    already = "" if name not in cast else f" ({name} has voted already: this changes nothing)"
+    return (
+        f"quorum: takes effect with {need} approvers' votes (of {listed}); "
+        f"cast so far: {', '.join(cast) or 'none'}{already}"
+    )
+
+
 @killswitch_app.command()
 def activate(
     db: DbOption,
@@ -152,7 +180,10 @@ def activate(
             store, who, now, keystore, passphrase_env, demo_key, signs="KillSwitchActivated"
         )
         place = submit(store, stop_trading(who, reason, now, signer=signer))
+        note = _quorum_note(store, name, True)
     _queued("KillSwitchActivated", "kill switch", signer, place)
+    if note is not None:
+        console.print(note)
 
 
 @killswitch_app.command()
@@ -174,4 +205,7 @@ def resume(
             store, who, now, keystore, passphrase_env, demo_key, signs="TradingResumed"
         )
         place = submit(store, resume_trading(who, now, signer=signer))
+        note = _quorum_note(store, name, False)
     _queued("TradingResumed", "resume", signer, place)
+    if note is not None:
+        console.print(note)

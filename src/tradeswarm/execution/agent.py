@@ -378,9 +378,12 @@ class ExecutionAgent(Agent):
             self._acknowledged(order, seen.broker_order_id, cause)
 
     async def on_killswitch(self, env: Envelope) -> None:
-        """Cancel every open order (the flag itself is the kill-switch projector's)."""
+        """Cancel every open order on an automatic halt, and on a human's activation once
+        it has taken effect (the flag itself is the kill-switch projector's, which runs
+        first: a human's vote still short of its quorum leaves the orders as they are)."""
         assert isinstance(env.payload, KillSwitchActivated)
-        await self.cancel_open_orders(env)
+        if not env.sender.startswith(f"{Role.HUMAN}:") or self.store.killswitch_active():
+            await self.cancel_open_orders(env)
 
     async def cancel_open_orders(self, cause: Envelope | None) -> int:
         """Cancel every open order at the broker (kill switch); returns how many."""

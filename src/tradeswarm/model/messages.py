@@ -18,6 +18,7 @@ from tradeswarm.model.enums import (
     TimeInForce,
     Verdict,
 )
+from tradeswarm.model.killswitch import KillSwitchQuorum
 from tradeswarm.model.order import Order, OrderState
 from tradeswarm.model.portfolio import Fill
 
@@ -325,9 +326,10 @@ class SwarmCharter(Message, frozen=True, kw_only=True, omit_defaults=True):
     with the log's own key (the key the auditor pins): the public-key registry that
     envelope signatures verify against, the signing policy (which message types must be
     signed, in which algorithm, which never by a burst's root), and the books' opening
-    cash. A new charter is recorded whenever one of them changes. ``per_message_types``
-    is left out of the encoding when empty: a charter without it is byte for byte the
-    charter from before the field existed."""
+    cash, and the kill switch's quorum rule. A new charter is recorded whenever one of
+    them changes. ``per_message_types`` and ``killswitch`` are left out of the encoding
+    when at their defaults (no such types; any one human moves the kill switch): a
+    charter without them is byte for byte the charter from before the fields existed."""
 
     registry: str  # the KeyRegistry's canonical JSON
     signed_types: list[str]
@@ -336,6 +338,7 @@ class SwarmCharter(Message, frozen=True, kw_only=True, omit_defaults=True):
     initial_cash: Decimal
     ts_event: int
     per_message_types: list[str] = msgspec.field(default_factory=list)
+    killswitch: KillSwitchQuorum | None = None
 
 
 class EnvelopeRejected(Message, frozen=True, kw_only=True):

@@ -17,6 +17,7 @@ from tradeswarm.crypto.contexts import NON_REPUDIABLE, SigningPolicy
 from tradeswarm.crypto.keys import signing_algorithm
 from tradeswarm.data.csv_bars import BUNDLED_SYMBOL
 from tradeswarm.execution.pretrade import ExecutionConfig
+from tradeswarm.model.killswitch import HUMAN_PREFIX, KillSwitchQuorum
 from tradeswarm.risk.limits import RiskLimits
 from tradeswarm.strategy.loader import StrategySpec
 
@@ -111,6 +112,45 @@ class BusConfig(ConfigBase, frozen=True):
         )
 
 
+class KillSwitchConfig(ConfigBase, frozen=True):
+    """[killswitch]: how many humans must sign a kill or a resume.
+
+    approvers: the human names whose votes count (empty: any human in the registry);
+    activate_quorum / resume_quorum: how many distinct approvers must have voted the
+    same way since the flag was last set (default 1: any one of them, as before). An
+    automatic halt (execution, risk, compliance, system) stops trading at once whatever
+    the quorum. The swarm records the rule in its charter; the verifier applies it.
+    """
+
+    approvers: list[str] = msgspec.field(default_factory=list)
+    activate_quorum: int = 1
+    resume_quorum: int = 1
+
+    def __post_init__(self) -> None:
+        for name in self.approvers:
+            if not name.strip() or name.startswith(HUMAN_PREFIX):
+                why = "each approver must be a non-empty name, without the human: prefix"
+                raise ConfigurationError("killswitch.approvers", self.approvers, why)
+        if len(set(self.approvers)) != len(self.approvers):
+            dup = sorted({a for a in self.approvers if self.approvers.count(a) > 1})
+            raise ConfigurationError("killswitch.approvers", dup, "listed more than once")
+        for field in ("activate_quorum", "resume_quorum"):
+            value: int = getattr(self, field)
+            if value < 1:
+                raise ConfigurationError(f"killswitch.{field}", value, "must be at least 1")
+            if self.approvers and value > len(self.approvers):
+                why = f"more than the {len(self.approvers)} approvers listed"
+                raise ConfigurationError(f"killswitch.{field}", value, why)
+
+    def rule(self) -> KillSwitchQuorum:
+        """The quorum rule this section describes (`model.killswitch`)."""
+        return KillSwitchQuorum(
+            approvers=list(self.approvers),
+            activate_quorum=self.activate_quorum,
+            resume_quorum=self.resume_quorum,
+        )
+
+
 class IdentitiesConfig(ConfigBase, frozen=True):
     """[identities]: where the swarm's keys come from.
 
@@ -172,6 +212,7 @@ class SwarmConfig(ConfigBase, frozen=True):
     operator: OperatorConfig = OperatorConfig()
     signing: SigningConfig = SigningConfig()
     bus: BusConfig = BusConfig()
+    killswitch: KillSwitchConfig = KillSwitchConfig()
     identities: IdentitiesConfig = IdentitiesConfig()
     instruments: InstrumentsConfig = InstrumentsConfig()
     # users' strategies as trading agents of the swarm, beside the built-in trader

@@ -27,10 +27,14 @@ from tradeswarm.system.audit_wiring import AuditKeys
 from tradeswarm.system.config import IdentitiesConfig
 
 
-def swarm_members(agents: Iterable[SwarmAgent], approver: str) -> list[tuple[str, str]]:
-    """(name, role) of every agent and of the human approver."""
+def swarm_members(
+    agents: Iterable[SwarmAgent], approver: str, humans: Iterable[str] = ()
+) -> list[tuple[str, str]]:
+    """(name, role) of every agent, of the human approver and of the other humans named
+    (the kill switch's approvers)."""
     members = [(agent.name, str(agent.role)) for agent in agents]
-    return [*members, (approver, str(Role.HUMAN))]
+    others = [name for name in dict.fromkeys(humans) if name != approver]
+    return [*members, *((name, str(Role.HUMAN)) for name in [approver, *others])]
 
 
 class SwarmIdentities:
@@ -65,10 +69,12 @@ class SwarmIdentities:
         policy: SigningPolicy,
         identities: Iterable[AgentIdentity] | None = None,
         registry: KeyRegistry | None = None,
+        humans: Iterable[str] = (),
     ) -> SwarmIdentities:
         """Given identities (from a keystore) or the demo's; every member (each of the
-        agents, e.g. `system.agents.AGENTS`, and the approver) must have one."""
-        members = swarm_members(agents, approver)
+        agents, e.g. `system.agents.AGENTS`, the approver and the humans named, e.g. the
+        kill switch's approvers) must have one."""
+        members = swarm_members(agents, approver, humans)
         if identities is None:
             return cls(demo_identities(members), policy)
         made = cls(identities, policy, registry)

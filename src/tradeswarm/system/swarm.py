@@ -109,6 +109,7 @@ class Swarm:
             signing or config.signing.policy(),
             identities if loaded is None else loaded[0],
             None if loaded is None else loaded[1],
+            humans=config.killswitch.approvers,
         )
         self.registry = self.identities.registry
         keystore = str(config.identities.keystore)  # checked before any file is created
@@ -116,7 +117,8 @@ class Swarm:
         self.store = Store.open(db, writer=True)  # the one process appending to its log
         self.store.set_initial_cash(config.initial_cash)
         cash = self.store.get_initial_cash() or config.initial_cash
-        charter = make_charter(self.registry, self.identities.policy, cash, clock.now_ns())
+        quorum = config.killswitch.rule()
+        charter = make_charter(self.registry, self.identities.policy, cash, clock.now_ns(), quorum)
         self.audit = build_audit_log(self.store, clock, db, charter, audit_keys)
         broker_path = broker_path_for(db) if broker_db is None else broker_db
         self.broker = PaperBroker(clock, broker_config, broker_path)
@@ -135,7 +137,8 @@ class Swarm:
             topics=HUMAN_COMMANDS,
             logged=self.store.has_event,
         )
-        self.killswitch = KillSwitchState(self.bus, self.store)  # before the agents' handlers
+        # before the agents' handlers: they read the flag this sets
+        self.killswitch = KillSwitchState(self.bus, self.store, quorum)
         self.market = MarketView(
             spread=config.quote_spread, window=max(30, config.risk.min_history_bars)
         )

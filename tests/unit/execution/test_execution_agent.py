@@ -275,6 +275,21 @@ async def test_the_agent_cancels_on_a_kill_switch_but_leaves_the_flag_to_its_pro
 
 
 @pytest.mark.asyncio
+async def test_a_humans_vote_short_of_its_quorum_leaves_open_orders_working(rig: Rig) -> None:
+    await rig.send(permit(rig.clock))
+    vote = KillSwitchActivated(
+        reason="drill", triggered_by="human:jane", ts_event=rig.clock.now_ns()
+    )
+    env = make_envelope(vote, topic=KILLSWITCH.name, sender="human:jane", ts_ns=vote.ts_event)
+    await rig.agent.on_killswitch(env)  # the projector left the flag off: no quorum yet
+    assert [o.state for o in rig.store.list_orders()] != [OrderState.CANCELED]
+    assert len(await rig.broker.get_open_orders()) == 1
+    rig.store.set_killswitch(True, "human:jane: drill (2 of 2: jane, sam)", vote.ts_event)
+    await rig.agent.on_killswitch(env)  # the quorum met: the flag is on
+    assert [o.state for o in rig.store.list_orders()] == [OrderState.CANCELED]
+
+
+@pytest.mark.asyncio
 async def test_a_symbol_missing_from_the_instrument_master_never_reaches_the_broker(
     rig: Rig,
 ) -> None:
