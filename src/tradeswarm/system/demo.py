@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from tradeswarm.bus.transport import Transport
 from tradeswarm.core.clock import SimClock, SimSleeper
 from tradeswarm.core.errors import InvalidInput
 from tradeswarm.data.csv_bars import BUNDLED_FILE, BUNDLED_SYMBOL, bundled_bars
@@ -60,7 +62,13 @@ async def run_demo(
     history, day = pick_day(split_days(bundled_bars()), config.day)
     until_ns = _until_ns(day.session.day, until)  # before anything is created
     clock = SimClock()
-    swarm = Swarm(config, db, clock, SimSleeper(clock))
+    wire = await _connect_wire(config)  # before any file: an absent server creates nothing
+    try:
+        swarm = Swarm(config, db, clock, SimSleeper(clock), wire=wire)
+    except BaseException:
+        if wire is not None:
+            await wire.close()
+        raise
     try:
         operator = ScriptedOperator(swarm.store, clock, config.operator, swarm.human_signer())
         replay = DayReplay(swarm, clock, operator)
@@ -88,6 +96,31 @@ async def run_demo(
         return summary
     finally:
         swarm.close()
+        if wire is not None:
+            _report_wire(swarm)
+            await wire.close()
+
+
+async def _connect_wire(config: SwarmConfig) -> Transport | None:
+    """The server `[bus]` names, connected; None for the in-process bus."""
+    if config.bus.backend == "memory":
+        return None
+    from tradeswarm.bus.factory import open_transport
+
+    wire = open_transport(config.bus.transport())
+    await wire.connect()
+    return wire
+
+
+def _report_wire(swarm: Swarm) -> None:
+    """On stderr, so that the story stays the story: what the wire did not take."""
+    shipper = swarm.shipper
+    if shipper is not None and shipper.degraded:
+        print(
+            "warning: the bus server did not take every log entry; they wait in the store "
+            "and go out on the next run on this --db",
+            file=sys.stderr,
+        )
 
 
 def _until_ns(day: str, until: str | None) -> int | None:

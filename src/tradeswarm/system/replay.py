@@ -97,6 +97,8 @@ class DayReplay:
             s.desk.tick()
             await s.bus.drain()
             s.store.set_meta(CURSOR, str(bar.ts_event))
+        if s.shipper is not None:  # the committed unit's entries, to the wire
+            await s.shipper.ship()
 
     async def _close(self, day: TradingDay) -> DailySummary:
         s = self.swarm
@@ -110,4 +112,6 @@ class DayReplay:
             summary = s.compliance.publish_summary(day.session)
             await s.bus.drain()
             s.store.set_meta(DONE, day.session.day)
+        if s.shipper is not None:
+            await s.shipper.ship()
         return summary

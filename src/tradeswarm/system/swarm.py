@@ -17,6 +17,7 @@ from tradeswarm.brokers.paper_config import PaperBrokerConfig
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.signed import VerifyingGate
 from tradeswarm.bus.topics import HUMAN_COMMANDS, Role
+from tradeswarm.bus.transport import Transport
 from tradeswarm.compliance.agent import ComplianceAgent
 from tradeswarm.core.clock import Clock, Sleeper
 from tradeswarm.core.dburl import is_url
@@ -39,6 +40,7 @@ from tradeswarm.system.audit_wiring import build_audit_log
 from tradeswarm.system.config import SwarmConfig
 from tradeswarm.system.identities import SwarmIdentities, load_identities
 from tradeswarm.system.killswitch import KillSwitchState
+from tradeswarm.system.wire import LogShipper
 
 
 def broker_path_for(db: str | Path) -> str:
@@ -66,20 +68,23 @@ class Swarm:
         instruments: InstrumentMaster | None = None,
         broker_symbols: Sequence[str] | None = None,
         burst: bool = True,
+        wire: Transport | None = None,
     ) -> None:
-        """identities: given here, else from config.identities (a keystore, or the demo's
+        """wire: a connected transport the swarm streams its log to (`system.wire.
+        LogShipper`, after each unit of work; `[bus] backend` other than memory needs
+        one); identities: given here, else from config.identities (a keystore, or the demo's
         keys derived from a public seed); signing: which message types are signed with what
         (default: config.signing); instruments: the instrument master (default: the one
         config.instruments names); broker_symbols: what the paper broker lists (default:
         config.symbol); burst=False: the risk manager and the execution agent take their
         one-at-a-time paths (the reference, and the naive peer of `bench pipeline`).
         `self.registry` holds every public key, for verifiers."""
-        if config.bus.backend != "memory":  # before any file: never a silent in-process run
+        if config.bus.backend != "memory" and wire is None:  # before any file
             raise ConfigurationError(
                 "bus.backend",
                 config.bus.backend,
-                "the swarm runs in one process on the in-process bus; separate agent "
-                "processes over a server are not built yet (`tradeswarm bus check` tests one)",
+                "this entry point runs the swarm on the in-process bus only (the demo "
+                "streams its log to the server: `tradeswarm demo --config`)",
             )
         self.config = config
         self.clock = clock
@@ -120,6 +125,7 @@ class Swarm:
         quorum = config.killswitch.rule()
         charter = make_charter(self.registry, self.identities.policy, cash, clock.now_ns(), quorum)
         self.audit = build_audit_log(self.store, clock, db, charter, audit_keys)
+        self.shipper = None if wire is None else LogShipper(self.store, wire)
         broker_path = broker_path_for(db) if broker_db is None else broker_db
         self.broker = PaperBroker(clock, broker_config, broker_path)
         self.bus = InProcessBus(

@@ -63,10 +63,17 @@ def test_a_bad_bus_field_is_named(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "bus.max_deliver" in result.output
 
 
-def test_the_swarm_refuses_a_server_backend_instead_of_ignoring_it(tmp_path: Path) -> None:
-    config = tmp_path / "swarm.toml"
-    config.write_text('[bus]\nbackend = "nats"\nurl = "nats://127.0.0.1:4222"\n')
+def test_a_swarm_without_its_wire_refuses_a_server_backend(tmp_path: Path) -> None:
+    """Only the demo streams its log to `[bus]`; an entry point that builds a swarm
+    without a connected transport is refused before any file, never silently local."""
+    from tradeswarm.core.clock import SimClock, SimSleeper
+    from tradeswarm.core.errors import ConfigurationError
+    from tradeswarm.system.config import BusConfig, SwarmConfig
+    from tradeswarm.system.swarm import Swarm
+
+    bus = BusConfig(backend="nats", url="nats://127.0.0.1:4222")
+    clock = SimClock()
     db = tmp_path / "d.sqlite"
-    result = _run("demo", "--config", str(config), "--db", str(db))
-    assert result.exit_code == 2 and "bus.backend" in result.output
-    assert not db.exists()
+    with pytest.raises(ConfigurationError, match=r"bus\.backend"):
+        Swarm(SwarmConfig(bus=bus), db, clock, SimSleeper(clock))
+    assert not list(tmp_path.iterdir())
