@@ -125,6 +125,10 @@ class ExportSink:
         self.staged.extend(out)
         return seqs
 
+    def full(self) -> bool:
+        """Whether the outlet holds as many envelopes as it may."""
+        return len(self.queue) + len(self.staged) >= self.max_pending
+
     def commit(self) -> None:
         self.queue.extend(self.staged)
         self.staged = []
@@ -218,7 +222,11 @@ class Inlet:
         self.stats = InletStats()
 
     async def pump(self, max_messages: int = 256, timeout_s: float = 0.5) -> int:
-        """Fetch one batch and handle it (see the module docstring); return its size."""
+        """Fetch one batch and handle it (see the module docstring); return its size.
+        While the outlet holds as many envelopes as it may (`Backpressure`), nothing is
+        fetched: a consumer that cannot publish what it causes stops consuming."""
+        if self._exports is not None and self._exports.full():
+            return 0
         fetched = await self._consumer.fetch(max_messages, timeout_s)
         if not fetched:
             return 0
@@ -226,6 +234,9 @@ class Inlet:
         if fresh:
             try:
                 await self._unit(fresh)
+            except Backpressure:  # not the messages' fault: back later, none dead-lettered
+                for item in fresh:
+                    await item.delivery.nak(self._backoff.delay(1))
             except Exception:
                 log.warning("a batch of %d failed; redone one at a time", len(fresh))
                 for item in fresh:
@@ -296,6 +307,8 @@ class Inlet:
         delivery = item.delivery
         try:
             await self._unit([item])
+        except Backpressure:
+            await delivery.nak(self._backoff.delay(1))
         except Exception as err:
             reason = f"{type(err).__name__}: {err}"
             if delivery.attempt >= self._max_deliver:
