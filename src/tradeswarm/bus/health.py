@@ -7,10 +7,9 @@ import os
 import time
 from typing import Any
 
-import msgspec
-
 from tradeswarm.bus.factory import open_transport
 from tradeswarm.bus.transport import DeadLetter, TransportConfig, TransportUnavailable
+from tradeswarm.model.envelope import decode_head
 
 
 async def probe(config: TransportConfig) -> dict[str, Any]:
@@ -55,12 +54,6 @@ async def list_dead(config: TransportConfig, limit: int) -> list[dict[str, Any]]
         await transport.close()
 
 
-class _Head(msgspec.Struct):
-    msg_id: str
-    type: str
-    sender: str
-
-
 def _row(dead: DeadLetter) -> dict[str, Any]:
     row: dict[str, Any] = {
         "subject": dead.subject,
@@ -68,9 +61,9 @@ def _row(dead: DeadLetter) -> dict[str, Any]:
         "reason": dead.reason,
         "ts_ns": dead.ts_ns,
     }
-    try:
-        head = msgspec.json.decode(dead.data, type=_Head)
-        row.update(msg_id=head.msg_id, type=head.type, sender=head.sender)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    head = decode_head(dead.data)
+    if head is None:
         row.update(sealed=dead.data[:1] != b"{", bytes=len(dead.data))
+    else:
+        row.update(msg_id=str(head.msg_id), type=head.type, sender=head.sender)
     return row

@@ -36,7 +36,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
-import hashlib
 import logging
 import traceback
 import uuid
@@ -52,7 +51,8 @@ from tradeswarm.bus.sealed_wire import WireCodec, WireRefused
 from tradeswarm.bus.signed import VerifyingGate
 from tradeswarm.bus.transport import Consumer, Delivery, Transport, subject_of
 from tradeswarm.core.errors import TradeswarmError
-from tradeswarm.model.envelope import Envelope, encode_envelope
+from tradeswarm.crypto.merkle import hash_leaf
+from tradeswarm.model.envelope import Envelope, decode_head, encode_envelope
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class Ledger(Protocol):
     def transaction(self) -> AbstractContextManager[None]: ...
 
     def logged_digest(self, msg_id: uuid.UUID) -> bytes | None:
-        """The leaf hash (`leaf_digest`) of the logged envelope with msg_id, or None."""
+        """The leaf hash (`crypto.merkle.hash_leaf`) of the logged envelope, or None."""
         ...
 
 
@@ -262,7 +262,7 @@ class Inlet:
         for item in items:
             delivery, wire = item
             held = None if isinstance(wire, WireRefused) else _logged(self._ledger, wire)
-            if held is not None and isinstance(wire, bytes) and held == leaf_digest(wire):
+            if held is not None and isinstance(wire, bytes) and held == hash_leaf(wire):
                 self.stats.duplicates += 1
                 await delivery.ack()
             elif delivery.attempt > self._max_redeliver:
@@ -323,11 +323,8 @@ class Inlet:
 
 
 def _logged(ledger: Ledger, wire: bytes) -> bytes | None:
-    try:
-        msg_id = msgspec.json.decode(wire, type=_MsgId).msg_id
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None  # the gate refuses and logs it
-    return ledger.logged_digest(msg_id)
+    head = decode_head(wire)
+    return None if head is None else ledger.logged_digest(head.msg_id)  # else the gate refuses
 
 
 class _Opened(NamedTuple):
@@ -335,17 +332,8 @@ class _Opened(NamedTuple):
     wire: bytes | WireRefused
 
 
-class _MsgId(msgspec.Struct):
-    msg_id: uuid.UUID
-
-
-def leaf_digest(wire: bytes) -> bytes:
-    """What the log keeps of an entry's bytes: its RFC 9162 leaf hash, SHA-256(0x00 || b)."""
-    return hashlib.sha256(b"\x00" + wire).digest()
-
-
 def _digest(env: Envelope) -> bytes:
-    return leaf_digest(encode_envelope(env))
+    return hash_leaf(encode_envelope(env))
 
 
 def _run_length(queue: collections.deque[Envelope], topic: str, cap: int = 1_000) -> int:

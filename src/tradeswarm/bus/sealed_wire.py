@@ -17,8 +17,6 @@ wire and the servers, the signature says who sent it.
 
 from __future__ import annotations
 
-import msgspec
-
 from tradeswarm.core.errors import TradeswarmError
 from tradeswarm.crypto.registry import KeyRegistry
 from tradeswarm.crypto.sealing import (
@@ -30,17 +28,11 @@ from tradeswarm.crypto.sealing import (
     recipients_for,
     seal,
 )
-from tradeswarm.model.envelope import Envelope, encode_envelope
+from tradeswarm.model.envelope import Envelope, decode_head, encode_envelope
 
 
 class WireRefused(TradeswarmError):
     """Bytes off the wire the codec refuses before the gate sees them."""
-
-
-class _Head(msgspec.Struct):
-    type: str
-    topic: str
-    sender: str
 
 
 class WireCodec:
@@ -67,7 +59,7 @@ class WireCodec:
     def open(self, wire: bytes, topic: str) -> bytes:
         """The envelope's canonical bytes, or WireRefused naming why."""
         if wire[:1] == b"{":
-            head = _head(wire)
+            head = decode_head(wire)
             if head is not None and self.policy.seals(head.type):
                 raise WireRefused(f"{head.type} must be sealed, came in clear")
             return wire
@@ -78,14 +70,7 @@ class WireCodec:
             plain = open_sealed(wire, topic=topic, keyring=self.keyring, sender=sender)
         except SealError as err:
             raise WireRefused(f"sealed box refused: {err}") from None
-        head = _head(plain)
+        head = decode_head(plain)
         if head is None or head.sender != sender or head.topic != topic:
             raise WireRefused(f"sealed by {sender} for {topic}, the envelope inside disagrees")
         return plain
-
-
-def _head(wire: bytes) -> _Head | None:
-    try:
-        return msgspec.json.decode(wire, type=_Head)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None  # not even an envelope: the gate refuses it and logs why

@@ -53,6 +53,28 @@ def decode_envelope(data: bytes) -> Envelope:
     return _decoder.decode(data)
 
 
+class EnvelopeHead(msgspec.Struct):
+    """The routing fields of an envelope's canonical bytes, read without decoding (or
+    validating) its payload: for a consumer's duplicate check, a sealed box's contents,
+    a dead letter's listing, the topic a log entry is published on."""
+
+    msg_id: uuid.UUID
+    type: str
+    topic: str
+    sender: str
+
+
+_head_decoder = msgspec.json.Decoder(EnvelopeHead)
+
+
+def decode_head(data: bytes) -> EnvelopeHead | None:
+    """The head of an envelope's bytes, or None when they are no envelope at all."""
+    try:
+        return _head_decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
 def signing_bytes(env: Envelope) -> bytes:
     """The bytes a signature covers: the canonical encoding with the signature slot empty."""
     if env.signature is None:

@@ -16,6 +16,10 @@ from tradeswarm.bus.transport import subject_of
 from tradeswarm.cli.main import app
 from transport_kit import config_for, connected
 
+FILL = b'{"msg_id":"018cca94-d240-7e7d-afe5-70be5219887b","type":"FillReceived",' + (
+    b'"topic":"trading.execution.fill","sender":"order-executor:order-executor-01"}'
+)
+
 
 def _run(*args: str):
     return CliRunner().invoke(app, list(args))
@@ -31,7 +35,7 @@ def test_check_and_dead_letters_against_a_real_server(kind, tmp_path: Path) -> N
             async with connected(cfg) as t:
                 subject = subject_of(cfg.namespace, "trading.execution.fill")
                 consumer = await t.consumer([subject], "c", "c1")
-                await t.publish(subject, [b'{"msg_id":"m-1","type":"FillReceived","sender":"x"}'])
+                await t.publish(subject, [FILL])
                 (d,) = await consumer.fetch(1, 3.0)
                 await d.dead_letter("ValueError: bad fill")
 
