@@ -1,6 +1,6 @@
 """`VerifyingGate.receive_many_bytes` says of every envelope exactly what `receive_bytes`
 one at a time would: the same admitted, the same refused for the same reasons, in order;
-over generated mixes of genuine bursts, copies, forgeries sharing a genuine msg_id,
+over generated mixes of genuine bursts, copies, forgeries sharing a genuine msg_id, unsigned copies,
 wrong senders, stale and undecodable bytes."""
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ def _forge(wire: bytes, how: str) -> bytes:
         env["sender"] = str(RISK)
     elif how == "stale":
         env["ts_ns"] = T0 - 10 * 60 * NS_PER_SECOND
+    elif how == "unsigned":
+        env["signature"] = None
     elif how == "garbage":
         return b"\x00" + wire[:20]
     return msgspec.json.encode(env, order="sorted")
@@ -60,7 +62,7 @@ def mixes(draw: st.DrawFn) -> list[bytes]:
     pool = list(genuine)
     for _ in range(draw(st.integers(0, 10))):
         base = draw(st.sampled_from(genuine))
-        how = draw(st.sampled_from(["copy", "quantity", "sender", "stale", "garbage"]))
+        how = draw(st.sampled_from(["copy", "quantity", "sender", "stale", "unsigned", "garbage"]))
         pool.append(base if how == "copy" else _forge(base, how))
     return draw(st.permutations(pool))
 
