@@ -253,6 +253,11 @@ class VerifyingGate:
         claimed = (env.msg_id, env.type, env.topic, env.sender)
         self._log(err.reason, err.detail, digest, *claimed)
 
+    def refuse(self, env: Envelope, detail: str) -> None:
+        """Log env refused by the process boundary it came through (an agent's channel
+        carrying another's envelope: `system.remote_agent`), without judging it."""
+        self._reject(env, SignatureInvalid(RejectReason.ACL, detail[:500]))
+
     def refuse_wire(self, wire: bytes, detail: str) -> None:
         """Log bytes refused before the gate could judge them (`bus.sealed_wire`)."""
         digest = hashlib.sha256(wire).hexdigest()

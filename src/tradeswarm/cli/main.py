@@ -23,6 +23,8 @@ from tradeswarm.cli.common import DB_HELP, cli_errors, console, existing_store
 from tradeswarm.cli.data import data_app
 from tradeswarm.cli.oversight import killswitch_app, oversight_app
 from tradeswarm.cli.policy import policy_app
+from tradeswarm.cli.processes import run as run_command
+from tradeswarm.cli.processes import up as up_command
 
 app = typer.Typer(
     help="Governed, autonomous trading agents: a deterministic risk gate, human oversight, "
@@ -40,6 +42,8 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(data_app, name="data")
 app.command("backtest")(backtest_command)
 app.command("paper")(paper_command)
+app.command("run")(run_command)
+app.command("up")(up_command)
 
 DbOption = Annotated[str, typer.Option("--db", help=DB_HELP)]
 

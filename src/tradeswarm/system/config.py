@@ -79,8 +79,13 @@ class BusConfig(ConfigBase, frozen=True):
 
     The wire between processes (`bus.transport`): backend ("memory", "nats", "redis"),
     url, namespace and the delivery limits, checked by `tradeswarm bus check` and read by
-    `tradeswarm bus dead-letters`. The swarm itself still runs in one process: a backend
-    other than memory is refused by `demo` and the swarm commands, not silently ignored.
+    `tradeswarm bus dead-letters`; the demo streams its log to it.
+
+    remote_agents: the agents that run in processes of their own (`tradeswarm run SLOT`,
+    started by `tradeswarm up`): "analyzer", "trader", "strategy:NAME"; the kernel
+    process keeps the rest (risk, execution, compliance, the desk: they share the books)
+    and the log. call_timeout_s: how long the kernel waits for such an agent to answer
+    one call (resending it every call_retry_s) before it stops the day.
     """
 
     max_batch: int = MAX_BATCH
@@ -92,11 +97,20 @@ class BusConfig(ConfigBase, frozen=True):
     max_redeliver: int = 20
     max_in_flight: int = 1_000
     connect_timeout_s: float = 5.0
+    remote_agents: list[str] = msgspec.field(default_factory=list)
+    call_retry_s: float = 2.0
+    call_timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.max_batch < 1:
             raise ConfigurationError("bus.max_batch", self.max_batch, "must be at least 1")
         self.transport()  # every wire field checked at load, naming it
+        if not 0 < self.call_retry_s <= self.call_timeout_s:
+            raise ConfigurationError(
+                "bus.call_retry_s", self.call_retry_s, "must be in (0, bus.call_timeout_s]"
+            )
+        if len(set(self.remote_agents)) != len(self.remote_agents):
+            raise ConfigurationError("bus.remote_agents", self.remote_agents, "names one twice")
 
     def transport(self) -> TransportConfig:
         """The wire's settings (`bus.transport.TransportConfig`)."""

@@ -54,15 +54,22 @@ def _summary(s: DailySummary, emit: Emit) -> None:
 
 
 async def run_demo(
-    db: str | Path, config: SwarmConfig, emit: Emit, until: str | None = None
+    db: str | Path,
+    config: SwarmConfig,
+    emit: Emit,
+    until: str | None = None,
+    wire: Transport | None = None,
 ) -> DailySummary | None:
-    """Replay config.day on db; resume if db already holds part of the day."""
+    """Replay config.day on db; resume if db already holds part of the day. wire: a
+    connected transport (default: the one `[bus]` names, connected here; closed at the
+    end either way)."""
     if config.symbol != BUNDLED_SYMBOL:
         raise InvalidInput("symbol", config.symbol, f"the bundled data has only {BUNDLED_SYMBOL}")
     history, day = pick_day(split_days(bundled_bars()), config.day)
     until_ns = _until_ns(day.session.day, until)  # before anything is created
     clock = SimClock()
-    wire = await _connect_wire(config)  # before any file: an absent server creates nothing
+    if wire is None:  # before any file: an absent server creates nothing
+        wire = await _connect_wire(config)
     try:
         swarm = Swarm(config, db, clock, SimSleeper(clock), wire=wire)
     except BaseException:

@@ -87,9 +87,7 @@ class DayReplay:
             s.pump_inbox()  # humans' commands first: a kill switch stops this bar's trades
             await s.bus.drain()
             await s.execution.sync()
-            s.analyzer.on_bar(bar)
-            for agent in s.strategies:
-                agent.on_bar(bar)
+            await s.feed_bar(bar)
             await s.bus.drain()
             if self.operator is not None:
                 self.operator.act()

@@ -15,8 +15,9 @@ from tradeswarm.audit.charter import make_charter
 from tradeswarm.brokers.paper import PaperBroker
 from tradeswarm.brokers.paper_config import PaperBrokerConfig
 from tradeswarm.bus.inproc import InProcessBus
+from tradeswarm.bus.rpc import RpcClient
 from tradeswarm.bus.signed import VerifyingGate
-from tradeswarm.bus.topics import HUMAN_COMMANDS, Role
+from tradeswarm.bus.topics import HUMAN_COMMANDS, Role, Topic
 from tradeswarm.bus.transport import Transport
 from tradeswarm.compliance.agent import ComplianceAgent
 from tradeswarm.core.clock import Clock, Sleeper
@@ -29,7 +30,8 @@ from tradeswarm.data.view import MarketView
 from tradeswarm.execution.agent import ExecutionAgent
 from tradeswarm.execution.pretrade import Collar
 from tradeswarm.instruments import InstrumentMaster, load_master
-from tradeswarm.model.messages import OversightRequested
+from tradeswarm.model.market import Bar
+from tradeswarm.model.messages import Message, OversightRequested
 from tradeswarm.oversight.desk import OversightDesk
 from tradeswarm.risk.limits import RiskLimits
 from tradeswarm.risk.manager import RiskManager
@@ -40,6 +42,8 @@ from tradeswarm.system.audit_wiring import build_audit_log
 from tradeswarm.system.config import SwarmConfig
 from tradeswarm.system.identities import SwarmIdentities, load_identities
 from tradeswarm.system.killswitch import KillSwitchState
+from tradeswarm.system.remote_agent import RemoteAgent
+from tradeswarm.system.role_calls import STRATEGY_INPUTS, channel_of, check_slot, strategy_names
 from tradeswarm.system.wire import LogShipper
 
 
@@ -86,6 +90,22 @@ class Swarm:
                 "this entry point runs the swarm on the in-process bus only (the demo "
                 "streams its log to the server: `tradeswarm demo --config`)",
             )
+        names = strategy_names(config.strategies)
+        self.remote_slots = [check_slot(slot, names) for slot in config.bus.remote_agents]
+        if self.remote_slots and wire is None:
+            raise ConfigurationError(
+                "bus.remote_agents",
+                config.bus.remote_agents,
+                "agents in processes of their own need the wire: set bus.backend and bus.url",
+            )
+        if "trader" in self.remote_slots and config.trader.sizing is Sizing.PORTFOLIO:
+            raise ConfigurationError(
+                "trader.sizing",
+                "portfolio",
+                "portfolio sizing reads the kernel's books: "
+                "leave the trader out of bus.remote_agents",
+            )
+        self.wire = wire
         self.config = config
         self.clock = clock
         self.burst = burst
@@ -148,14 +168,24 @@ class Swarm:
         self.market = MarketView(
             spread=config.quote_spread, window=max(30, config.risk.min_history_bars)
         )
+        self.remote: list[RemoteAgent] = []
+        self._agent_gate: VerifyingGate | None = None
         self._build_agents(notify, sleeper)
 
     def _build_agents(
         self, notify: Callable[[OversightRequested], None] | None, sleeper: Sleeper
     ) -> None:
         c, bus, clock, n = self.config, self.bus, self.clock, AGENT_NAMES
-        self.analyzer = MarketAnalyzer(n["analyzer"], bus, clock)
-        self.trader = TradingAgent(n["trader"], bus, clock, c.trader, self._sizer())
+        self.analyzer: MarketAnalyzer | RemoteAgent = (
+            self._remote("analyzer", n["analyzer"], Role.ANALYZER)
+            if "analyzer" in self.remote_slots
+            else MarketAnalyzer(n["analyzer"], bus, clock)
+        )
+        self.trader: TradingAgent | RemoteAgent = (
+            self._remote("trader", n["trader"], Role.TRADER, STRATEGY_INPUTS)
+            if "trader" in self.remote_slots
+            else TradingAgent(n["trader"], bus, clock, c.trader, self._sizer())
+        )
         self.risk = RiskManager(
             n["risk"],
             bus,
@@ -186,10 +216,54 @@ class Swarm:
             n["compliance"], bus, clock, store=self.store, config=c.compliance
         )
         self.desk = OversightDesk(n["desk"], bus, clock, store=self.store, notify=notify)
-        self.strategies = [
-            StrategyAgent(name, bus, clock, strategy, list(spec.symbols), self._books)
+        self.strategies: list[StrategyAgent | RemoteAgent] = [
+            self._remote(f"strategy:{name}", name, Role.TRADER, STRATEGY_INPUTS, self._books)
+            if f"strategy:{name}" in self.remote_slots
+            else StrategyAgent(name, bus, clock, strategy, list(spec.symbols), self._books)
             for name, spec, strategy in self._strategies
         ]
+
+    def _remote(
+        self,
+        slot: str,
+        name: str,
+        role: Role,
+        inputs: Sequence[Topic[Message]] = (),
+        books: Callable[[], tuple[Decimal, Decimal]] | None = None,
+    ) -> RemoteAgent:
+        """The stand-in for slot's agent in its own process; every stand-in admits what
+        its agent answers through one gate (`system.remote_agent`)."""
+        assert self.wire is not None
+        if self._agent_gate is None:
+            self._agent_gate = VerifyingGate(
+                self.bus,
+                self.registry,
+                self.clock,
+                policy=self.identities.policy,
+                logged=self.store.has_event,
+            )
+        bus_cfg = self.config.bus
+        client = RpcClient(
+            self.wire,
+            channel_of(slot),
+            retry_s=bus_cfg.call_retry_s,
+            timeout_s=bus_cfg.call_timeout_s,
+        )
+        agent = RemoteAgent(
+            name, role, self.bus, self.clock, self._agent_gate, client, inputs, books
+        )
+        self.remote.append(agent)
+        return agent
+
+    async def feed_bar(self, bar: Bar) -> None:
+        """A closed bar to the analyzer and the strategies, in that order (whatever they
+        publish is queued on the bus, as if they all ran here)."""
+        self.analyzer.on_bar(bar)
+        for agent in self.strategies:
+            agent.on_bar(bar)
+        for remote in (self.analyzer, *self.strategies):
+            if isinstance(remote, RemoteAgent):
+                await remote.flush()
 
     def _limits(self) -> RiskLimits:
         """The configured limits, each strategy agent under the tier its spec names."""

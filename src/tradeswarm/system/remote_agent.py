@@ -1,0 +1,98 @@
+"""The kernel's stand-in for an agent that runs in its own process.
+
+It sits where the agent would sit: subscribed to the same topics at the same place in
+the kernel's bus, so a run is delivered to it exactly when it would reach the agent, and
+it answers in the same turn: the run goes out as one call (`bus.rpc`), the envelopes the
+agent published come back, and they enter the kernel's bus only through its
+VerifyingGate (signature, role ACL, TTL, replay) and only if their sender is the agent
+this channel belongs to; every refusal is logged. Bars and the log's envelopes the
+agent rebuilds from are queued and go out ahead of the next call. The kernel's bus
+queues what the agent published where the agent itself would have queued it, so the
+day plays out as it does in one process: the same decisions, books and story."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+from tradeswarm.bus.identity import Identity
+from tradeswarm.bus.inproc import InProcessBus
+from tradeswarm.bus.rpc import RpcClient
+from tradeswarm.bus.signed import VerifyingGate
+from tradeswarm.bus.topics import Role, Topic
+from tradeswarm.core.clock import Clock
+from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
+from tradeswarm.model.market import Bar
+from tradeswarm.model.messages import Message
+from tradeswarm.system.role_calls import (
+    ANSWER,
+    ENCODER,
+    BarItem,
+    DeliverItem,
+    Item,
+    RestoreItem,
+    RoleCall,
+)
+
+Books = Callable[[], tuple[Decimal, Decimal]]
+
+
+class RemoteAgent:
+    """An agent of the swarm that runs elsewhere, seen from the kernel."""
+
+    def __init__(
+        self,
+        name: str,
+        role: Role,
+        bus: InProcessBus,
+        clock: Clock,
+        gate: VerifyingGate,
+        client: RpcClient,
+        inputs: Sequence[Topic[Message]] = (),
+        books: Books | None = None,
+    ) -> None:
+        self.identity = Identity(name, role)
+        self._clock, self._gate, self.client = clock, gate, client
+        self._books = books
+        self._pending: list[Item] = []
+        self.calls = 0
+        for topic in inputs:
+            bus.subscribe_batch(topic, self._deliver)
+
+    def on_bar(self, bar: Bar, publish: bool = True) -> None:
+        """Queue a bar; it goes out with the next `flush` (or call)."""
+        self._pending.append(BarItem(bar, publish))
+
+    def restore(self, env: Envelope) -> None:
+        """Queue a log entry the agent rebuilds its books from."""
+        self._pending.append(RestoreItem(encode_envelope(env)))
+
+    async def _deliver(self, run: list[Envelope]) -> None:
+        self._pending.append(DeliverItem([encode_envelope(e) for e in run]))
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Send what is queued as one call; admit what the agent answers."""
+        if not self._pending:
+            return
+        items, self._pending = self._pending, []
+        books = None if self._books is None else self._books()
+        call = RoleCall(self._clock.now_ns(), items, books)
+        answer = ANSWER.decode(await self.client.call(ENCODER.encode(call)))
+        self.calls += 1
+        self._admit(answer.envelopes)
+
+    def _admit(self, wires: list[bytes]) -> None:
+        mine = str(self.identity)
+        passed = []
+        for wire in wires:
+            try:
+                sender = decode_envelope(wire).sender
+            except Exception:  # the gate logs what does not decode, as it logs any refusal
+                passed.append(wire)
+                continue
+            if sender == mine:
+                passed.append(wire)
+            else:
+                self._gate.refuse(decode_envelope(wire), f"{sender} on {mine}'s channel")
+        self._gate.receive_many_bytes(passed)

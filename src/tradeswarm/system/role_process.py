@@ -1,0 +1,179 @@
+"""One agent in its own process (`tradeswarm run ROLE`): the same agent class the kernel
+would build, on a bus of its own that holds only this agent's key, driven by the
+kernel's calls (`bus.rpc`): it publishes nothing to anyone but the kernel, which admits
+what it answers only through its VerifyingGate. Its state is a fold of the calls, so a
+restarted process is rebuilt by the kernel's journal, and nothing it did twice counts
+twice (the kernel's gate and bus drop a msg_id seen before)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+import msgspec
+
+from tradeswarm.agents.analyzer import MarketAnalyzer
+from tradeswarm.agents.strategy_host import StrategyAgent
+from tradeswarm.agents.trader import Sizing, TradingAgent
+from tradeswarm.bus.inproc import InProcessBus
+from tradeswarm.bus.rpc import RpcServer
+from tradeswarm.bus.signing import BusSigning
+from tradeswarm.bus.transport import Transport
+from tradeswarm.core.clock import SimClock
+from tradeswarm.core.errors import ConfigurationError
+from tradeswarm.crypto.contexts import MESSAGE_TYPES
+from tradeswarm.crypto.identity import AgentIdentity
+from tradeswarm.crypto.provision import demo_identities
+from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
+from tradeswarm.strategy.loader import load_strategies
+from tradeswarm.system.agents import AGENT_NAMES
+from tradeswarm.system.config import SwarmConfig
+from tradeswarm.system.identities import load_identities
+from tradeswarm.system.role_calls import (
+    CALL,
+    ENCODER,
+    BarItem,
+    DeliverItem,
+    RestoreItem,
+    RoleAnswer,
+    channel_of,
+    check_slot,
+    role_of,
+    strategy_names,
+)
+
+RoleAgent = MarketAnalyzer | StrategyAgent
+
+
+class _Captured:
+    """The local bus's sink: what the agent published, for the answer."""
+
+    def __init__(self) -> None:
+        self.envs: list[Envelope] = []
+
+    def append_events(self, envs: Sequence[Envelope]) -> list[int | None]:
+        self.envs.extend(envs)
+        return [None] * len(envs)
+
+
+class RoleProcess:
+    """The agent of one slot (`analyzer`, `trader`, `strategy:NAME`) behind an RpcServer."""
+
+    def __init__(self, config: SwarmConfig, slot: str, transport: Transport) -> None:
+        names = strategy_names(config.strategies)
+        self.slot = check_slot(slot, names)
+        if slot == "trader" and config.trader.sizing is Sizing.PORTFOLIO:
+            raise ConfigurationError(
+                "trader.sizing",
+                "portfolio",
+                "portfolio sizing reads the kernel's books: "
+                "run the trader in the kernel (leave it out of bus.remote_agents)",
+            )
+        self.config = config
+        self.name = AGENT_NAMES[slot] if slot in AGENT_NAMES else slot.removeprefix("strategy:")
+        self.keys = _own_identity(config, self.name, str(role_of(slot)))
+        self.server = RpcServer(transport, channel_of(slot), self.apply, self.reset)
+        self.books: tuple[Decimal, Decimal] | None = None
+        # everything it sends crosses a process boundary: a VerifyingGate admits only
+        # signed envelopes, so every type is signed here (in the policy's algorithms)
+        policy = config.signing.policy()
+        self.policy = msgspec.structs.replace(policy, signed_types=frozenset(MESSAGE_TYPES))
+        self.reset()
+
+    def reset(self) -> None:
+        """A fresh agent: the kernel replays what it needs (a new epoch, or a failure)."""
+        self.clock = SimClock()
+        self.captured = _Captured()
+        signing = BusSigning(self.policy, [self.keys])
+        self.bus = InProcessBus(self.clock, sink=self.captured, signing=signing, random_nonces=True)
+        self.agent = self._build()
+
+    def _build(self) -> RoleAgent:
+        if self.slot == "analyzer":
+            return MarketAnalyzer(self.name, self.bus, self.clock)
+        if self.slot == "trader":
+            return TradingAgent(self.name, self.bus, self.clock, self.config.trader)
+        ((name, spec, strategy),) = [
+            s for s in load_strategies(self.config.strategies) if s[0] == self.name
+        ]
+        return StrategyAgent(name, self.bus, self.clock, strategy, list(spec.symbols), self._books)
+
+    def _books(self) -> tuple[Decimal, Decimal]:
+        if self.books is None:
+            raise ConfigurationError("books", None, "the kernel sent no books with this call")
+        return self.books
+
+    async def apply(self, body: bytes) -> bytes:
+        call = CALL.decode(body)
+        if call.now_ns > self.clock.now_ns():
+            self.clock.set(call.now_ns)
+        self.books = call.books
+        for item in call.items:
+            if isinstance(item, BarItem):
+                self.agent.on_bar(item.bar, publish=item.publish)
+            elif isinstance(item, RestoreItem):
+                if isinstance(self.agent, StrategyAgent):
+                    self.agent.restore(decode_envelope(item.envelope))
+            elif isinstance(item, DeliverItem):
+                for wire in item.envelopes:
+                    self.bus.inject(decode_envelope(wire))
+            await self.bus.drain()
+        published, self.captured.envs = self.captured.envs, []
+        return ENCODER.encode(RoleAnswer([encode_envelope(e) for e in published]))
+
+
+def _own_identity(config: SwarmConfig, name: str, role: str) -> AgentIdentity:
+    """This agent's keys only: the demo's (from the public seed) or the keystore's."""
+    loaded = load_identities(config.identities)
+    if loaded is None:
+        (identity,) = demo_identities([(name, role)])
+        return identity
+    found = [i for i in loaded[0] if i.name == name and i.role == role]
+    if not found:
+        raise ConfigurationError("identities", name, f"no {role} identity with this name")
+    return found[0]
+
+
+async def serve_role(
+    config: SwarmConfig,
+    slot: str,
+    emit: Callable[[str], None],
+    stop: asyncio.Event | None = None,
+) -> None:
+    """`tradeswarm run SLOT`: connect to the configured wire, answer the kernel's calls
+    until stop is set (SIGTERM or Ctrl-C when None). A wire that drops is waited for
+    (the client reconnects; the kernel resends what got no answer)."""
+    if config.bus.backend == "memory":
+        raise ConfigurationError(
+            "bus.backend", "memory", "an agent in its own process needs a server (nats or redis)"
+        )
+    from tradeswarm.bus.factory import open_transport
+
+    transport = open_transport(config.bus.transport())
+    await transport.connect()
+    role = RoleProcess(config, slot, transport)  # before "ready": config errors first
+    stop = stop or _stop_on_signals()
+    emit(f"ready {slot} as {role.keys.principal} on {config.bus.backend} {config.bus.url}")
+    backoff = 0.1
+    try:
+        while not stop.is_set():
+            try:
+                await role.server.serve_once()
+                backoff = 0.1
+            except Exception as err:  # each backend's client raises its own errors
+                emit(f"warning: the wire failed ({err}); retrying in {backoff:.1f} s")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+    finally:
+        await role.server.close()
+        await transport.close()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
