@@ -184,6 +184,8 @@ class RpcServer:
         self.epoch, self.applied = 0, 0
         self._last: Answer | None = None
         self._consumer: Consumer | None = None
+        self.behinds = 0
+        """How many times it asked the caller for calls again (it had lost them)."""
 
     async def serve_once(self, timeout_s: float = 0.5) -> int:
         """Answer the calls that arrive within timeout_s; how many were read."""
@@ -218,7 +220,10 @@ class RpcServer:
         if call.seq == self.applied and self._last is not None:
             return self._last  # a copy of the last call: the same answer
         if call.seq != self.applied + 1:
-            return None if call.seq < self.applied else self._reply(call, "behind")
+            if call.seq < self.applied:
+                return None
+            self.behinds += 1
+            return self._reply(call, "behind")
         try:
             body = await self._apply(call.body)
         except Exception as err:  # the agent's own failure: report it, forget the state

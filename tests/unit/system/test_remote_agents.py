@@ -1,0 +1,244 @@
+"""Agents in processes of their own, on the in-memory wire (the processes' code, the
+kernel's gate): the day tells the in-process story; a restarted agent is rebuilt from the
+kernel's journal; what a hostile agent process answers is refused and logged."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from tradeswarm.agents.trader import TradingAgent
+from tradeswarm.bus.inproc import InProcessBus
+from tradeswarm.bus.memory_transport import MemoryTransport
+from tradeswarm.core.clock import SimClock
+from tradeswarm.core.errors import ConfigurationError
+from tradeswarm.crypto.keys import Algorithm
+from tradeswarm.crypto.provision import demo_identities
+from tradeswarm.crypto.reasons import RejectReason
+from tradeswarm.crypto.signing import sign_envelope
+from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
+from tradeswarm.model.messages import EnvelopeRejected, MarketSignal, TradeIntent
+from tradeswarm.store import Store
+from tradeswarm.system.config import SwarmConfig, load_config
+from tradeswarm.system.demo import run_demo
+from tradeswarm.system.role_calls import ANSWER, ENCODER, STRATEGY_INPUTS, RoleAnswer
+from tradeswarm.system.role_process import RoleProcess
+from tradeswarm.system.swarm import Swarm
+
+SLOTS = ("analyzer", "trader")
+
+
+def _config(slots: tuple[str, ...] = SLOTS, **bus: object) -> SwarmConfig:
+    base = load_config(None)
+    fields = {"remote_agents": list(slots), "ack_wait_s": 0.3, "call_retry_s": 0.5, **bus}
+    return msgspec.structs.replace(base, bus=msgspec.structs.replace(base.bus, **fields))
+
+
+async def _day(
+    config: SwarmConfig, db: str, roles: Callable[[MemoryTransport], list[RoleProcess]]
+) -> list[str]:
+    """The demo's story with each role served beside the kernel, on one in-memory wire."""
+    wire = MemoryTransport(config.bus.transport())
+    stop, out = asyncio.Event(), []
+    tasks = [asyncio.create_task(r.server.serve(stop)) for r in roles(wire)]
+    try:
+        await run_demo(db, config, out.append, wire=wire)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    return [str(line) for line in out]
+
+
+def _plain(config: SwarmConfig, slots: tuple[str, ...] = SLOTS) -> Callable[..., list[RoleProcess]]:
+    return lambda wire: [RoleProcess(config, slot, wire) for slot in slots]
+
+
+@functools.cache
+def _reference() -> tuple[str, ...]:
+    out: list[str] = []
+    asyncio.run(run_demo(":memory:", load_config(None), out.append))
+    return tuple(out)
+
+
+def _story(lines: list[str] | tuple[str, ...]) -> list[str]:
+    """The story and the books, less the per-order audit lines (their signature counts
+    grow: an agent in its own process signs every envelope it sends)."""
+    return [line for line in lines if not line.startswith("  ✓ order ")]
+
+
+def _log(db: Path) -> list[Envelope]:
+    with Store.open(db) as store:
+        return [decode_envelope(r.body) for r in store.iter_events()]
+
+
+def test_the_day_in_processes_tells_the_in_process_story(tmp_path: Path) -> None:
+    config = _config()
+    got = asyncio.run(_day(config, str(tmp_path / "s.sqlite"), _plain(config)))
+    assert _story(got) == _story(_reference())
+    log = _log(tmp_path / "s.sqlite")
+    kinds = collections.Counter(e.type for e in log)
+    assert kinds["EnvelopeRejected"] == 0 and kinds["MarketSignal"] == 45
+    sent = [e for e in log if e.type in ("MarketSignal", "TradeIntent")]
+    assert sent and all(e.signature is not None for e in sent)  # signed in their process
+    assert "signatures valid" in got[-2] and got[-1].endswith("every table: clean")
+
+
+def test_a_restarted_agent_is_rebuilt_from_the_kernels_journal(tmp_path: Path) -> None:
+    """The trader's process hangs at its 40th call, holding it; a second one joins: it
+    answers `behind`, the kernel sends it the day so far, and the day goes on as it would."""
+    config = _config()
+
+    async def day() -> tuple[list[str], RoleProcess]:
+        wire = MemoryTransport(config.bus.transport())
+        first, later = RoleProcess(config, "trader", wire), RoleProcess(config, "trader", wire)
+        analyzer = RoleProcess(config, "analyzer", wire)
+
+        async def hang_at_40(body: bytes) -> bytes:
+            if first.server.applied >= 40:
+                await asyncio.Event().wait()
+            return await RoleProcess.apply(first, body)
+
+        first.server._apply = hang_at_40
+        stop, out = asyncio.Event(), []
+        tasks = [asyncio.create_task(r.server.serve(stop)) for r in (analyzer, first)]
+
+        async def join_later() -> None:
+            while first.server.applied < 40:
+                await asyncio.sleep(0.02)
+            await later.server.serve(stop)
+
+        tasks.append(asyncio.create_task(join_later()))
+        await run_demo(str(tmp_path / "r.sqlite"), config, out.append, wire=wire)
+        stop.set()
+        tasks[1].cancel()  # the hung process, killed
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return [str(line) for line in out], later
+
+    got, later = asyncio.run(day())
+    assert _story(got) == _story(_reference())
+    assert later.server.behinds >= 1 and later.server.applied > 40
+
+
+class _HostileTrader(RoleProcess):
+    """Answers its first intent with a tampered copy and a replay of it, too."""
+
+    tampered = False
+
+    async def apply(self, body: bytes) -> bytes:
+        answer = ANSWER.decode(await super().apply(body))
+        intents = [w for w in answer.envelopes if decode_envelope(w).type == "TradeIntent"]
+        if not intents or self.tampered:
+            return ENCODER.encode(answer)
+        self.tampered = True
+        genuine = decode_envelope(intents[0])
+        assert isinstance(genuine.payload, TradeIntent)
+        bigger = msgspec.structs.replace(genuine.payload, quantity=genuine.payload.quantity * 100)
+        forged = msgspec.structs.replace(  # a new message under the genuine's signature
+            genuine, msg_id=uuid.uuid4(), nonce=os.urandom(16), payload=bigger
+        )
+        extra = [encode_envelope(forged), intents[0]]
+        return ENCODER.encode(RoleAnswer([*answer.envelopes, *extra]))
+
+
+class _HostileAnalyzer(RoleProcess):
+    """Sends an intent as the trader, signed with the trader's (public-seed) key."""
+
+    sent = False
+
+    async def apply(self, body: bytes) -> bytes:
+        answer = ANSWER.decode(await super().apply(body))
+        signals = [decode_envelope(w) for w in answer.envelopes]
+        if self.sent or not signals:
+            return ENCODER.encode(answer)
+        trader = RoleProcess(self.config, "trader", self.server.transport)
+        assert isinstance(signals[0].payload, MarketSignal)
+        intent = trader.agent.intent_for_signal(signals[0].payload)  # type: ignore[union-attr]
+        if intent is None:  # the trader would not trade on this one
+            return ENCODER.encode(answer)
+        self.sent = True
+        (keys,) = demo_identities([("trading-agent-01", "trading-agent")])
+        stolen = _as(
+            signals[0], intent, "trading-agent:trading-agent-01", keys.signer(Algorithm.ED25519)
+        )
+        return ENCODER.encode(RoleAnswer([*answer.envelopes, encode_envelope(stolen)]))
+
+
+def _as(template: Envelope, payload: object, sender: str, signer: object) -> Envelope:
+    env = msgspec.structs.replace(
+        template,
+        type="TradeIntent",
+        topic="trading.intent.created",
+        sender=sender,
+        payload=payload,
+        signature=None,
+        ttl_ms=60_000,
+    )
+    return sign_envelope(env, signer)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("hostile", ["trader", "analyzer"])
+def test_what_a_hostile_agent_process_answers_is_refused_and_logged(
+    tmp_path: Path, hostile: str
+) -> None:
+    config = _config()
+
+    def roles(wire: MemoryTransport) -> list[RoleProcess]:
+        if hostile == "trader":
+            return [RoleProcess(config, "analyzer", wire), _HostileTrader(config, "trader", wire)]
+        return [_HostileAnalyzer(config, "analyzer", wire), RoleProcess(config, "trader", wire)]
+
+    got = asyncio.run(_day(config, str(tmp_path / "h.sqlite"), roles))
+    refusals = [e.payload for e in _log(tmp_path / "h.sqlite") if e.type == "EnvelopeRejected"]
+    assert all(isinstance(r, EnvelopeRejected) for r in refusals)
+    reasons = sorted(r.reason for r in refusals)  # type: ignore[union-attr]
+    if hostile == "trader":
+        assert reasons == sorted([RejectReason.BAD_SIGNATURE, RejectReason.REPLAYED]), refusals
+    else:
+        assert reasons == [RejectReason.ACL] and "channel" in refusals[0].detail, refusals  # type: ignore[union-attr]
+    books = [line for line in got if line.startswith("books:")]
+    assert books == [line for line in _reference() if line.startswith("books:")]
+
+
+def test_strategy_inputs_are_what_a_strategy_agent_subscribes_to() -> None:
+    bus = InProcessBus(SimClock())
+    TradingAgent("t", bus, SimClock(), load_config(None).trader)
+    assert list(bus._subs) == [t.name for t in STRATEGY_INPUTS]
+
+
+@pytest.mark.parametrize(
+    ("slots", "field", "words"),
+    [
+        (("risk",), "bus.remote_agents", "kernel process"),
+        (("execution",), "bus.remote_agents", "kernel process"),
+        (("nobody",), "bus.remote_agents", "no agent that can run"),
+        (("strategy:absent",), "bus.remote_agents", "no agent that can run"),
+    ],
+)
+def test_agents_that_cannot_run_alone_are_refused(
+    tmp_path: Path, slots: tuple[str, ...], field: str, words: str
+) -> None:
+    config = _config(slots)
+    with pytest.raises(ConfigurationError) as err:
+        Swarm(config, tmp_path / "x.sqlite", SimClock(), None, wire=MemoryTransport())  # type: ignore[arg-type]
+    assert field in str(err.value) and words in str(err.value)
+    with pytest.raises(ConfigurationError):
+        RoleProcess(config, slots[0], MemoryTransport())
+    assert not list(tmp_path.iterdir())  # nothing created
+
+
+def test_remote_agents_without_a_wire_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=r"bus\.remote_agents"):
+        Swarm(_config(), tmp_path / "x.sqlite", SimClock(), None)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="names one twice"):
+        _config(("trader", "trader"))
+    with pytest.raises(ConfigurationError, match=r"bus\.call_retry_s"):
+        _config(call_retry_s=90.0)
+    assert not list(tmp_path.iterdir())
