@@ -94,6 +94,7 @@ class RpcClient:
         self._consumer: Consumer | None = None
         self.catch_ups = 0
         """How many times the callee asked for the journal again (it restarted)."""
+        self._known: dict[str, int] = {}  # callee boot -> the furthest it said it had applied
 
     async def call(self, body: bytes) -> bytes:
         """Apply body in the callee after every earlier call; its answer."""
@@ -138,8 +139,15 @@ class RpcClient:
                     f"{self.channel} did not answer call {seq} within {self.timeout_s} s"
                 )
             call = Call(self.epoch, seq, self._journal[seq - 1], time.time_ns())
-            await self.transport.publish(self._call_subject, [_ENC.encode(call)])
-            answer = await self._await(seq, min(self.retry_s, left))
+            try:
+                await self.transport.publish(self._call_subject, [_ENC.encode(call)])
+                answer = await self._await(seq, min(self.retry_s, left))
+            except Exception as err:  # the wire's own failure (each client raises its own)
+                log.warning(
+                    "%s: the wire failed on call %d (%s); resending", self.channel, seq, err
+                )
+                await asyncio.sleep(min(self.retry_s, max(left, 0.0)))
+                continue
             if answer is not None:
                 return answer
 
@@ -156,7 +164,12 @@ class RpcClient:
                 except msgspec.DecodeError:
                     log.warning("%s: an undecodable answer dropped", self.channel)
                     continue
-                if answer.epoch == self.epoch and answer.seq == seq:
+                if answer.epoch != self.epoch:
+                    continue
+                known = self._known.get(answer.boot, 0)
+                self._known[answer.boot] = max(known, answer.applied)
+                stale = answer.status == "behind" and answer.applied < known
+                if answer.seq == seq and not stale:  # a redelivered old `behind` is stale
                     return answer
         return None
 

@@ -214,12 +214,6 @@ class LateBehind(MemoryTransport):
         await super().publish(subject, batch)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rpc bug: a redelivered stale `behind` makes the client replay calls the "
-    "server has already applied; the server drops seq < applied without any answer, "
-    "so the call times out (TransportUnavailable) though the server is up",
-)
 @pytest.mark.asyncio
 async def test_a_redelivered_behind_answer_does_not_wedge_the_client() -> None:
     transport, sent = LateBehind(), bodies(4)
