@@ -59,10 +59,13 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Path
 
 
 def _up(
-    config: Path, db: str, logs: Path, kill_trader_at: str | None = None
+    config: Path, db: str, logs: Path, kill_trader_at: str | None = None, until: str | None = None
 ) -> tuple[int, str, str]:
     argv = [*TRADESWARM, "up", "--config", str(config), "--db", db, "--logs", str(logs)]
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+    argv += [] if until is None else ["--until", until]
+    with subprocess.Popen(  # in logs' folder: a PostgreSQL store's witness file lands there
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=logs.parent
+    ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         lines = []
         for line in proc.stdout:
@@ -87,10 +90,11 @@ def _kill_9(config: Path, slot: str) -> None:
     time.sleep(0.2)
 
 
-def _verify(db: str) -> str:
+def _verify(db: str, cwd: Path) -> str:
     done = subprocess.run(
         [*TRADESWARM, "audit", "verify", "--all", "--db", db, "--demo-keys"],
         check=False,
+        cwd=cwd,
         capture_output=True,
         text=True,
     )
@@ -111,7 +115,7 @@ def test_up_tells_the_in_process_story(
         "ready analyzer as market-analyzer:market-analyzer-01"
         in (tmp_path / "logs" / "analyzer.log").read_text()
     )
-    _verify(db)
+    _verify(db, tmp_path)
 
 
 def test_a_trader_killed_mid_day_is_restarted_and_the_day_is_the_same(
@@ -123,4 +127,58 @@ def test_a_trader_killed_mid_day_is_restarted_and_the_day_is_the_same(
     assert _story(out) == reference
     trader_log = (tmp_path / "logs" / "trader.log").read_text()
     assert trader_log.count("ready trader") == 2, trader_log  # started, killed, restarted
-    _verify(db)
+    _verify(db, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def resumed_reference(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The in-process demo stopped at 10:00 and resumed: the second run's story."""
+    db = tmp_path_factory.mktemp("resumed") / "ref.sqlite"
+    subprocess.run(
+        [*TRADESWARM, "demo", "--db", str(db), "--until", "10:00"], check=True, capture_output=True
+    )
+    done = subprocess.run(
+        [*TRADESWARM, "demo", "--db", str(db)], capture_output=True, text=True, check=True
+    )
+    return _story(done.stdout)
+
+
+def test_a_stopped_swarm_resumes_in_new_processes_as_it_does_in_one(
+    setup: tuple[Path, str], tmp_path: Path, resumed_reference: list[str]
+) -> None:
+    """The kernel stops at 10:00; a new `up` starts new agent processes, which the new
+    kernel rebuilds from its log and the bars (a new epoch): the rest of the day is the
+    in-process resume's."""
+    config, db = setup
+    first = _up(config, db, tmp_path / "logs", until="10:00")
+    assert first[0] == 0 and "stopped at 10:00 as asked" in first[1], first[2]
+    code, out, err = _up(config, db, tmp_path / "logs")
+    assert code == 0, err
+    assert _story(out) == resumed_reference
+    _verify(db, tmp_path)
+
+
+def test_a_halt_from_another_process_stops_the_kernels_trading(
+    setup: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A human signs a kill on another process (on the store's host, or anywhere that
+    reaches the PostgreSQL store); the kernel's gate logs it at its next bar, the risk
+    manager denies every new trade and no order reaches the broker after it."""
+    config, db = setup
+    assert _up(config, db, tmp_path / "logs", until="10:00")[0] == 0
+    human = ["--as", "jane.doe@desk", "--demo-key", "--reason", "drill"]
+    halt = subprocess.run(
+        [*TRADESWARM, "killswitch", "activate", "--db", db, *human],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert halt.returncode == 0, halt.stderr
+    code, out, err = _up(config, db, tmp_path / "logs")
+    assert code == 0, err
+    denials = [line for line in out.splitlines() if "DENY" in line]
+    assert denials and all("kill switch is active" in line for line in denials)
+    assert "ACKNOWLEDGED" not in out and " FILL " not in out  # nothing new reached the broker
+    assert "books: 4 orders, 4 fills" in out  # the morning's, and no more
+    _verify(db, tmp_path)
