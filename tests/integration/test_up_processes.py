@@ -182,3 +182,40 @@ def test_a_halt_from_another_process_stops_the_kernels_trading(
     assert "ACKNOWLEDGED" not in out and " FILL " not in out  # nothing new reached the broker
     assert "books: 4 orders, 4 fills" in out  # the morning's, and no more
     _verify(db, tmp_path)
+
+
+def test_a_day_traced_off_the_server_replays_byte_for_byte_without_it(
+    setup: tuple[Path, str], tmp_path: Path
+) -> None:
+    """`trace record` reads the agents' answers back from the server; `trace replay`
+    runs a fresh kernel on a new SQLite store with no server and no agent process: the
+    same output, byte for byte (the same signed envelopes in the same log)."""
+    config, db = setup
+    code, out, err = _up(config, db, tmp_path / "logs")
+    assert code == 0, err
+    trace = tmp_path / "day.trace"
+    recorded = subprocess.run(
+        [*TRADESWARM, "trace", "record", "--config", str(config), "--out", str(trace)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert recorded.returncode == 0 and "trader:" in recorded.stdout, recorded.stderr
+    replayed = subprocess.run(
+        [
+            *TRADESWARM,
+            "trace",
+            "replay",
+            str(trace),
+            "--config",
+            str(config),
+            "--db",
+            str(tmp_path / "r.sqlite"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    assert replayed.stdout == out

@@ -25,6 +25,7 @@ from tradeswarm.cli.oversight import killswitch_app, oversight_app
 from tradeswarm.cli.policy import policy_app
 from tradeswarm.cli.processes import run as run_command
 from tradeswarm.cli.processes import up as up_command
+from tradeswarm.cli.trace import trace_app
 
 app = typer.Typer(
     help="Governed, autonomous trading agents: a deterministic risk gate, human oversight, "
@@ -40,6 +41,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(bus_app, name="bus")
 app.add_typer(policy_app, name="policy")
 app.add_typer(data_app, name="data")
+app.add_typer(trace_app, name="trace")
 app.command("backtest")(backtest_command)
 app.command("paper")(paper_command)
 app.command("run")(run_command)

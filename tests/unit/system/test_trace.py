@@ -1,0 +1,113 @@
+"""A day's trace read back off the wire and replayed through a fresh kernel: the same
+story byte for byte; a kernel that diverges stops at its first different call; a trace
+edited after the fact is refused by the kernel's gate."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from tradeswarm.bus.memory_transport import MemoryTransport
+from tradeswarm.bus.rpc import RemoteError
+from tradeswarm.core.errors import InvalidInput
+from tradeswarm.model.envelope import decode_envelope, encode_envelope
+from tradeswarm.model.messages import TradeIntent
+from tradeswarm.store import Store
+from tradeswarm.system.config import SwarmConfig, load_config
+from tradeswarm.system.demo import run_demo
+from tradeswarm.system.role_calls import ANSWER, ENCODER, RoleAnswer
+from tradeswarm.system.role_process import RoleProcess
+from tradeswarm.system.trace import Trace, TraceStep, load, record, replay, save
+
+SLOTS = ["analyzer", "trader"]
+
+
+def _config(**risk: object) -> SwarmConfig:
+    base = load_config(None)
+    bus = msgspec.structs.replace(base.bus, remote_agents=SLOTS, ack_wait_s=0.3)
+    config = msgspec.structs.replace(base, bus=bus)
+    if risk:
+        config = msgspec.structs.replace(config, risk=msgspec.structs.replace(base.risk, **risk))
+    return config
+
+
+async def _traced_day(config: SwarmConfig, db: Path) -> tuple[list[str], Trace]:
+    wire = MemoryTransport(config.bus.transport())
+    roles = [RoleProcess(config, slot, wire) for slot in SLOTS]
+    stop, out = asyncio.Event(), []
+    tasks = [asyncio.create_task(r.server.serve(stop)) for r in roles]
+    await run_demo(db, config, out.append, wire=wire)
+    stop.set()
+    await asyncio.gather(*tasks)
+    return [str(x) for x in out], await record(wire, SLOTS, idle_s=0.2)
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Trace]:
+    db = tmp_path_factory.mktemp("traced") / "day.sqlite"
+    return asyncio.run(_traced_day(_config(), db))
+
+
+def _replay(trace: Trace, config: SwarmConfig, db: Path) -> list[str]:
+    out: list[str] = []
+    asyncio.run(replay(trace, config, db, out.append))
+    return [str(x) for x in out]
+
+
+def test_a_replayed_trace_tells_the_traced_story_byte_for_byte(
+    traced: tuple[list[str], Trace], tmp_path: Path
+) -> None:
+    story, trace = traced
+    assert sorted(trace.channels) == ["analyzer", "trader"]
+    save(trace, tmp_path / "day.trace")
+    assert _replay(load(tmp_path / "day.trace"), _config(), tmp_path / "r.sqlite") == story
+
+
+def test_a_kernel_that_decides_differently_stops_at_its_first_different_call(
+    traced: tuple[list[str], Trace], tmp_path: Path
+) -> None:
+    _, trace = traced
+    stricter = _config(oversight_threshold=Decimal(10_000))
+    with pytest.raises(RemoteError, match=r"trader failed on call \d+: TraceDiverged"):
+        _replay(trace, stricter, tmp_path / "r.sqlite")
+
+
+def test_an_edited_trace_is_refused_by_the_kernels_gate(
+    traced: tuple[list[str], Trace], tmp_path: Path
+) -> None:
+    _, trace = traced
+    steps = list(trace.channels["trader"])
+    k = next(i for i, s in enumerate(steps) if b"TradeIntent" in s.answer)
+    answer = ANSWER.decode(steps[k].answer)
+    env = decode_envelope(answer.envelopes[0])
+    assert isinstance(env.payload, TradeIntent)
+    bigger = msgspec.structs.replace(env.payload, quantity=env.payload.quantity * 10)
+    edited = encode_envelope(msgspec.structs.replace(env, payload=bigger))
+    steps[k] = TraceStep(steps[k].call_sha256, ENCODER.encode(RoleAnswer([edited])))
+    forged = msgspec.structs.replace(trace, channels={**trace.channels, "trader": steps})
+    with pytest.raises(RemoteError, match="TraceDiverged"):  # what follows it differs
+        _replay(forged, _config(), tmp_path / "r.sqlite")
+    with Store.open(tmp_path / "r.sqlite") as store:
+        refused = [
+            decode_envelope(r.body).payload
+            for r in store.iter_events()
+            if b"EnvelopeRejected" in r.body
+        ]
+    assert [getattr(p, "reason", None) for p in refused] == ["signature does not verify"]
+
+
+def test_a_trace_of_other_agents_or_no_trace_is_refused(
+    tmp_path: Path, traced: tuple[list[str], Trace]
+) -> None:
+    _, trace = traced
+    only = msgspec.structs.replace(trace, channels={"analyzer": trace.channels["analyzer"]})
+    with pytest.raises(InvalidInput, match=r"bus\.remote_agents"):
+        _replay(only, _config(), tmp_path / "r.sqlite")
+    (tmp_path / "junk.trace").write_bytes(b"not a trace")
+    with pytest.raises(InvalidInput, match="not a tradeswarm trace"):
+        load(tmp_path / "junk.trace")
+    assert not (tmp_path / "r.sqlite").exists()
