@@ -98,10 +98,6 @@ class RpcClient:
 
     async def call(self, body: bytes) -> bytes:
         """Apply body in the callee after every earlier call; its answer."""
-        if self._consumer is None:
-            self._consumer = await self.transport.consumer(
-                [self._answer_subject], f"rpc-{self.channel}-client", f"c{self.epoch}"
-            )
         self._journal.append(body)
         return await self._settle(len(self._journal))
 
@@ -131,7 +127,6 @@ class RpcClient:
 
     async def _exchange(self, seq: int, deadline: float) -> Answer:
         """Send call seq (again every retry_s) until an answer to it comes."""
-        assert self._consumer is not None
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -143,6 +138,8 @@ class RpcClient:
                 await self.transport.publish(self._call_subject, [_ENC.encode(call)])
                 answer = await self._await(seq, min(self.retry_s, left))
             except Exception as err:  # the wire's own failure (each client raises its own)
+                await _drop(self._consumer)  # joined again next time
+                self._consumer = None
                 log.warning(
                     "%s: the wire failed on call %d (%s); resending", self.channel, seq, err
                 )
@@ -152,12 +149,16 @@ class RpcClient:
                 return answer
 
     async def _await(self, seq: int, within_s: float) -> Answer | None:
-        assert self._consumer is not None
+        if self._consumer is None:
+            self._consumer = await self.transport.consumer(
+                [self._answer_subject], f"rpc-{self.channel}-client", f"c{self.epoch}"
+            )
+        consumer = self._consumer
         until = time.monotonic() + within_s
         while (left := until - time.monotonic()) > 0:
-            got = await self._consumer.fetch(64, min(left, 0.5))
+            got = await consumer.fetch(64, min(left, 0.5))
             if got:
-                await self._consumer.ack_many(got)
+                await consumer.ack_many(got)
             for delivery in got:
                 try:
                     answer = _ANSWER.decode(delivery.data)
@@ -215,10 +216,27 @@ class RpcServer:
             await self._consumer.ack_many(got)
         return len(got)
 
-    async def serve(self, stop: asyncio.Event) -> None:
-        """Answer calls until stop is set."""
+    async def serve(
+        self, stop: asyncio.Event, on_error: Callable[[Exception], None] | None = None
+    ) -> None:
+        """Answer calls until stop is set. A wire that fails is retried with backoff
+        (the calls it held are handed out again; a copy of an applied one is answered
+        from the last answer): on_error hears of each failure."""
+        backoff = 0.1
         while not stop.is_set():
-            await self.serve_once()
+            try:
+                await self.serve_once()
+                backoff = 0.1
+            except Exception as err:  # each backend's client raises its own errors
+                await _drop(self._consumer)  # joined again next time
+                self._consumer = None
+                log.warning(
+                    "%s: the wire failed (%s); retrying in %.1f s", self.channel, err, backoff
+                )
+                if on_error is not None:
+                    on_error(err)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
 
     async def _answer(self, data: bytes) -> Answer | None:
         try:
@@ -259,3 +277,12 @@ class RpcServer:
         if self._consumer is not None:
             await self._consumer.close()
             self._consumer = None
+
+
+async def _drop(consumer: Consumer | None) -> None:
+    """Leave a consumer the wire failed under (a restarted server may have lost it)."""
+    if consumer is not None:
+        try:
+            await consumer.close()
+        except Exception as err:  # it is being dropped because the wire failed
+            log.debug("closing a failed consumer: %s", err)

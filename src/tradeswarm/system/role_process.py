@@ -156,16 +156,10 @@ async def serve_role(
     role = RoleProcess(config, slot, transport)  # before "ready": config errors first
     stop = stop or _stop_on_signals()
     emit(f"ready {slot} as {role.keys.principal} on {config.bus.backend} {config.bus.url}")
-    backoff = 0.1
     try:
-        while not stop.is_set():
-            try:
-                await role.server.serve_once()
-                backoff = 0.1
-            except Exception as err:  # each backend's client raises its own errors
-                emit(f"warning: the wire failed ({err}); retrying in {backoff:.1f} s")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+        await role.server.serve(
+            stop, lambda err: emit(f"warning: the wire failed ({err}); retrying")
+        )
     finally:
         await role.server.close()
         await transport.close()

@@ -16,6 +16,7 @@ import msgspec
 import pytest
 
 from tradeswarm.agents.trader import TradingAgent
+from tradeswarm.bus.faults import FaultyTransport
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.memory_transport import MemoryTransport
 from tradeswarm.core.clock import SimClock
@@ -242,3 +243,28 @@ def test_remote_agents_without_a_wire_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"bus\.call_retry_s"):
         _config(call_retry_s=90.0)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_wire_that_drops_duplicates_and_delays_changes_nothing(tmp_path: Path) -> None:
+    """Every end on its own fault layer (seeded): lost publishes, copies, delays; each
+    call still applied once, in order, and the day is the in-process day."""
+    config = _config(call_retry_s=0.2)
+
+    async def day() -> tuple[list[str], list[FaultyTransport]]:
+        inner = MemoryTransport(config.bus.transport())
+        ends = [
+            FaultyTransport(inner, seed=k, drop=0.05, duplicate=0.1, delay_s=0.002)
+            for k in range(3)
+        ]
+        roles = [RoleProcess(config, slot, end) for slot, end in zip(SLOTS, ends[1:], strict=True)]
+        stop, out = asyncio.Event(), []
+        tasks = [asyncio.create_task(r.server.serve(stop)) for r in roles]
+        await run_demo(str(tmp_path / "f.sqlite"), config, out.append, wire=ends[0])
+        stop.set()
+        await asyncio.gather(*tasks)
+        return [str(x) for x in out], ends
+
+    got, ends = asyncio.run(day())
+    assert _story(got) == _story(_reference())
+    for end in ends:  # every end met both faults
+        assert end.injected["drop"] > 0 and end.injected["duplicate"] > 0, end.injected
