@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,8 +41,10 @@ def _story(out: str) -> list[str]:
 
 @pytest.fixture(params=["nats+postgresql", "redis+sqlite"])
 def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """(config, store) of a swarm on the test's own server (`request.node.server`)."""
     backend = request.param.split("+")[0]
     srv: Server = (NatsServer if backend == "nats" else RedisServer)(tmp_path).start()
+    request.node.server = srv
     config = tmp_path / "swarm.toml"
     config.write_text(
         f'[bus]\nbackend = "{backend}"\nurl = "{srv.url}"\nnamespace = "up"\n'
@@ -59,8 +61,14 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Path
 
 
 def _up(
-    config: Path, db: str, logs: Path, kill_trader_at: str | None = None, until: str | None = None
+    config: Path,
+    db: str,
+    logs: Path,
+    at: str | None = None,
+    do: Callable[[], None] | None = None,
+    until: str | None = None,
 ) -> tuple[int, str, str]:
+    """`up`'s exit code, stdout and stderr; do() runs once the story reaches at."""
     argv = [*TRADESWARM, "up", "--config", str(config), "--db", db, "--logs", str(logs)]
     argv += [] if until is None else ["--until", until]
     with subprocess.Popen(  # in logs' folder: a PostgreSQL store's witness file lands there
@@ -70,20 +78,16 @@ def _up(
         lines = []
         for line in proc.stdout:
             lines.append(line)
-            if kill_trader_at is not None and line.startswith(kill_trader_at):
-                _kill_9(config, "trader")
-                kill_trader_at = None
+            if at is not None and do is not None and line.startswith(at):
+                do()
+                at = None
         err = proc.stderr.read()
         return proc.wait(timeout=600), "".join(lines), err
 
 
-def _kill_9(config: Path, slot: str) -> None:
-    found = subprocess.run(
-        ["pgrep", "-f", f"run {slot} --config {config}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def _kill_9(pattern: str) -> None:
+    """kill -9 the one process whose command line holds pattern."""
+    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True, check=False)
     pids = [int(p) for p in found.stdout.split()]
     assert len(pids) == 1, found
     os.kill(pids[0], signal.SIGKILL)
@@ -118,16 +122,41 @@ def test_up_tells_the_in_process_story(
     _verify(db, tmp_path)
 
 
-def test_a_trader_killed_mid_day_is_restarted_and_the_day_is_the_same(
-    setup: tuple[Path, str], tmp_path: Path, reference: list[str]
+@pytest.mark.parametrize("slot", ["trader", "analyzer"])
+def test_an_agent_killed_mid_day_is_restarted_and_the_day_is_the_same(
+    setup: tuple[Path, str], tmp_path: Path, reference: list[str], slot: str
 ) -> None:
     config, db = setup
-    code, out, err = _up(config, db, tmp_path / "logs", kill_trader_at="09:30:00")
+    kill = lambda: _kill_9(f"run {slot} --config {config}")
+    code, out, err = _up(config, db, tmp_path / "logs", "09:30:00", kill)
     assert code == 0, err
     assert _story(out) == reference
-    trader_log = (tmp_path / "logs" / "trader.log").read_text()
-    assert trader_log.count("ready trader") == 2, trader_log  # started, killed, restarted
+    log = (tmp_path / "logs" / f"{slot}.log").read_text()
+    assert log.count(f"ready {slot}") == 2, log  # started, killed, restarted
     _verify(db, tmp_path)
+
+
+def test_a_kernel_killed_mid_day_resumes_to_the_same_books(
+    setup: tuple[Path, str], tmp_path: Path, reference: list[str]
+) -> None:
+    """kill -9 of the kernel (the log's writer) at 09:30 ends `up`; a new `up` on the
+    same store resumes with new agent processes: the day ends in the same books."""
+    config, db = setup
+    kill = lambda: _kill_9(f"demo --config {config}")
+    code, _, _ = _up(config, db, tmp_path / "logs", "09:30:00", kill)
+    assert code == 128 + signal.SIGKILL
+    code, out, err = _up(config, db, tmp_path / "logs")
+    assert code == 0, err
+    assert "(resumed this store after" in out
+    assert _tail(out.splitlines()) == _tail(reference)
+    _verify(db, tmp_path)
+
+
+def _tail(lines: list[str]) -> list[str]:
+    """The end-of-day summary and the books line."""
+    start = next(i for i, line in enumerate(lines) if line.startswith("end-of-day"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("books:"))
+    return lines[start : end + 1]
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +248,24 @@ def test_a_day_traced_off_the_server_replays_byte_for_byte_without_it(
     )
     assert replayed.returncode == 0, replayed.stderr
     assert replayed.stdout == out
+
+
+def test_a_server_restarted_mid_day_changes_nothing(
+    setup: tuple[Path, str], tmp_path: Path, reference: list[str], request: pytest.FixtureRequest
+) -> None:
+    """kill -9 of the bus server at 09:30, back a second later on the same port and
+    data: the kernel and the agents resend and rejoin; the day is the same."""
+    config, db = setup
+    server: Server = request.node.server
+
+    def restart() -> None:
+        server.kill()
+        time.sleep(1.0)
+        server.start()
+
+    code, out, err = _up(config, db, tmp_path / "logs", "09:30:00", restart)
+    assert code == 0, err
+    assert _story(out) == reference
+    logs = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
+    assert "the wire failed" in logs  # the restart did land mid-day
+    _verify(db, tmp_path)

@@ -141,7 +141,7 @@ class RpcClient:
                 await _drop(self._consumer)  # joined again next time
                 self._consumer = None
                 log.warning(
-                    "%s: the wire failed on call %d (%s); resending", self.channel, seq, err
+                    "%s: the wire failed on call %d (%s); resending", self.channel, seq, _why(err)
                 )
                 await asyncio.sleep(min(self.retry_s, max(left, 0.0)))
                 continue
@@ -231,7 +231,7 @@ class RpcServer:
                 await _drop(self._consumer)  # joined again next time
                 self._consumer = None
                 log.warning(
-                    "%s: the wire failed (%s); retrying in %.1f s", self.channel, err, backoff
+                    "%s: the wire failed (%s); retrying in %.1f s", self.channel, _why(err), backoff
                 )
                 if on_error is not None:
                     on_error(err)
@@ -286,3 +286,8 @@ async def _drop(consumer: Consumer | None) -> None:
             await consumer.close()
         except Exception as err:  # it is being dropped because the wire failed
             log.debug("closing a failed consumer: %s", err)
+
+
+def _why(err: Exception) -> str:
+    """An error as a log line says it (some clients' errors have no message)."""
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__

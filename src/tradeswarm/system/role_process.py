@@ -158,7 +158,8 @@ async def serve_role(
     emit(f"ready {slot} as {role.keys.principal} on {config.bus.backend} {config.bus.url}")
     try:
         await role.server.serve(
-            stop, lambda err: emit(f"warning: the wire failed ({err}); retrying")
+            stop,
+            lambda err: emit(f"warning: the wire failed ({type(err).__name__}: {err}); retrying"),
         )
     finally:
         await role.server.close()
