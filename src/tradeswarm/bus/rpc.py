@@ -94,12 +94,17 @@ class RpcClient:
         self._consumer: Consumer | None = None
         self.catch_ups = 0
         """How many times the callee asked for the journal again (it restarted)."""
+        self.latencies_s: list[float] = []
+        """Each call's time from its first send to its answer (catch-ups included)."""
         self._known: dict[str, int] = {}  # callee boot -> the furthest it said it had applied
 
     async def call(self, body: bytes) -> bytes:
         """Apply body in the callee after every earlier call; its answer."""
         self._journal.append(body)
-        return await self._settle(len(self._journal))
+        started = time.perf_counter()
+        answer = await self._settle(len(self._journal))
+        self.latencies_s.append(time.perf_counter() - started)
+        return answer
 
     async def _settle(self, seq: int) -> bytes:
         """Send call seq until the callee has applied it, catching it up first if asked."""

@@ -182,3 +182,27 @@ def bus(
         urls = {"nats": nats_url, "redis": redis_url}
         result = run_bus_bench(messages, batch, chosen, urls)
     print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))
+
+
+@bench_app.command()
+def processes(
+    backend: Annotated[
+        list[str] | None, typer.Option(help="nats or redis (repeatable) [default: both].")
+    ] = None,
+    nats_url: Annotated[str, typer.Option(help="NATS server (JetStream on).")] = (
+        "nats://127.0.0.1:4222"
+    ),
+    redis_url: Annotated[str, typer.Option(help="Redis server.")] = "redis://127.0.0.1:6379/0",
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+) -> None:
+    """The demo's day with the analyzer and the trader as OS processes on each server, vs
+    the same day in one process, and raw nats-py request/reply of the same bytes."""
+    from tradeswarm.bench.processes import run_processes_bench
+
+    with cli_errors():
+        chosen = backend or ["nats", "redis"]
+        for name in chosen:
+            if name not in ("nats", "redis"):
+                raise InvalidInput("--backend", name, "must be nats or redis")
+        result = run_processes_bench(chosen, {"nats": nats_url, "redis": redis_url})
+    print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))

@@ -59,10 +59,11 @@ async def run_demo(
     emit: Emit,
     until: str | None = None,
     wire: Transport | None = None,
+    seen: list[Swarm] | None = None,
 ) -> DailySummary | None:
     """Replay config.day on db; resume if db already holds part of the day. wire: a
     connected transport (default: the one `[bus]` names, connected here; closed at the
-    end either way)."""
+    end either way); seen: the swarm is appended to it (for a benchmark's counters)."""
     if config.symbol != BUNDLED_SYMBOL:
         raise InvalidInput("symbol", config.symbol, f"the bundled data has only {BUNDLED_SYMBOL}")
     history, day = pick_day(split_days(bundled_bars()), config.day)
@@ -76,6 +77,8 @@ async def run_demo(
         if wire is not None:
             await wire.close()
         raise
+    if seen is not None:
+        seen.append(swarm)
     try:
         operator = ScriptedOperator(swarm.store, clock, config.operator, swarm.human_signer())
         replay = DayReplay(swarm, clock, operator)

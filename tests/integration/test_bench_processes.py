@@ -1,0 +1,44 @@
+"""`tradeswarm bench processes --json`: the demo's day with its analyzer and trader as OS
+processes on each server (the test's own), against the same day in one process; no
+figure is asserted, only that each day told the in-process story (the bench checks it)
+and every call was measured."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from server_kit import NatsServer, RedisServer
+from tradeswarm.cli.main import app
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_processes_runs_the_day_on_each_server_beside_the_in_process_day(
+    tmp_path: Path,
+) -> None:
+    nats, redis = NatsServer(tmp_path).start(), RedisServer(tmp_path).start()
+    try:
+        args = ["bench", "processes", "--json", "--nats-url", nats.url, "--redis-url", redis.url]
+        result = CliRunner().invoke(app, args)
+    finally:
+        nats.kill()
+        redis.kill()
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["inprocess"]["seconds"] > 0
+    assert [b["backend"] for b in report["backends"]] == ["nats", "redis"]
+    for b in report["backends"]:
+        assert b["calls"]["analyzer"] > 0 and b["calls"]["trader"] > 0
+        assert b["call_round_trip"]["p99_ms"] >= b["call_round_trip"]["p50_ms"] > 0
+    calls = sum(report["backends"][0]["calls"].values())
+    assert report["raw_nats_request"]["requests"] == calls
+    assert len(report["load_average_start"]) == 3
+
+
+def test_bench_processes_refuses_an_unknown_backend() -> None:
+    result = CliRunner().invoke(app, ["bench", "processes", "--backend", "memory"])
+    assert result.exit_code == 2 and "--backend" in result.output
