@@ -19,6 +19,7 @@ body means is the two ends' business (bytes in, bytes out)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 import uuid
@@ -29,6 +30,8 @@ import msgspec
 
 from tradeswarm.bus.transport import Consumer, Transport, TransportUnavailable, subject_of
 from tradeswarm.core.errors import InvalidInput, TradeswarmError
+from tradeswarm.crypto.contexts import context
+from tradeswarm.crypto.keys import Signer
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,24 @@ class Answer(msgspec.Struct, frozen=True):
     """The callee process's own start (a uuid): a new one means it restarted."""
     body: bytes = b""
     error: str = ""
+    call_sha256: bytes = b""
+    """SHA-256 of the body of the call this answers: a callee that applied some other
+    call under this number (a forged one) gives itself away."""
+    key_id: str = ""
+    signature: bytes = b""
+    """The callee's signature over `answer_bytes` (a server with a signer)."""
+
+
+#: Says whether a key may vouch for a channel's answers: (key_id, signature, signed bytes).
+AnswerCheck = Callable[[str, bytes, bytes], bool]
+
+
+def answer_bytes(channel: str, a: Answer) -> bytes:
+    """What an answer's signature covers: every field but the key and the signature, the
+    body by its SHA-256, under its own context and the channel's name."""
+    fields = (channel, a.epoch, a.seq, a.status, a.applied, a.boot, a.call_sha256, a.error)
+    digest = hashlib.sha256(a.body).digest()
+    return context("RpcAnswer") + _ENC.encode((*fields, digest))
 
 
 class RemoteError(TradeswarmError):
@@ -82,7 +103,11 @@ class RpcClient:
         retry_s: float = 2.0,
         timeout_s: float = 60.0,
         epoch: int | None = None,
+        check: AnswerCheck | None = None,
     ) -> None:
+        """check: when given, only answers signed by a key it accepts count (others are
+        dropped, `forged` counting them), and a signed answer to a call other than ours
+        (the callee applied a forged one) starts a new epoch: the callee is rebuilt."""
         if not 0 < retry_s <= timeout_s:
             raise InvalidInput("retry_s", retry_s, f"must be in (0, timeout_s={timeout_s}]")
         self.transport = transport
@@ -94,9 +119,15 @@ class RpcClient:
         self._consumer: Consumer | None = None
         self.catch_ups = 0
         """How many times the callee asked for the journal again (it restarted)."""
+        self._check = check
+        self.forged = 0
+        self.resets = 0
+        """How many times a callee had applied a call that was not ours (new epochs)."""
         self.latencies_s: list[float] = []
         """Each call's time from its first send to its answer (catch-ups included)."""
-        self._known: dict[str, int] = {}  # callee boot -> the furthest it said it had applied
+        self._known: dict[
+            tuple[str, int], int
+        ] = {}  # (callee boot, epoch) -> its furthest applied call
 
     async def call(self, body: bytes) -> bytes:
         """Apply body in the callee after every earlier call; its answer."""
@@ -111,6 +142,8 @@ class RpcClient:
         deadline = time.monotonic() + self.timeout_s
         while True:
             answer = await self._exchange(seq, deadline)
+            if self._not_ours(answer):
+                continue
             if answer.status == "ok":
                 return answer.body
             if answer.status == "error":
@@ -125,10 +158,26 @@ class RpcClient:
             )
             for earlier in range(answer.applied + 1, seq):
                 replayed = await self._exchange(earlier, deadline)
+                if self._not_ours(replayed):
+                    break
                 if replayed.status == "error":
                     raise RemoteError(f"{self.channel} failed on call {earlier}: {replayed.error}")
                 if replayed.status == "behind":
                     break  # it restarted again: start over from where it now is
+
+    def _not_ours(self, answer: Answer) -> bool:
+        """A signed answer to another call under one of our numbers: the callee's state
+        is not the fold of our calls; a new epoch resets it and replays them all."""
+        if self._check is None or answer.status == "behind":
+            return False
+        if answer.call_sha256 == hashlib.sha256(self._journal[answer.seq - 1]).digest():
+            return False
+        log.warning(
+            "%s applied a call %d that is not ours: starting over", self.channel, answer.seq
+        )
+        self.resets += 1
+        self.epoch = max(time.time_ns(), self.epoch + 1)
+        return True
 
     async def _exchange(self, seq: int, deadline: float) -> Answer:
         """Send call seq (again every retry_s) until an answer to it comes."""
@@ -172,8 +221,14 @@ class RpcClient:
                     continue
                 if answer.epoch != self.epoch:
                     continue
-                known = self._known.get(answer.boot, 0)
-                self._known[answer.boot] = max(known, answer.applied)
+                if self._check is not None and not self._check(
+                    answer.key_id, answer.signature, answer_bytes(self.channel, answer)
+                ):
+                    self.forged += 1
+                    log.warning("%s: an answer not signed by its agent dropped", self.channel)
+                    continue
+                known = self._known.get((answer.boot, answer.epoch), 0)
+                self._known[(answer.boot, answer.epoch)] = max(known, answer.applied)
                 stale = answer.status == "behind" and answer.applied < known
                 if answer.seq == seq and not stale:  # a redelivered old `behind` is stale
                     return answer
@@ -193,8 +248,15 @@ class RpcServer:
     (a new epoch, or after apply raised: its state is then unknown)."""
 
     def __init__(
-        self, transport: Transport, channel: str, apply: Apply, reset: Callable[[], None]
+        self,
+        transport: Transport,
+        channel: str,
+        apply: Apply,
+        reset: Callable[[], None],
+        signer: Signer | None = None,
     ) -> None:
+        """signer: signs every answer (`answer_bytes`), for a client with a check."""
+        self._signer = signer
         self.transport = transport
         self.channel = channel
         self._apply, self._reset = apply, reset
@@ -276,7 +338,14 @@ class RpcServer:
         self.epoch, self.applied, self._last = epoch, 0, None
 
     def _reply(self, call: Call, status: Status, body: bytes = b"", error: str = "") -> Answer:
-        return Answer(call.epoch, call.seq, status, self.applied, self.boot, body, error[:2000])
+        digest = hashlib.sha256(call.body).digest()
+        answer = Answer(
+            call.epoch, call.seq, status, self.applied, self.boot, body, error[:2000], digest
+        )
+        if self._signer is None:
+            return answer
+        signature = self._signer.sign(answer_bytes(self.channel, answer))
+        return msgspec.structs.replace(answer, key_id=self._signer.key_id, signature=signature)
 
     async def close(self) -> None:
         if self._consumer is not None:

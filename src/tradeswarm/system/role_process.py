@@ -25,6 +25,7 @@ from tradeswarm.core.clock import SimClock
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.crypto.contexts import MESSAGE_TYPES
 from tradeswarm.crypto.identity import AgentIdentity
+from tradeswarm.crypto.keys import Algorithm
 from tradeswarm.crypto.provision import demo_identities
 from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
 from tradeswarm.strategy.loader import load_strategies
@@ -74,7 +75,8 @@ class RoleProcess:
         self.config = config
         self.name = AGENT_NAMES[slot] if slot in AGENT_NAMES else slot.removeprefix("strategy:")
         self.keys = _own_identity(config, self.name, str(role_of(slot)))
-        self.server = RpcServer(transport, channel_of(slot), self.apply, self.reset)
+        signer = self.keys.signer(Algorithm.ED25519)  # its answers: the kernel checks them
+        self.server = RpcServer(transport, channel_of(slot), self.apply, self.reset, signer)
         self.books: tuple[Decimal, Decimal] | None = None
         # everything it sends crosses a process boundary: a VerifyingGate admits only
         # signed envelopes, so every type is signed here (in the policy's algorithms)

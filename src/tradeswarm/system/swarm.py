@@ -15,7 +15,7 @@ from tradeswarm.audit.charter import make_charter
 from tradeswarm.brokers.paper import PaperBroker
 from tradeswarm.brokers.paper_config import PaperBrokerConfig
 from tradeswarm.bus.inproc import InProcessBus
-from tradeswarm.bus.rpc import RpcClient
+from tradeswarm.bus.rpc import AnswerCheck, RpcClient
 from tradeswarm.bus.signed import VerifyingGate
 from tradeswarm.bus.topics import HUMAN_COMMANDS, Role, Topic
 from tradeswarm.bus.transport import Transport
@@ -25,7 +25,8 @@ from tradeswarm.core.dburl import is_url
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.crypto.identity import AgentIdentity
-from tradeswarm.crypto.keys import Signer
+from tradeswarm.crypto.keys import Signer, verify
+from tradeswarm.crypto.registry import KeyState
 from tradeswarm.data.view import MarketView
 from tradeswarm.execution.agent import ExecutionAgent
 from tradeswarm.execution.pretrade import Collar
@@ -73,6 +74,7 @@ class Swarm:
         broker_symbols: Sequence[str] | None = None,
         burst: bool = True,
         wire: Transport | None = None,
+        unsigned_answers: bool = False,
     ) -> None:
         """wire: a connected transport the swarm streams its log to (`system.wire.
         LogShipper`, after each unit of work; `[bus] backend` other than memory needs
@@ -82,7 +84,10 @@ class Swarm:
         config.instruments names); broker_symbols: what the paper broker lists (default:
         config.symbol); burst=False: the risk manager and the execution agent take their
         one-at-a-time paths (the reference, and the naive peer of `bench pipeline`).
-        `self.registry` holds every public key, for verifiers."""
+        `self.registry` holds every public key, for verifiers. unsigned_answers: the
+        remote agents' answers need no signature of their own (a trace replayed in this
+        process: the envelopes inside still pass the gate)."""
+        self._unsigned_answers = unsigned_answers
         if config.bus.backend != "memory" and wire is None:  # before any file
             raise ConfigurationError(
                 "bus.backend",
@@ -248,12 +253,24 @@ class Swarm:
             channel_of(slot),
             retry_s=bus_cfg.call_retry_s,
             timeout_s=bus_cfg.call_timeout_s,
+            check=None if self._unsigned_answers else self._signed_by(name),
         )
         agent = RemoteAgent(
             name, role, self.bus, self.clock, self._agent_gate, client, inputs, books
         )
         self.remote.append(agent)
         return agent
+
+    def _signed_by(self, name: str) -> AnswerCheck:
+        """Accepts a signature by one of name's keys valid now (the registry's)."""
+
+        def check(key_id: str, signature: bytes, data: bytes) -> bool:
+            state, found = self.registry.state_at(key_id, self.clock.now_ns())
+            if state is not KeyState.VALID or found is None or found.owner.name != name:
+                return False
+            return verify(found.key.algorithm, found.key.public_key, signature, data)
+
+        return check
 
     async def feed_bar(self, bar: Bar) -> None:
         """A closed bar to the analyzer and the strategies, in that order (whatever they

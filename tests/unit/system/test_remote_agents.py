@@ -9,7 +9,7 @@ import collections
 import functools
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import msgspec
@@ -19,6 +19,7 @@ from tradeswarm.agents.trader import TradingAgent
 from tradeswarm.bus.faults import FaultyTransport
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.memory_transport import MemoryTransport
+from tradeswarm.bus.rpc import Answer, Call, answer_bytes
 from tradeswarm.core.clock import SimClock
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.crypto.keys import Algorithm
@@ -30,7 +31,7 @@ from tradeswarm.model.messages import EnvelopeRejected, MarketSignal, TradeInten
 from tradeswarm.store import Store
 from tradeswarm.system.config import SwarmConfig, load_config
 from tradeswarm.system.demo import run_demo
-from tradeswarm.system.role_calls import ANSWER, ENCODER, STRATEGY_INPUTS, RoleAnswer
+from tradeswarm.system.role_calls import ANSWER, ENCODER, STRATEGY_INPUTS, RoleAnswer, RoleCall
 from tradeswarm.system.role_process import RoleProcess
 from tradeswarm.system.swarm import Swarm
 
@@ -268,3 +269,67 @@ def test_a_wire_that_drops_duplicates_and_delays_changes_nothing(tmp_path: Path)
     assert _story(got) == _story(_reference())
     for end in ends:  # every end met both faults
         assert end.injected["drop"] > 0 and end.injected["duplicate"] > 0, end.injected
+
+
+class _ManOnTheWire(MemoryTransport):
+    """A server anyone can publish to: before the trader's 30th call reaches it, a forged
+    call under the same number (an empty one); before each of its first answers, a forged
+    `ok` answer (unsigned, then signed with another agent's key)."""
+
+    def __init__(self, config: object) -> None:
+        super().__init__(config)  # type: ignore[arg-type]
+        self.forged_calls = self.forged_answers = 0
+
+    async def publish(self, subject: str, batch: Sequence[bytes]) -> None:
+        for data in batch:
+            if subject.endswith("trader.call") and not self.forged_calls:
+                call = msgspec.msgpack.decode(data, type=Call)
+                if call.seq == 30:
+                    empty = ENCODER.encode(RoleCall(0, []))
+                    self.forged_calls += 1
+                    fake = msgspec.structs.replace(call, body=empty)
+                    await super().publish(subject, [msgspec.msgpack.encode(fake)])
+            if subject.endswith("trader.answer") and self.forged_answers < 2:
+                await super().publish(subject, [self._forge(data)])
+        await super().publish(subject, batch)
+
+    def _forge(self, data: bytes) -> bytes:
+        real = msgspec.msgpack.decode(data, type=Answer)
+        body = ENCODER.encode(RoleAnswer([b"{}"]))  # not what the agent answered
+        fake = msgspec.structs.replace(real, status="ok", body=body, key_id="", signature=b"")
+        if self.forged_answers:  # the analyzer's key, for the trader's channel
+            (keys,) = demo_identities([("market-analyzer-01", "market-analyzer")])
+            signer = keys.signer(Algorithm.ED25519)
+            fake = msgspec.structs.replace(
+                fake, key_id=signer.key_id, signature=signer.sign(answer_bytes("trader", fake))
+            )
+        self.forged_answers += 1
+        return msgspec.msgpack.encode(fake)
+
+
+def test_forged_calls_and_answers_on_the_wire_change_nothing(tmp_path: Path) -> None:
+    """Whoever can publish to the server can forge calls and answers: a forged answer
+    has no valid signature of the channel's agent and is dropped; a forged call the agent
+    applied shows in its signed answer (another call's hash) and the kernel rebuilds the
+    agent in a new epoch. The day is the in-process day."""
+    config = _config()
+
+    async def day() -> tuple[list[str], list[Swarm]]:
+        wire = _ManOnTheWire(config.bus.transport())
+        roles = [RoleProcess(config, slot, wire) for slot in SLOTS]
+        stop, out, seen = asyncio.Event(), [], []
+        tasks = [asyncio.create_task(r.server.serve(stop)) for r in roles]
+        await run_demo(str(tmp_path / "m.sqlite"), config, out.append, wire=wire, seen=seen)
+        stop.set()
+        await asyncio.gather(*tasks)
+        assert wire.forged_calls == 1 and wire.forged_answers == 2
+        return [str(x) for x in out], seen
+
+    got, (swarm,) = asyncio.run(day())
+    assert _story(got) == _story(_reference())
+    trader = next(a.client for a in swarm.remote if a.client.channel == "trader")
+    assert trader.forged == 2 and trader.resets >= 1, (
+        trader.forged,
+        trader.resets,
+        trader.catch_ups,
+    )
