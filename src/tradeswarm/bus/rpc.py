@@ -123,6 +123,10 @@ class RpcClient:
         self.forged = 0
         self.resets = 0
         """How many times a callee had applied a call that was not ours (new epochs)."""
+        self.boots: list[str] = []
+        """Each callee process that answered, in order: more than one, it restarted."""
+        self.last_answer_ns = 0
+        """Wall time of the last answer taken (0: none yet)."""
         self.latencies_s: list[float] = []
         """Each call's time from its first send to its answer (catch-ups included)."""
         self._known: dict[
@@ -227,6 +231,9 @@ class RpcClient:
                     self.forged += 1
                     log.warning("%s: an answer not signed by its agent dropped", self.channel)
                     continue
+                if answer.boot not in self.boots:
+                    self.boots.append(answer.boot)
+                self.last_answer_ns = time.time_ns()
                 known = self._known.get((answer.boot, answer.epoch), 0)
                 self._known[(answer.boot, answer.epoch)] = max(known, answer.applied)
                 stale = answer.status == "behind" and answer.applied < known

@@ -23,6 +23,7 @@ from tradeswarm.cli.common import DB_HELP, cli_errors, console, existing_store
 from tradeswarm.cli.data import data_app
 from tradeswarm.cli.oversight import killswitch_app, oversight_app
 from tradeswarm.cli.policy import policy_app
+from tradeswarm.cli.processes import health as health_command
 from tradeswarm.cli.processes import run as run_command
 from tradeswarm.cli.processes import up as up_command
 from tradeswarm.cli.trace import trace_app
@@ -46,6 +47,7 @@ app.command("backtest")(backtest_command)
 app.command("paper")(paper_command)
 app.command("run")(run_command)
 app.command("up")(up_command)
+app.command("health")(health_command)
 
 DbOption = Annotated[str, typer.Option("--db", help=DB_HELP)]
 

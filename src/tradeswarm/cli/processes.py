@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -87,3 +87,39 @@ def up(
         finally:
             err_console.print(format_status(supervisor.status()))
     raise typer.Exit(code)
+
+
+def health(
+    db: Annotated[str, typer.Option("--db", help=DB_HELP)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """What the kernel saw of each agent in a process of its own, as of its last unit of
+    work: calls, round trip p50/p99, processes seen (more than one: it was restarted),
+    catch-ups, forged answers dropped, rebuilds, and how long ago it last answered."""
+    import json
+    import time
+
+    from tradeswarm.cli.common import existing_store
+    from tradeswarm.system.swarm import HEALTH_KEY
+
+    with existing_store(db) as store:
+        raw = store.get_meta(HEALTH_KEY)
+    report: dict[str, Any] = json.loads(raw) if raw else {"updated_ns": 0, "agents": []}
+    now = time.time_ns()
+    report["age_s"] = round((now - report["updated_ns"]) / 1e9, 1) if report["updated_ns"] else None
+    for agent in report["agents"]:
+        last = agent["last_answer_ns"]
+        agent["last_answer_age_s"] = round((now - last) / 1e9, 1) if last else None
+    if as_json:
+        console.print_json(json.dumps(report))
+        return
+    if not report["agents"]:
+        console.print("no agent in a process of its own recorded here: the kernel ran them all")
+        return
+    console.print(f"as of the kernel's last unit of work, {report['age_s']} s ago:")
+    heads = ("calls", "p50 ms", "p99 ms", "procs", "catch-ups", "forged")
+    console.print(f"{'agent':<36} " + " ".join(f"{h:>9}" for h in heads))
+    for a in report["agents"]:
+        keys = ("calls", "round_trip_p50_ms", "round_trip_p99_ms", "processes_seen")
+        cells = [str(a[k]) for k in (*keys, "catch_ups", "forged_answers_dropped")]
+        console.print(f"{a['principal']:<36} " + " ".join(f"{c:>9}" for c in cells))

@@ -96,3 +96,29 @@ class RemoteAgent:
             else:
                 self._gate.refuse(decode_envelope(wire), f"{sender} on {mine}'s channel")
         self._gate.receive_many_bytes(passed)
+
+
+def health(agent: RemoteAgent) -> dict[str, object]:
+    """What the kernel saw of one remote agent: for `tradeswarm health`."""
+    c = agent.client
+    latencies = sorted(c.latencies_s)
+
+    def pick(q: float) -> float | None:
+        return (
+            round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1e3, 3)
+            if latencies
+            else None
+        )
+
+    return {
+        "principal": str(agent.identity),
+        "channel": c.channel,
+        "calls": len(latencies),
+        "round_trip_p50_ms": pick(0.50),
+        "round_trip_p99_ms": pick(0.99),
+        "processes_seen": len(c.boots),
+        "catch_ups": c.catch_ups,
+        "forged_answers_dropped": c.forged,
+        "rebuilds": c.resets,
+        "last_answer_ns": c.last_answer_ns,
+    }

@@ -95,6 +95,7 @@ class DayReplay:
             s.desk.tick()
             await s.bus.drain()
             s.store.set_meta(CURSOR, str(bar.ts_event))
+            s.record_health()
         if s.shipper is not None:  # the committed unit's entries, to the wire
             await s.shipper.ship()
 
@@ -110,6 +111,7 @@ class DayReplay:
             summary = s.compliance.publish_summary(day.session)
             await s.bus.drain()
             s.store.set_meta(DONE, day.session.day)
+            s.record_health()
         if s.shipper is not None:
             await s.shipper.ship()
         return summary

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -43,7 +45,7 @@ from tradeswarm.system.audit_wiring import build_audit_log
 from tradeswarm.system.config import SwarmConfig
 from tradeswarm.system.identities import SwarmIdentities, load_identities
 from tradeswarm.system.killswitch import KillSwitchState
-from tradeswarm.system.remote_agent import RemoteAgent
+from tradeswarm.system.remote_agent import RemoteAgent, health
 from tradeswarm.system.role_calls import STRATEGY_INPUTS, channel_of, check_slot, strategy_names
 from tradeswarm.system.wire import LogShipper
 
@@ -55,6 +57,10 @@ def broker_path_for(db: str | Path) -> str:
     if is_url(db):
         return str(db)
     return ":memory:" if str(db) == ":memory:" else f"{db}.broker"
+
+
+#: The store's meta key under which the kernel keeps its remote agents' health (JSON).
+HEALTH_KEY = "agents.health"
 
 
 class Swarm:
@@ -271,6 +277,14 @@ class Swarm:
             return verify(found.key.algorithm, found.key.public_key, signature, data)
 
         return check
+
+    def record_health(self) -> None:
+        """What the kernel saw of each remote agent, in the store's meta (`HEALTH_KEY`),
+        inside the current unit of work: `tradeswarm health` reads it."""
+        if not self.remote:
+            return
+        report = {"updated_ns": time.time_ns(), "agents": [health(a) for a in self.remote]}
+        self.store.set_meta(HEALTH_KEY, json.dumps(report))
 
     async def feed_bar(self, bar: Bar) -> None:
         """A closed bar to the analyzer and the strategies, in that order (whatever they

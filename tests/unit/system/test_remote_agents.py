@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import json
 import os
 import uuid
 from collections.abc import Callable, Sequence
@@ -14,12 +15,14 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from typer.testing import CliRunner
 
 from tradeswarm.agents.trader import TradingAgent
 from tradeswarm.bus.faults import FaultyTransport
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.memory_transport import MemoryTransport
 from tradeswarm.bus.rpc import Answer, Call, answer_bytes
+from tradeswarm.cli.main import app
 from tradeswarm.core.clock import SimClock
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.crypto.keys import Algorithm
@@ -127,6 +130,21 @@ def test_a_restarted_agent_is_rebuilt_from_the_kernels_journal(tmp_path: Path) -
     got, later = asyncio.run(day())
     assert _story(got) == _story(_reference())
     assert later.server.behinds >= 1 and later.server.applied > 40
+    result = CliRunner().invoke(app, ["health", "--db", str(tmp_path / "r.sqlite"), "--json"])
+    assert result.exit_code == 0, result.output
+    agents = {a["channel"]: a for a in json.loads(result.output)["agents"]}
+    assert agents["trader"]["processes_seen"] == 2 and agents["trader"]["catch_ups"] >= 1
+    assert agents["analyzer"]["processes_seen"] == 1 and agents["analyzer"]["calls"] > 700
+    text = CliRunner().invoke(app, ["health", "--db", str(tmp_path / "r.sqlite")])
+    assert "trading-agent:trading-agent-01" in text.output and "catch-ups" in text.output
+
+
+def test_health_of_a_swarm_that_ran_every_agent_in_the_kernel(tmp_path: Path) -> None:
+    asyncio.run(run_demo(str(tmp_path / "k.sqlite"), load_config(None), lambda _: None))
+    result = CliRunner().invoke(app, ["health", "--db", str(tmp_path / "k.sqlite")])
+    assert result.exit_code == 0 and "the kernel ran them all" in result.output
+    missing = CliRunner().invoke(app, ["health", "--db", str(tmp_path / "absent.sqlite")])
+    assert missing.exit_code == 2 and "no such file" in missing.output
 
 
 class _HostileTrader(RoleProcess):
