@@ -33,7 +33,7 @@ from tradeswarm.data.replay import pick_day, split_days
 from tradeswarm.system.config import SwarmConfig, load_config
 from tradeswarm.system.demo import run_demo
 from tradeswarm.system.swarm import Swarm
-from tradeswarm.system.trace import record
+from tradeswarm.system.trace import keyrings_for, record
 
 SLOTS = ("analyzer", "trader")
 URLS = {"nats": "nats://127.0.0.1:4222", "redis": "redis://127.0.0.1:6379/0"}
@@ -94,7 +94,7 @@ async def _remote_day(
         reader = open_transport(config.bus.transport())
         await reader.connect()
         try:
-            trace = await record(reader, SLOTS, idle_s=0.5)
+            trace = await record(reader, SLOTS, keyrings_for(config), idle_s=0.5)
         finally:
             await reader.close()
     if _story(out) != reference:

@@ -27,13 +27,13 @@ def record(
 
     from tradeswarm.bus.factory import open_transport
     from tradeswarm.system.config import load_config
-    from tradeswarm.system.trace import Trace, record, save
+    from tradeswarm.system.trace import Trace, keyrings_for, record, save
 
     async def read() -> Trace:
         transport = open_transport(cfg.bus.transport())
         await transport.connect()
         try:
-            return await record(transport, cfg.bus.remote_agents)
+            return await record(transport, cfg.bus.remote_agents, keyrings_for(cfg))
         finally:
             await transport.close()
 

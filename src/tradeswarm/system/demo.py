@@ -60,12 +60,12 @@ async def run_demo(
     until: str | None = None,
     wire: Transport | None = None,
     seen: list[Swarm] | None = None,
-    unsigned_answers: bool = False,
+    trace_replay: bool = False,
 ) -> DailySummary | None:
     """Replay config.day on db; resume if db already holds part of the day. wire: a
     connected transport (default: the one `[bus]` names, connected here; closed at the
     end either way); seen: the swarm is appended to it (for a benchmark's counters);
-    unsigned_answers: see `Swarm` (a trace's replay)."""
+    trace_replay: see `Swarm` (a trace's replay)."""
     if config.symbol != BUNDLED_SYMBOL:
         raise InvalidInput("symbol", config.symbol, f"the bundled data has only {BUNDLED_SYMBOL}")
     history, day = pick_day(split_days(bundled_bars()), config.day)
@@ -74,9 +74,7 @@ async def run_demo(
     if wire is None:  # before any file: an absent server creates nothing
         wire = await _connect_wire(config)
     try:
-        swarm = Swarm(
-            config, db, clock, SimSleeper(clock), wire=wire, unsigned_answers=unsigned_answers
-        )
+        swarm = Swarm(config, db, clock, SimSleeper(clock), wire=wire, trace_replay=trace_replay)
     except BaseException:
         if wire is not None:
             await wire.close()

@@ -15,12 +15,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
+import msgspec
+
 from tradeswarm.bus.identity import Identity
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.rpc import RpcClient
 from tradeswarm.bus.signed import VerifyingGate
 from tradeswarm.bus.topics import Role, Topic
 from tradeswarm.core.clock import Clock
+from tradeswarm.core.errors import TradeswarmError
+from tradeswarm.crypto.sealing import SealError
 from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
 from tradeswarm.model.market import Bar
 from tradeswarm.model.messages import Message
@@ -33,6 +37,7 @@ from tradeswarm.system.role_calls import (
     RestoreItem,
     RoleCall,
 )
+from tradeswarm.system.role_seal import ChannelSeal
 
 Books = Callable[[], tuple[Decimal, Decimal]]
 
@@ -50,8 +55,12 @@ class RemoteAgent:
         client: RpcClient,
         inputs: Sequence[Topic[Message]] = (),
         books: Books | None = None,
+        sealing: ChannelSeal | None = None,
     ) -> None:
+        """sealing: calls sealed to the agent, answers opened (None: a trace replayed in
+        this process)."""
         self.identity = Identity(name, role)
+        self._sealing = sealing
         self._clock, self._gate, self.client = clock, gate, client
         self._books = books
         self._pending: list[Item] = []
@@ -77,24 +86,32 @@ class RemoteAgent:
             return
         items, self._pending = self._pending, []
         books = None if self._books is None else self._books()
-        call = RoleCall(self._clock.now_ns(), items, books)
-        answer = ANSWER.decode(await self.client.call(ENCODER.encode(call)))
+        body = ENCODER.encode(RoleCall(self._clock.now_ns(), items, books))
+        if self._sealing is not None:
+            body = self._sealing.seal(body, "call")
+        raw = await self.client.call(body)
         self.calls += 1
-        self._admit(answer.envelopes)
+        if self._sealing is not None:
+            try:
+                raw = self._sealing.open(raw, "answer")
+            except SealError as err:  # signed by the agent, yet no box for us: refused
+                self._gate.refuse_wire(raw, f"{self.identity}'s answer: {err}")
+                return
+        self._admit(ANSWER.decode(raw).envelopes)
 
     def _admit(self, wires: list[bytes]) -> None:
         mine = str(self.identity)
         passed = []
         for wire in wires:
             try:
-                sender = decode_envelope(wire).sender
-            except Exception:  # the gate logs what does not decode, as it logs any refusal
-                passed.append(wire)
+                env = decode_envelope(wire)
+            except (msgspec.DecodeError, msgspec.ValidationError, TradeswarmError, ValueError):
+                passed.append(wire)  # the gate logs what does not decode, as any refusal
                 continue
-            if sender == mine:
+            if env.sender == mine:
                 passed.append(wire)
             else:
-                self._gate.refuse(decode_envelope(wire), f"{sender} on {mine}'s channel")
+                self._gate.refuse(env, f"{env.sender} on {mine}'s channel")
         self._gate.receive_many_bytes(passed)
 
 

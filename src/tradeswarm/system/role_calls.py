@@ -89,5 +89,12 @@ def channel_of(slot: str) -> str:
     return word if word[:1].isalpha() else f"a{word}"
 
 
+def agent_name(slot: str) -> str:
+    """The identity name of a slot's agent: `trader` -> trading-agent-01, `strategy:x` -> x."""
+    from tradeswarm.system.agents import AGENT_NAMES
+
+    return AGENT_NAMES[slot] if slot in AGENT_NAMES else slot.removeprefix("strategy:")
+
+
 def role_of(slot: str) -> Role:
     return Role.ANALYZER if slot == "analyzer" else Role.TRADER

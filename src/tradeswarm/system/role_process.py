@@ -27,9 +27,9 @@ from tradeswarm.crypto.contexts import MESSAGE_TYPES
 from tradeswarm.crypto.identity import AgentIdentity
 from tradeswarm.crypto.keys import Algorithm
 from tradeswarm.crypto.provision import demo_identities
+from tradeswarm.crypto.registry import KeyRegistry
 from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
 from tradeswarm.strategy.loader import load_strategies
-from tradeswarm.system.agents import AGENT_NAMES
 from tradeswarm.system.config import SwarmConfig
 from tradeswarm.system.identities import load_identities
 from tradeswarm.system.role_calls import (
@@ -39,11 +39,14 @@ from tradeswarm.system.role_calls import (
     DeliverItem,
     RestoreItem,
     RoleAnswer,
+    RoleCall,
+    agent_name,
     channel_of,
     check_slot,
     role_of,
     strategy_names,
 )
+from tradeswarm.system.role_seal import KERNEL, ChannelSeal
 
 RoleAgent = MarketAnalyzer | StrategyAgent
 
@@ -73,8 +76,10 @@ class RoleProcess:
                 "run the trader in the kernel (leave it out of bus.remote_agents)",
             )
         self.config = config
-        self.name = AGENT_NAMES[slot] if slot in AGENT_NAMES else slot.removeprefix("strategy:")
+        self.name = agent_name(slot)
         self.keys = _own_identity(config, self.name, str(role_of(slot)))
+        registry = _kernel_registry(config)
+        self.sealing = ChannelSeal(channel_of(slot), self.keys, KERNEL, registry, self._now)
         signer = self.keys.signer(Algorithm.ED25519)  # its answers: the kernel checks them
         self.server = RpcServer(transport, channel_of(slot), self.apply, self.reset, signer)
         self.books: tuple[Decimal, Decimal] | None = None
@@ -83,6 +88,9 @@ class RoleProcess:
         policy = config.signing.policy()
         self.policy = msgspec.structs.replace(policy, signed_types=frozenset(MESSAGE_TYPES))
         self.reset()
+
+    def _now(self) -> int:
+        return self.clock.now_ns()  # the clock of the current agent (reset replaces it)
 
     def reset(self) -> None:
         """A fresh agent: the kernel replays what it needs (a new epoch, or a failure)."""
@@ -108,7 +116,13 @@ class RoleProcess:
         return self.books
 
     async def apply(self, body: bytes) -> bytes:
-        call = CALL.decode(body)
+        """A sealed call in, a sealed answer out (a call that does not open raises:
+        the kernel hears of it as an error answer)."""
+        answer = await self.respond(CALL.decode(self.sealing.open(body, "call")))
+        return self.sealing.seal(ENCODER.encode(answer), "answer")
+
+    async def respond(self, call: RoleCall) -> RoleAnswer:
+        """Apply a call's items to the agent, in order; what it published."""
         if call.now_ns > self.clock.now_ns():
             self.clock.set(call.now_ns)
         self.books = call.books
@@ -123,7 +137,16 @@ class RoleProcess:
                     self.bus.inject(decode_envelope(wire))
             await self.bus.drain()
         published, self.captured.envs = self.captured.envs, []
-        return ENCODER.encode(RoleAnswer([encode_envelope(e) for e in published]))
+        return RoleAnswer([encode_envelope(e) for e in published])
+
+
+def _kernel_registry(config: SwarmConfig) -> KeyRegistry:
+    """Where the kernel's public KEM key is: the keystore's registry, or the demo's."""
+    loaded = load_identities(config.identities)
+    if loaded is not None:
+        return loaded[1]
+    (kernel,) = demo_identities([KERNEL])
+    return KeyRegistry([kernel.public()])
 
 
 def _own_identity(config: SwarmConfig, name: str, role: str) -> AgentIdentity:

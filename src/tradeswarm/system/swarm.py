@@ -47,6 +47,7 @@ from tradeswarm.system.identities import SwarmIdentities, load_identities
 from tradeswarm.system.killswitch import KillSwitchState
 from tradeswarm.system.remote_agent import RemoteAgent, health
 from tradeswarm.system.role_calls import STRATEGY_INPUTS, channel_of, check_slot, strategy_names
+from tradeswarm.system.role_seal import KERNEL, ChannelSeal
 from tradeswarm.system.wire import LogShipper
 
 
@@ -80,7 +81,7 @@ class Swarm:
         broker_symbols: Sequence[str] | None = None,
         burst: bool = True,
         wire: Transport | None = None,
-        unsigned_answers: bool = False,
+        trace_replay: bool = False,
     ) -> None:
         """wire: a connected transport the swarm streams its log to (`system.wire.
         LogShipper`, after each unit of work; `[bus] backend` other than memory needs
@@ -90,10 +91,11 @@ class Swarm:
         config.instruments names); broker_symbols: what the paper broker lists (default:
         config.symbol); burst=False: the risk manager and the execution agent take their
         one-at-a-time paths (the reference, and the naive peer of `bench pipeline`).
-        `self.registry` holds every public key, for verifiers. unsigned_answers: the
-        remote agents' answers need no signature of their own (a trace replayed in this
-        process: the envelopes inside still pass the gate)."""
-        self._unsigned_answers = unsigned_answers
+        `self.registry` holds every public key, for verifiers. trace_replay: the remote
+        agents' answers come from a trace served in this process (`system.trace`):
+        neither signed nor sealed on a wire that is not there (each call is checked
+        against the trace's hash, each envelope by the gate)."""
+        self._trace_replay = trace_replay
         if config.bus.backend != "memory" and wire is None:  # before any file
             raise ConfigurationError(
                 "bus.backend",
@@ -259,10 +261,15 @@ class Swarm:
             channel_of(slot),
             retry_s=bus_cfg.call_retry_s,
             timeout_s=bus_cfg.call_timeout_s,
-            check=None if self._unsigned_answers else self._signed_by(name),
+            check=None if self._trace_replay else self._signed_by(name),
         )
+        sealing = None
+        if not self._trace_replay:
+            kernel = self.identities.by_name[KERNEL[0]]
+            peer = (name, str(role))
+            sealing = ChannelSeal(client.channel, kernel, peer, self.registry, self.clock.now_ns)
         agent = RemoteAgent(
-            name, role, self.bus, self.clock, self._agent_gate, client, inputs, books
+            name, role, self.bus, self.clock, self._agent_gate, client, inputs, books, sealing
         )
         self.remote.append(agent)
         return agent

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import msgspec
@@ -24,10 +24,14 @@ from tradeswarm.bus.memory_transport import MemoryTransport
 from tradeswarm.bus.rpc import Answer, Call, RpcServer, subjects
 from tradeswarm.bus.transport import Transport
 from tradeswarm.core.errors import InvalidInput, TradeswarmError
+from tradeswarm.crypto.provision import demo_identities
+from tradeswarm.crypto.sealing import AUDIT_LOG_ROLE, KemKeyring, SealError, open_sealed, read_box
 from tradeswarm.model.messages import DailySummary
 from tradeswarm.system.config import SwarmConfig
 from tradeswarm.system.demo import run_demo
-from tradeswarm.system.role_calls import channel_of
+from tradeswarm.system.identities import load_identities
+from tradeswarm.system.role_calls import agent_name, channel_of, role_of
+from tradeswarm.system.role_seal import KERNEL
 
 VERSION = 1
 
@@ -48,9 +52,17 @@ class TraceDiverged(TradeswarmError):
     """The replaying kernel made a call the traced one did not make."""
 
 
-async def record(transport: Transport, slots: Iterable[str], idle_s: float = 1.0) -> Trace:
+async def record(
+    transport: Transport,
+    slots: Iterable[str],
+    keyrings: Sequence[KemKeyring] = (),
+    idle_s: float = 1.0,
+) -> Trace:
     """Every call and answer of the slots' channels the server holds; of each channel,
-    its latest kernel run (epoch), which must be whole (calls 1..n, each answered ok)."""
+    its latest kernel run (epoch), which must be whole (calls 1..n, each answered ok).
+    Sealed bodies are opened with whichever of keyrings they were sealed to (the ends'
+    or the audit log's: `keyrings_for`); one that opens with none is no part of a run."""
+    opener = _Opener(keyrings)
     ns = transport.config.namespace
     channels = {channel_of(slot): subjects(ns, channel_of(slot)) for slot in slots}
     wanted = [subject for pair in channels.values() for subject in pair]
@@ -62,7 +74,7 @@ async def record(transport: Transport, slots: Iterable[str], idle_s: float = 1.0
         while got := await consumer.fetch(1_000, idle_s):
             for d in got:
                 channel, is_call = by_subject[d.subject]
-                _take(d.data, calls[channel] if is_call else answers[channel], is_call)
+                _take(d.data, calls[channel] if is_call else answers[channel], is_call, opener)
             await consumer.ack_many(got)
     finally:
         await consumer.close()
@@ -70,17 +82,55 @@ async def record(transport: Transport, slots: Iterable[str], idle_s: float = 1.0
     return Trace(VERSION, ns, steps)
 
 
-def _take(data: bytes, into: dict[tuple[int, int], bytes], is_call: bool) -> None:
+def _take(data: bytes, into: dict[tuple[int, int], bytes], is_call: bool, opener: _Opener) -> None:
     try:
         if is_call:
             call = msgspec.msgpack.decode(data, type=Call)
-            into.setdefault((call.epoch, call.seq), call.body)
+            if (call.epoch, call.seq) not in into and (body := opener(call.body)) is not None:
+                into[(call.epoch, call.seq)] = body
         else:
             answer = msgspec.msgpack.decode(data, type=Answer)
-            if answer.status == "ok":
-                into.setdefault((answer.epoch, answer.seq), answer.body)
+            key = (answer.epoch, answer.seq)
+            fresh = answer.status == "ok" and key not in into
+            if fresh and (body := opener(answer.body)) is not None:
+                into[key] = body
     except msgspec.DecodeError:
         return  # junk on the wire is no part of any run
+
+
+class _Opener:
+    """A body as its ends see it: opened when sealed (to a key of ours), else as is."""
+
+    def __init__(self, keyrings: Sequence[KemKeyring]) -> None:
+        self.by_principal = {k.principal: k for k in keyrings}
+
+    def __call__(self, body: bytes) -> bytes | None:
+        if not self.by_principal:
+            return body
+        try:
+            box = read_box(body)
+        except SealError:
+            return None  # a clear body where the ends seal: not theirs
+        for entry in box.recipients:
+            keyring = self.by_principal.get(entry.principal)
+            if keyring is not None:
+                try:
+                    return open_sealed(body, topic=box.topic, keyring=keyring, sender=box.sender)
+                except SealError:
+                    return None
+        return None
+
+
+def keyrings_for(config: SwarmConfig) -> list[KemKeyring]:
+    """The KEM keys that open a swarm's calls and answers: the keystore's audit-log
+    identity's, or (the demo's public-seed keys) the kernel's and each agent's."""
+    loaded = load_identities(config.identities)
+    if loaded is not None:
+        audit = [i for i in loaded[0] if i.role == AUDIT_LOG_ROLE]
+        ends = audit or loaded[0]
+        return [KemKeyring.of(i) for i in ends]
+    names = [KERNEL, *((agent_name(slot), str(role_of(slot))) for slot in config.bus.remote_agents)]
+    return [KemKeyring.of(i) for i in demo_identities(names)]
 
 
 def _latest_run(
@@ -154,7 +204,7 @@ async def replay(
     try:
         # the answers' own signatures bound them to the traced run's calls; here each
         # call is checked against the trace's hash, and every envelope passes the gate
-        summary = await run_demo(db, config, emit, wire=wire, unsigned_answers=True)
+        summary = await run_demo(db, config, emit, wire=wire, trace_replay=True)
     finally:
         stop.set()
         await asyncio.gather(*tasks)

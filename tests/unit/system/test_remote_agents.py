@@ -28,13 +28,14 @@ from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.crypto.keys import Algorithm
 from tradeswarm.crypto.provision import demo_identities
 from tradeswarm.crypto.reasons import RejectReason
+from tradeswarm.crypto.sealing import SealError
 from tradeswarm.crypto.signing import sign_envelope
 from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
 from tradeswarm.model.messages import EnvelopeRejected, MarketSignal, TradeIntent
 from tradeswarm.store import Store
 from tradeswarm.system.config import SwarmConfig, load_config
 from tradeswarm.system.demo import run_demo
-from tradeswarm.system.role_calls import ANSWER, ENCODER, STRATEGY_INPUTS, RoleAnswer, RoleCall
+from tradeswarm.system.role_calls import CALL, ENCODER, STRATEGY_INPUTS, RoleAnswer, RoleCall
 from tradeswarm.system.role_process import RoleProcess
 from tradeswarm.system.swarm import Swarm
 
@@ -152,11 +153,11 @@ class _HostileTrader(RoleProcess):
 
     tampered = False
 
-    async def apply(self, body: bytes) -> bytes:
-        answer = ANSWER.decode(await super().apply(body))
+    async def respond(self, call: RoleCall) -> RoleAnswer:
+        answer = await super().respond(call)
         intents = [w for w in answer.envelopes if decode_envelope(w).type == "TradeIntent"]
         if not intents or self.tampered:
-            return ENCODER.encode(answer)
+            return answer
         self.tampered = True
         genuine = decode_envelope(intents[0])
         assert isinstance(genuine.payload, TradeIntent)
@@ -165,7 +166,7 @@ class _HostileTrader(RoleProcess):
             genuine, msg_id=uuid.uuid4(), nonce=os.urandom(16), payload=bigger
         )
         extra = [encode_envelope(forged), intents[0]]
-        return ENCODER.encode(RoleAnswer([*answer.envelopes, *extra]))
+        return RoleAnswer([*answer.envelopes, *extra])
 
 
 class _HostileAnalyzer(RoleProcess):
@@ -173,22 +174,22 @@ class _HostileAnalyzer(RoleProcess):
 
     sent = False
 
-    async def apply(self, body: bytes) -> bytes:
-        answer = ANSWER.decode(await super().apply(body))
+    async def respond(self, call: RoleCall) -> RoleAnswer:
+        answer = await super().respond(call)
         signals = [decode_envelope(w) for w in answer.envelopes]
         if self.sent or not signals:
-            return ENCODER.encode(answer)
+            return answer
         trader = RoleProcess(self.config, "trader", self.server.transport)
         assert isinstance(signals[0].payload, MarketSignal)
         intent = trader.agent.intent_for_signal(signals[0].payload)  # type: ignore[union-attr]
         if intent is None:  # the trader would not trade on this one
-            return ENCODER.encode(answer)
+            return answer
         self.sent = True
         (keys,) = demo_identities([("trading-agent-01", "trading-agent")])
         stolen = _as(
             signals[0], intent, "trading-agent:trading-agent-01", keys.signer(Algorithm.ED25519)
         )
-        return ENCODER.encode(RoleAnswer([*answer.envelopes, encode_envelope(stolen)]))
+        return RoleAnswer([*answer.envelopes, encode_envelope(stolen)])
 
 
 def _as(template: Envelope, payload: object, sender: str, signer: object) -> Envelope:
@@ -351,3 +352,51 @@ def test_forged_calls_and_answers_on_the_wire_change_nothing(tmp_path: Path) -> 
         trader.resets,
         trader.catch_ups,
     )
+
+
+class _Spy(MemoryTransport):
+    """Keeps every call and answer published, as the server would hold them."""
+
+    def __init__(self, config: object) -> None:
+        super().__init__(config)  # type: ignore[arg-type]
+        self.bodies: list[tuple[str, bytes]] = []
+
+    async def publish(self, subject: str, batch: Sequence[bytes]) -> None:
+        if ".rpc." in subject:
+            for data in batch:
+                kind = Call if subject.endswith(".call") else Answer
+                self.bodies.append((subject, msgspec.msgpack.decode(data, type=kind).body))
+        await super().publish(subject, batch)
+
+
+def test_what_the_server_holds_of_calls_and_answers_is_sealed(tmp_path: Path) -> None:
+    """The bars, the envelopes delivered and the intents answered cross the server only
+    as ML-KEM-768 boxes: nothing of them in clear; a box opens only on its own channel
+    and direction, with its own end's key."""
+    config = _config()
+
+    async def day() -> _Spy:
+        wire = _Spy(config.bus.transport())
+        roles = [RoleProcess(config, slot, wire) for slot in SLOTS]
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(r.server.serve(stop)) for r in roles]
+        await run_demo(str(tmp_path / "s.sqlite"), config, lambda _: None, wire=wire)
+        stop.set()
+        await asyncio.gather(*tasks)
+        return wire
+
+    wire = asyncio.run(day())
+    assert len(wire.bodies) > 1_000
+    for _, body in wire.bodies:
+        for clear in (b"TradeIntent", b"MarketSignal", b"RiskDecision", b"IDXF", b"3655"):
+            assert clear not in body
+    trader_call = next(b for s, b in wire.bodies if s.endswith("trader.call"))
+    trader = RoleProcess(config, "trader", MemoryTransport())
+    analyzer = RoleProcess(config, "analyzer", MemoryTransport())
+    assert CALL.decode(trader.sealing.open(trader_call, "call")).now_ns > 0
+    for opens in (
+        lambda: analyzer.sealing.open(trader_call, "call"),  # another agent's key
+        lambda: trader.sealing.open(trader_call, "answer"),  # the other direction
+    ):
+        with pytest.raises(SealError):
+            opens()

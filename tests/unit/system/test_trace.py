@@ -21,7 +21,7 @@ from tradeswarm.system.config import SwarmConfig, load_config
 from tradeswarm.system.demo import run_demo
 from tradeswarm.system.role_calls import ANSWER, ENCODER, RoleAnswer
 from tradeswarm.system.role_process import RoleProcess
-from tradeswarm.system.trace import Trace, TraceStep, load, record, replay, save
+from tradeswarm.system.trace import Trace, TraceStep, keyrings_for, load, record, replay, save
 
 SLOTS = ["analyzer", "trader"]
 
@@ -43,7 +43,7 @@ async def _traced_day(config: SwarmConfig, db: Path) -> tuple[list[str], Trace]:
     await run_demo(db, config, out.append, wire=wire)
     stop.set()
     await asyncio.gather(*tasks)
-    return [str(x) for x in out], await record(wire, SLOTS, idle_s=0.2)
+    return [str(x) for x in out], await record(wire, SLOTS, keyrings_for(config), idle_s=0.2)
 
 
 @pytest.fixture(scope="module")
