@@ -154,6 +154,11 @@ def backtest_bench(
     print(json.dumps(result)) if as_json else console.print_json(json.dumps(result))
 
 
+NatsUrl = Annotated[str, typer.Option(help="NATS server (JetStream on).")]
+RedisUrl = Annotated[str, typer.Option(help="Redis server.")]
+JsonOnly = Annotated[bool, typer.Option("--json", help="Print only the JSON line.")]
+
+
 @bench_app.command()
 def bus(
     messages: Annotated[int, typer.Option(help="Envelopes per backend.")] = 5_000,
@@ -162,11 +167,9 @@ def bus(
         list[str] | None,
         typer.Option(help="memory, nats or redis (repeatable) [default: all three]."),
     ] = None,
-    nats_url: Annotated[str, typer.Option(help="NATS server (JetStream on).")] = (
-        "nats://127.0.0.1:4222"
-    ),
-    redis_url: Annotated[str, typer.Option(help="Redis server.")] = "redis://127.0.0.1:6379/0",
-    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+    nats_url: NatsUrl = "nats://127.0.0.1:4222",
+    redis_url: RedisUrl = "redis://127.0.0.1:6379/0",
+    as_json: JsonOnly = False,
 ) -> None:
     """Signed envelopes through each transport and the bridge vs the raw client, same bytes."""
     from tradeswarm.bench.bus import run_bus_bench
@@ -189,11 +192,9 @@ def processes(
     backend: Annotated[
         list[str] | None, typer.Option(help="nats or redis (repeatable) [default: both].")
     ] = None,
-    nats_url: Annotated[str, typer.Option(help="NATS server (JetStream on).")] = (
-        "nats://127.0.0.1:4222"
-    ),
-    redis_url: Annotated[str, typer.Option(help="Redis server.")] = "redis://127.0.0.1:6379/0",
-    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON line.")] = False,
+    nats_url: NatsUrl = "nats://127.0.0.1:4222",
+    redis_url: RedisUrl = "redis://127.0.0.1:6379/0",
+    as_json: JsonOnly = False,
 ) -> None:
     """The demo's day with the analyzer and the trader as OS processes on each server, vs
     the same day in one process, and raw nats-py request/reply of the same bytes."""
