@@ -10,20 +10,23 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from typer.testing import CliRunner
 
 from tradeswarm.bus.memory_transport import MemoryTransport
 from tradeswarm.bus.rpc import RemoteError
+from tradeswarm.cli.main import app
 from tradeswarm.core.errors import InvalidInput
 from tradeswarm.model.envelope import decode_envelope, encode_envelope
 from tradeswarm.model.messages import TradeIntent
 from tradeswarm.store import Store
-from tradeswarm.system.config import SwarmConfig, load_config
+from tradeswarm.system.config import IdentitiesConfig, SwarmConfig, load_config
 from tradeswarm.system.demo import run_demo
 from tradeswarm.system.role_calls import ANSWER, ENCODER, RoleAnswer
 from tradeswarm.system.role_process import RoleProcess
 from tradeswarm.system.trace import Trace, TraceStep, keyrings_for, load, record, replay, save
 
 SLOTS = ["analyzer", "trader"]
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "swarm.yaml"
 
 
 def _config(**risk: object) -> SwarmConfig:
@@ -111,3 +114,36 @@ def test_a_trace_of_other_agents_or_no_trace_is_refused(
     with pytest.raises(InvalidInput, match="not a tradeswarm trace"):
         load(tmp_path / "junk.trace")
     assert not (tmp_path / "r.sqlite").exists()
+
+
+def test_a_keystore_swarm_in_processes_seals_to_the_audit_logs_key_and_replays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With real keys (a provisioned keystore, no public seed): the agents' processes
+    hold only their own keys, the calls and answers are sealed to the ends and to the
+    audit log's identity, and the audit log's key alone reads the day back."""
+    monkeypatch.setenv("TS_TEST_PASS", "a long test passphrase")
+    keys = tmp_path / "keys"
+    provision = [
+        "agents", "provision", "--batch", str(EXAMPLE), "--keystore", str(keys),
+        "--passphrase-env", "TS_TEST_PASS", "--scrypt-n", "4096", "--valid-from", "2006-01-01",
+    ]  # fmt: skip
+    done = CliRunner().invoke(app, provision)
+    assert done.exit_code == 0, done.output
+    identities = IdentitiesConfig(keystore=str(keys), passphrase_env="TS_TEST_PASS")
+    config = msgspec.structs.replace(_config(), identities=identities)
+    story, trace = asyncio.run(_traced_day(config, tmp_path / "day.sqlite"))
+    assert _until_audit(story) == _until_audit(_plain_story())
+    auditor = [k for k in keyrings_for(config) if k.principal.startswith("audit-log:")]
+    assert len(auditor) == 1  # only the audit log's key is used to read it back
+    assert _replay(trace, config, tmp_path / "r.sqlite") == story
+
+
+def _until_audit(lines: list[str]) -> list[str]:
+    return lines[: next(i for i, x in enumerate(lines) if x.startswith("audit verification"))]
+
+
+def _plain_story() -> list[str]:
+    out: list[str] = []
+    asyncio.run(run_demo(":memory:", load_config(None), out.append))
+    return [str(x) for x in out]
