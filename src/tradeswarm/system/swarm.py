@@ -255,10 +255,11 @@ class Swarm:
                 policy=self.identities.policy,
                 logged=self.store.has_event,
             )
-        bus_cfg = self.config.bus
+        bus_cfg, channel = self.config.bus, channel_of(slot)
         client = RpcClient(
             self.wire,
-            channel_of(slot),
+            channel,
+            epoch=self._next_epoch(channel),
             retry_s=bus_cfg.call_retry_s,
             timeout_s=bus_cfg.call_timeout_s,
             check=None if self._trace_replay else self._signed_by(name),
@@ -273,6 +274,15 @@ class Swarm:
         )
         self.remote.append(agent)
         return agent
+
+    def _next_epoch(self, channel: str) -> int:
+        """This kernel run's epoch on channel: its start, and past every earlier run's on
+        this store even when the wall clock went back (an agent process that outlived
+        the last kernel drops calls of an older epoch)."""
+        key = f"rpc.epoch.{channel}"
+        epoch = max(time.time_ns(), int(self.store.get_meta(key) or 0) + 1)
+        self.store.set_meta(key, str(epoch))
+        return epoch
 
     def _signed_by(self, name: str) -> AnswerCheck:
         """Accepts a signature by one of name's keys valid now (the registry's)."""

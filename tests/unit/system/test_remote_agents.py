@@ -9,6 +9,7 @@ import collections
 import functools
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tradeswarm.agents.trader import TradingAgent
+from tradeswarm.bus import rpc
 from tradeswarm.bus.faults import FaultyTransport
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.memory_transport import MemoryTransport
@@ -400,3 +402,34 @@ def test_what_the_server_holds_of_calls_and_answers_is_sealed(tmp_path: Path) ->
     ):
         with pytest.raises(SealError):
             opens()
+
+
+def test_agent_processes_outlive_a_kernel_whose_clock_went_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same agent processes serve two kernel runs on one store (stopped at 10:00,
+    resumed); the second kernel's wall clock is an hour behind the first's. Its epoch
+    still follows the first run's (the store remembers it), so the agents take its
+    calls: the resumed day is the in-process resume's."""
+    config = _config()
+    db = str(tmp_path / "k.sqlite")
+    wire = MemoryTransport(config.bus.transport())
+    roles = [RoleProcess(config, slot, wire) for slot in SLOTS]
+
+    async def both_runs() -> list[str]:
+        stop, out = asyncio.Event(), []
+        tasks = [asyncio.create_task(r.server.serve(stop)) for r in roles]
+        await run_demo(db, config, lambda _: None, until="10:00", wire=wire)
+        behind = time.time_ns() - 3_600 * 10**9
+        monkeypatch.setattr(rpc.time, "time_ns", lambda: behind)
+        await run_demo(db, config, out.append, wire=wire)
+        stop.set()
+        await asyncio.gather(*tasks)
+        return [str(x) for x in out]
+
+    got = asyncio.run(both_runs())
+    ref_db = str(tmp_path / "ref.sqlite")
+    asyncio.run(run_demo(ref_db, load_config(None), lambda _: None, until="10:00"))
+    ref: list[str] = []
+    asyncio.run(run_demo(ref_db, load_config(None), ref.append))
+    assert _story(got) == _story(ref)
