@@ -7,6 +7,7 @@ tells the same story; `audit verify --all` is clean either way."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -268,4 +269,38 @@ def test_a_server_restarted_mid_day_changes_nothing(
     assert _story(out) == reference
     logs = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
     assert "the wire failed" in logs  # the restart did land mid-day
+    _verify(db, tmp_path)
+
+
+def test_an_agent_stopped_past_the_call_timeout_stops_the_day_and_a_new_up_resumes_it(
+    setup: tuple[Path, str], tmp_path: Path, reference: list[str]
+) -> None:
+    """SIGSTOP of the trader's process at 09:30, for longer than `call_timeout_s` (3 s
+    here): the kernel waits, then stops the day with one line naming the agent and the
+    call (its bar's unit of work rolled back), and `up` stops every process. A new `up`
+    resumes the day to the same books."""
+    config, db = setup
+    config.write_text(config.read_text() + "call_timeout_s = 3.0\ncall_retry_s = 0.5\n")
+    stopped: list[int] = []
+
+    def stop_trader() -> None:
+        found = subprocess.run(
+            ["pgrep", "-f", f"run trader --config {config}"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        stopped.extend(int(p) for p in found.stdout.split())
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+
+    code, _, err = _up(config, db, tmp_path / "logs", "09:30:00", stop_trader)
+    for pid in stopped:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+    assert code == 2 and stopped, err
+    kernel_log = (tmp_path / "logs" / "kernel.log").read_text()
+    assert "trader did not answer call" in kernel_log and "within 3.0 s" in kernel_log
+    assert "Traceback" not in kernel_log
+    code, out, err = _up(config, db, tmp_path / "logs")
+    assert code == 0, err
+    assert _tail(out.splitlines()) == _tail(reference)
     _verify(db, tmp_path)
