@@ -7,8 +7,9 @@ temporary folder, through `system.demo.run_demo` (the path `tradeswarm up` takes
 - per backend (nats, redis): the analyzer and the trader as `tradeswarm run SLOT`
   processes on the server: wall seconds, bars per second, the kernel's calls, and each
   call's round trip as the kernel waits for it (first send to answer, p50/p99);
-- `raw_nats_request`: nats-py request/reply of the same answers' bytes, one at a time,
-  both ends in one process: the floor of a round trip on that server.
+- `raw_nats_request`: nats-py request/reply of the same sealed call boxes, echoed back
+  (an answer's box is about a call's size), one at a time, both ends in one process:
+  the floor of a round trip of those bytes on that server.
 Each run's story must be the in-process one (less the per-order audit lines, whose
 signature counts grow): a benchmark of a different day would compare nothing."""
 
@@ -102,15 +103,17 @@ async def _remote_day(
     latencies = [s for a in swarm.remote for s in a.client.latencies_s]
     calls = {a.client.channel: len(a.client.latencies_s) for a in swarm.remote}
     answers = [step.answer for steps in trace.channels.values() for step in steps]
+    sent = [body for a in swarm.remote for body in a.client.journal]  # sealed, as on the wire
     result = {
         "backend": backend,
         "seconds": round(seconds, 3),
         "bars_per_s": round(_bars(config) / seconds, 1),
         "calls": calls,
         "call_round_trip": _percentiles(latencies),
-        "answer_bytes_mean": round(sum(map(len, answers)) / max(1, len(answers))),
+        "answer_plain_bytes_mean": round(sum(map(len, answers)) / max(1, len(answers))),
+        "call_box_bytes_mean": round(sum(map(len, sent)) / max(1, len(sent))),
     }
-    return result, answers
+    return result, sent
 
 
 async def _raw_nats(url: str, payloads: list[bytes]) -> dict[str, Any]:
@@ -151,10 +154,10 @@ def run_processes_bench(
         reference = _story(out)
         runs, raw = [], None
         for backend in backends:
-            result, answers = asyncio.run(_remote_day(backend, where[backend], folder, reference))
+            result, sent = asyncio.run(_remote_day(backend, where[backend], folder, reference))
             runs.append(result)
             if backend == "nats":
-                raw = asyncio.run(_raw_nats(where["nats"], answers))
+                raw = asyncio.run(_raw_nats(where["nats"], sent))
     return {
         "benchmark": "processes",
         "day": f"the demo's {config.day} ({_bars(config)} bars), analyzer and trader remote",

@@ -133,6 +133,11 @@ class RpcClient:
             tuple[str, int], int
         ] = {}  # (callee boot, epoch) -> its furthest applied call
 
+    @property
+    def journal(self) -> list[bytes]:
+        """Every call body of this epoch, in order (a copy)."""
+        return list(self._journal)
+
     async def call(self, body: bytes) -> bytes:
         """Apply body in the callee after every earlier call; its answer."""
         self._journal.append(body)
