@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tradeswarm.cli.common import DB_HELP, cli_errors, console, err_console
+
+if TYPE_CHECKING:
+    from tradeswarm.system.config import SwarmConfig
 
 ConfigArg = Annotated[
     Path, typer.Option("--config", help="The swarm's config: [bus] names the server.")
@@ -61,6 +64,7 @@ def up(
 
     with cli_errors():
         cfg = load_config(config)
+        _check_remote(cfg)  # a config error is one line now, not five restarts later
         if not cfg.bus.remote_agents:
             err_console.print(
                 "[yellow]note:[/] [bus] remote_agents is empty: the kernel runs every agent"
@@ -123,3 +127,19 @@ def health(
         keys = ("calls", "round_trip_p50_ms", "round_trip_p99_ms", "processes_seen")
         cells = [str(a[k]) for k in (*keys, "catch_ups", "forged_answers_dropped")]
         console.print(f"{a['principal']:<36} " + " ".join(f"{c:>9}" for c in cells))
+
+
+def _check_remote(cfg: SwarmConfig) -> None:
+    """What `run` and the kernel would refuse about [bus] remote_agents, before any start."""
+    from tradeswarm.core.errors import ConfigurationError
+    from tradeswarm.system.role_calls import check_slot, strategy_names
+
+    names = strategy_names(cfg.strategies)
+    for slot in cfg.bus.remote_agents:
+        check_slot(slot, names)
+    if cfg.bus.remote_agents and cfg.bus.backend == "memory":
+        raise ConfigurationError(
+            "bus.backend",
+            "memory",
+            "agents in processes of their own need a server (nats or redis)",
+        )

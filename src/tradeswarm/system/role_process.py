@@ -177,8 +177,8 @@ async def serve_role(
     from tradeswarm.bus.factory import open_transport
 
     transport = open_transport(config.bus.transport())
+    role = RoleProcess(config, slot, transport)  # config errors before any connection
     await transport.connect()
-    role = RoleProcess(config, slot, transport)  # before "ready": config errors first
     stop = stop or _stop_on_signals()
     emit(f"ready {slot} as {role.keys.principal} on {config.bus.backend} {config.bus.url}")
     try:
