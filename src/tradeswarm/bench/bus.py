@@ -39,6 +39,7 @@ from tradeswarm.bus.signing import BusSigning
 from tradeswarm.bus.topics import INTENTS, Role
 from tradeswarm.bus.transport import Transport, TransportConfig, subject_of
 from tradeswarm.core.clock import LiveClock
+from tradeswarm.core.percentiles import p50_p99_ms
 from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.crypto.provision import demo_identities
 from tradeswarm.crypto.registry import KeyRegistry
@@ -47,15 +48,6 @@ from tradeswarm.testkit import make_intent
 
 TRADER = Identity("trading-agent-01", Role.TRADER)
 URLS = {"memory": "", "nats": "nats://127.0.0.1:4222", "redis": "redis://127.0.0.1:6379/0"}
-
-
-def _percentiles(samples: Sequence[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return {"p50_ms": round(pick(0.50) * 1e3, 3), "p99_ms": round(pick(0.99) * 1e3, 3)}
 
 
 class _Ours:
@@ -122,7 +114,7 @@ async def _run_ours(config: TransportConfig, messages: int, batch: int) -> dict[
         latencies = [ours.handled[m] - t for m, t in sent.items()]
         return {
             "messages_per_s": round(messages / elapsed, 1),
-            **_percentiles(latencies),
+            **p50_p99_ms(latencies),
             "refused": inlet.stats.refused,
             "wire": wire,
         }
@@ -263,7 +255,7 @@ async def _one_backend(backend: str, url: str, messages: int, batch: int) -> dic
     return {
         "backend": backend,
         "ours": ours,
-        "raw": {"messages_per_s": round(raw_rate, 1), **_percentiles(raw[1:])},
+        "raw": {"messages_per_s": round(raw_rate, 1), **p50_p99_ms(raw[1:])},
         "ratio": round(ours["messages_per_s"] / raw_rate, 3),
     }
 

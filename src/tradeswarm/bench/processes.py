@@ -26,9 +26,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from tradeswarm.bench.bus import _percentiles
 from tradeswarm.bus.factory import open_transport
 from tradeswarm.core.errors import InvariantViolation, TradeswarmError
+from tradeswarm.core.percentiles import p50_p99_ms
 from tradeswarm.data.csv_bars import bundled_bars
 from tradeswarm.data.replay import pick_day, split_days
 from tradeswarm.system.config import SwarmConfig, load_config
@@ -109,7 +109,7 @@ async def _remote_day(
         "seconds": round(seconds, 3),
         "bars_per_s": round(_bars(config) / seconds, 1),
         "calls": calls,
-        "call_round_trip": _percentiles(latencies),
+        "call_round_trip": p50_p99_ms(latencies),
         "answer_plain_bytes_mean": round(sum(map(len, answers)) / max(1, len(answers))),
         "call_box_bytes_mean": round(sum(map(len, sent)) / max(1, len(sent))),
     }
@@ -133,7 +133,7 @@ async def _raw_nats(url: str, payloads: list[bytes]) -> dict[str, Any]:
             latencies.append(time.perf_counter() - started)
     finally:
         await nc.close()
-    return {"requests": len(payloads), "round_trip": _percentiles(latencies)}
+    return {"requests": len(payloads), "round_trip": p50_p99_ms(latencies)}
 
 
 def _bars(config: SwarmConfig) -> int:

@@ -24,6 +24,7 @@ from tradeswarm.bus.signed import VerifyingGate
 from tradeswarm.bus.topics import Role, Topic
 from tradeswarm.core.clock import Clock
 from tradeswarm.core.errors import TradeswarmError
+from tradeswarm.core.percentiles import p50_p99_ms
 from tradeswarm.crypto.sealing import SealError
 from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
 from tradeswarm.model.market import Bar
@@ -118,21 +119,13 @@ class RemoteAgent:
 def health(agent: RemoteAgent) -> dict[str, object]:
     """What the kernel saw of one remote agent: for `tradeswarm health`."""
     c = agent.client
-    latencies = sorted(c.latencies_s)
-
-    def pick(q: float) -> float | None:
-        return (
-            round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1e3, 3)
-            if latencies
-            else None
-        )
-
+    spread = p50_p99_ms(c.latencies_s)
     return {
         "principal": str(agent.identity),
         "channel": c.channel,
-        "calls": len(latencies),
-        "round_trip_p50_ms": pick(0.50),
-        "round_trip_p99_ms": pick(0.99),
+        "calls": len(c.latencies_s),
+        "round_trip_p50_ms": spread["p50_ms"],
+        "round_trip_p99_ms": spread["p99_ms"],
         "processes_seen": len(c.boots),
         "catch_ups": c.catch_ups,
         "forged_answers_dropped": c.forged,
