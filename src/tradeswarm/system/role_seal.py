@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
+from tradeswarm.bus.topics import Role
 from tradeswarm.crypto.identity import AgentIdentity
 from tradeswarm.crypto.registry import KeyRegistry
 from tradeswarm.crypto.sealing import (
@@ -24,10 +25,11 @@ from tradeswarm.crypto.sealing import (
     read_box,
     seal,
 )
+from tradeswarm.system.agents import AGENT_NAMES
 
 Direction = Literal["call", "answer"]
-#: The kernel's sealing identity: the risk manager's (`system.agents.AGENTS`).
-KERNEL = ("risk-manager-01", "risk-manager")
+#: The kernel's sealing identity, (name, role): the risk manager's, whose keys it holds.
+KERNEL = (AGENT_NAMES["risk"], str(Role.RISK))
 
 
 def topic_of(channel: str, direction: Direction) -> str:
