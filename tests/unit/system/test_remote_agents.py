@@ -270,12 +270,12 @@ def test_remote_agents_without_a_wire_are_refused(tmp_path: Path) -> None:
 def test_a_wire_that_drops_duplicates_and_delays_changes_nothing(tmp_path: Path) -> None:
     """Every end on its own fault layer (seeded): lost publishes, copies, delays; each
     call still applied once, in order, and the day is the in-process day."""
-    config = _config(call_retry_s=0.2)
+    config = _config(call_retry_s=0.1)
 
     async def day() -> tuple[list[str], list[FaultyTransport]]:
         inner = MemoryTransport(config.bus.transport())
         ends = [
-            FaultyTransport(inner, seed=k, drop=0.05, duplicate=0.1, delay_s=0.002)
+            FaultyTransport(inner, seed=k, drop=0.02, duplicate=0.05, delay_s=0.001)
             for k in range(3)
         ]
         roles = [RoleProcess(config, slot, end) for slot, end in zip(SLOTS, ends[1:], strict=True)]
