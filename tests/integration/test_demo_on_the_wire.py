@@ -24,7 +24,7 @@ from tradeswarm.store import Store
 from transport_kit import connected
 
 pytestmark = pytest.mark.slow
-DEMO_MD5 = "d804b78b51724cd92edea0c3951406c4"
+DEMO_MD5 = "e08d7ebd62e4b3263f4877ed6da9e2b4"
 TRADESWARM = [sys.executable, "-m", "tradeswarm.cli.main"]
 
 

@@ -29,7 +29,7 @@ from tradeswarm.store import Store
 
 pytestmark = pytest.mark.slow
 
-SQLITE_DEMO_MD5 = "d804b78b51724cd92edea0c3951406c4"
+SQLITE_DEMO_MD5 = "e08d7ebd62e4b3263f4877ed6da9e2b4"
 DEMO_KEYS = "--demo-keys"
 HUMAN = ("--as", "jane.doe@desk", "--demo-key")
 

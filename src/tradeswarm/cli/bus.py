@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 bus_app = typer.Typer(help="The wire between processes (NATS JetStream, Redis Streams).")
 
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="A swarm config whose [bus] names the wire.")
+    Path | None, typer.Option("--config", help="A swarm config whose bus section names the wire.")
 ]
-BackendOpt = Annotated[str | None, typer.Option(help="memory, nats or redis (over [bus]).")]
+BackendOpt = Annotated[str | None, typer.Option(help="memory, nats or redis (over the config's).")]
 UrlOpt = Annotated[str | None, typer.Option(help="The server, e.g. nats://127.0.0.1:4222.")]
 NsOpt = Annotated[str | None, typer.Option(help="The swarm's namespace on the server.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]

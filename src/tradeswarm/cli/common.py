@@ -20,6 +20,15 @@ console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_CANNOT_RUN = 2
+
+
+def echo(line: object) -> None:
+    """Print a story line as it is. It carries the agents' own words (a strategy's label,
+    its rationale): printed as markup, `[momentum]` vanished and a `[/x]` in a hostile
+    agent's rationale raised MarkupError in the kernel, at every rerun of its bar."""
+    console.print(line, markup=False)
+
+
 DB_HELP = "The swarm's store: a SQLite file or postgresql://user@host:port/db."
 
 

@@ -19,7 +19,7 @@ from tradeswarm.cli.backtest import backtest as backtest_command
 from tradeswarm.cli.backtest import paper as paper_command
 from tradeswarm.cli.bench import bench_app
 from tradeswarm.cli.bus import bus_app
-from tradeswarm.cli.common import DB_HELP, cli_errors, console, existing_store
+from tradeswarm.cli.common import DB_HELP, cli_errors, console, echo, existing_store
 from tradeswarm.cli.data import data_app
 from tradeswarm.cli.oversight import killswitch_app, oversight_app
 from tradeswarm.cli.policy import policy_app
@@ -71,7 +71,7 @@ def demo(
     from tradeswarm.system.demo import demo as run_demo
 
     with cli_errors():
-        run_demo(db, load_config(config), console.print, until)
+        run_demo(db, load_config(config), echo, until)
 
 
 @app.command()

@@ -12,19 +12,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tradeswarm.cli.common import DB_HELP, cli_errors, console, err_console
+from tradeswarm.cli.common import DB_HELP, cli_errors, console, echo, err_console
 
 if TYPE_CHECKING:
     from tradeswarm.system.config import SwarmConfig
 
 ConfigArg = Annotated[
-    Path, typer.Option("--config", help="The swarm's config: [bus] names the server.")
+    Path, typer.Option("--config", help="The swarm's config: its bus section names the server.")
 ]
 
 
 def run(
     slot: Annotated[
-        str, typer.Argument(help="analyzer, trader or strategy:NAME (of [bus] remote_agents).")
+        str, typer.Argument(help="analyzer, trader or strategy:NAME (of bus.remote_agents).")
     ],
     config: ConfigArg,
 ) -> None:
@@ -52,8 +52,8 @@ def up(
         int, typer.Option(help="Restarts of one agent process before the swarm stops.")
     ] = 5,
 ) -> None:
-    """Start the demo's swarm as separate processes: one per agent of [bus]
-    remote_agents (`tradeswarm run SLOT`) and the kernel (`tradeswarm demo`), which
+    """Start the demo's swarm as separate processes: one per agent of
+    bus.remote_agents (`tradeswarm run SLOT`) and the kernel (`tradeswarm demo`), which
     prints the day's story. An agent process that dies is restarted with backoff and
     rebuilt from the kernel's journal; SIGTERM or Ctrl-C stops every process. Prints
     each process's status at the end, on stderr; exits with the kernel's exit code."""
@@ -67,7 +67,7 @@ def up(
         _check_remote(cfg)  # a config error is one line now, not five restarts later
         if not cfg.bus.remote_agents:
             err_console.print(
-                "[yellow]note:[/] [bus] remote_agents is empty: the kernel runs every agent"
+                "[yellow]note:[/] bus.remote_agents is empty: the kernel runs every agent"
             )
         base = [sys.executable, "-m", "tradeswarm.cli.main"]
         specs = [
@@ -85,7 +85,7 @@ def up(
                 restart=False,
             )
         )
-        supervisor = Supervisor(specs, logs, max_restarts=max_restarts, echo=console.print)
+        supervisor = Supervisor(specs, logs, max_restarts=max_restarts, echo=echo)
         try:
             code = asyncio.run(supervisor.run())
         finally:

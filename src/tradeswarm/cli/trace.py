@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
-from tradeswarm.cli.common import DB_HELP, cli_errors, console
+from tradeswarm.cli.common import DB_HELP, cli_errors, console, echo
 
 trace_app = typer.Typer(help="Record the agents' answers off the wire; replay them.")
 
 ConfigOpt = Annotated[
-    Path, typer.Option("--config", help="The swarm's config ([bus] and its remote_agents).")
+    Path,
+    typer.Option("--config", help="The swarm's config (bus.backend, bus.url, bus.remote_agents)."),
 ]
 
 
@@ -21,8 +22,8 @@ def record(
     config: ConfigOpt,
     out: Annotated[Path, typer.Option("--out", help="The trace file to write.")],
 ) -> None:
-    """Read back from the server every call the kernel made to each agent of [bus]
-    remote_agents, and its answer (each agent's latest kernel run), into one file."""
+    """Read back from the server every call the kernel made to each agent of
+    bus.remote_agents, and its answer (each agent's latest kernel run), into one file."""
     import asyncio
 
     from tradeswarm.bus.factory import open_transport
@@ -63,4 +64,4 @@ def replay(
     with cli_errors():
         cfg = load_config(config)
         trace = load(trace_file)
-        asyncio.run(run_replay(trace, cfg, db, console.print))
+        asyncio.run(run_replay(trace, cfg, db, echo))
