@@ -129,9 +129,8 @@ class RpcClient:
         """Wall time of the last answer taken (0: none yet)."""
         self.latencies_s: list[float] = []
         """Each call's time from its first send to its answer (catch-ups included)."""
-        self._known: dict[
-            tuple[str, int], int
-        ] = {}  # (callee boot, epoch) -> its furthest applied call
+        # (callee boot, epoch) -> the furthest call it said it had applied
+        self._known: dict[tuple[str, int], int] = {}
 
     @property
     def journal(self) -> list[bytes]:
@@ -147,10 +146,10 @@ class RpcClient:
         return answer
 
     async def _settle(self, seq: int) -> bytes:
-        """Send call seq until the callee has applied it, catching it up first if asked."""
-        deadline = time.monotonic() + self.timeout_s
+        """Send call seq until the callee has applied it, catching it up first if asked
+        (each call of the catch-up has timeout_s of its own: a long journal is no stall)."""
         while True:
-            answer = await self._exchange(seq, deadline)
+            answer = await self._exchange(seq)
             if self._not_ours(answer):
                 continue
             if answer.status == "ok":
@@ -166,7 +165,7 @@ class RpcClient:
                 seq,
             )
             for earlier in range(answer.applied + 1, seq):
-                replayed = await self._exchange(earlier, deadline)
+                replayed = await self._exchange(earlier)
                 if self._not_ours(replayed):
                     break
                 if replayed.status == "error":
@@ -188,8 +187,10 @@ class RpcClient:
         self.epoch = max(time.time_ns(), self.epoch + 1)
         return True
 
-    async def _exchange(self, seq: int, deadline: float) -> Answer:
-        """Send call seq (again every retry_s) until an answer to it comes."""
+    async def _exchange(self, seq: int) -> Answer:
+        """Send call seq (again every retry_s) until an answer to it comes; past
+        timeout_s without one, TransportUnavailable."""
+        deadline = time.monotonic() + self.timeout_s
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
