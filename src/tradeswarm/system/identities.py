@@ -114,8 +114,11 @@ class SwarmIdentities:
         return identity
 
 
-def load_identities(config: IdentitiesConfig) -> tuple[list[AgentIdentity], KeyRegistry] | None:
-    """The configured keystore's identities and registry; None for the demo's keys.
+def load_identities(
+    config: IdentitiesConfig, only: str | None = None
+) -> tuple[list[AgentIdentity], KeyRegistry] | None:
+    """The configured keystore's identities (only: just that one's, so that an agent's
+    process decrypts no key but its own) and registry; None for the demo's keys.
 
     ConfigurationError naming the field when the passphrase variable is unset, the
     keystore is missing, or the passphrase is wrong; nothing is written."""
@@ -131,7 +134,8 @@ def load_identities(config: IdentitiesConfig) -> tuple[list[AgentIdentity], KeyR
     registry_file = directory / REGISTRY_FILE
     if not registry_file.exists():
         raise ConfigurationError("identities.keystore", config.keystore, "no registry.json in it")
-    identities, registry = keystore.load_all(), KeyRegistry.load(registry_file)
+    identities = keystore.load_all() if only is None else [keystore.load(only)]
+    registry = KeyRegistry.load(registry_file)
     for identity in identities:
         found = registry.lookup(identity.ed25519.key_id)
         if found is None or found.owner.name != identity.name:

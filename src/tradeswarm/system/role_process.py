@@ -77,8 +77,7 @@ class RoleProcess:
             )
         self.config = config
         self.name = agent_name(slot)
-        self.keys = _own_identity(config, self.name, str(role_of(slot)))
-        registry = _kernel_registry(config)
+        self.keys, registry = _own_keys(config, self.name, str(role_of(slot)))
         self.sealing = ChannelSeal(channel_of(slot), self.keys, KERNEL, registry, self._now)
         signer = self.keys.signer(Algorithm.ED25519)  # its answers: the kernel checks them
         self.server = RpcServer(transport, channel_of(slot), self.apply, self.reset, signer)
@@ -140,25 +139,18 @@ class RoleProcess:
         return RoleAnswer([encode_envelope(e) for e in published])
 
 
-def _kernel_registry(config: SwarmConfig) -> KeyRegistry:
-    """Where the kernel's public KEM key is: the keystore's registry, or the demo's."""
-    loaded = load_identities(config.identities)
-    if loaded is not None:
-        return loaded[1]
-    (kernel,) = demo_identities([KERNEL])
-    return KeyRegistry([kernel.public()])
-
-
-def _own_identity(config: SwarmConfig, name: str, role: str) -> AgentIdentity:
-    """This agent's keys only: the demo's (from the public seed) or the keystore's."""
-    loaded = load_identities(config.identities)
+def _own_keys(config: SwarmConfig, name: str, role: str) -> tuple[AgentIdentity, KeyRegistry]:
+    """This agent's keys only, and where the kernel's public keys are: the keystore's
+    (its own key file decrypted, no other) and registry, or the demo's public-seed ones."""
+    loaded = load_identities(config.identities, only=name)
     if loaded is None:
         (identity,) = demo_identities([(name, role)])
-        return identity
-    found = [i for i in loaded[0] if i.name == name and i.role == role]
-    if not found:
+        (kernel,) = demo_identities([KERNEL])
+        return identity, KeyRegistry([kernel.public()])
+    (identity,), registry = loaded
+    if identity.role != role:
         raise ConfigurationError("identities", name, f"no {role} identity with this name")
-    return found[0]
+    return identity, registry
 
 
 async def serve_role(

@@ -16,6 +16,7 @@ from tradeswarm.bus.memory_transport import MemoryTransport
 from tradeswarm.bus.rpc import RemoteError
 from tradeswarm.cli.main import app
 from tradeswarm.core.errors import InvalidInput
+from tradeswarm.crypto.keystore import Keystore
 from tradeswarm.model.envelope import decode_envelope, encode_envelope
 from tradeswarm.model.messages import TradeIntent
 from tradeswarm.store import Store
@@ -137,6 +138,18 @@ def test_a_keystore_swarm_in_processes_seals_to_the_audit_logs_key_and_replays(
     auditor = [k for k in keyrings_for(config) if k.principal.startswith("audit-log:")]
     assert len(auditor) == 1  # only the audit log's key is used to read it back
     assert _replay(trace, config, tmp_path / "r.sqlite") == story
+    opened: list[str] = []
+    real_load = Keystore.load
+
+    def spy(self: Keystore, name: str) -> object:
+        opened.append(name)
+        return real_load(self, name)
+
+    with monkeypatch.context() as m:  # an agent's process decrypts its own key, no other
+        m.setattr(Keystore, "load", spy)
+        m.setattr(Keystore, "load_all", lambda self: pytest.fail("load_all in an agent"))
+        RoleProcess(config, "trader", MemoryTransport())
+    assert opened == ["trading-agent-01"]
 
 
 def _until_audit(lines: list[str]) -> list[str]:
