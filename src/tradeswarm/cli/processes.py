@@ -49,7 +49,11 @@ def up(
         Path, typer.Option("--logs", help="Each process's output goes to LOGS/NAME.log.")
     ] = Path(".tradeswarm/up"),
     max_restarts: Annotated[
-        int, typer.Option(help="Restarts of one agent process before the swarm stops.")
+        int,
+        typer.Option(
+            help="Restarts in a row of one agent process (each crash within 60 s of its "
+            "start) before the swarm stops."
+        ),
     ] = 5,
 ) -> None:
     """Start the demo's swarm as separate processes: one per agent of

@@ -76,6 +76,7 @@ class _Child:
     state: ChildState = ChildState.STARTING
     proc: asyncio.subprocess.Process | None = None
     restarts: int = 0
+    recent: int = 0  # restarts since it last ran stable_s without crashing
     last_exit: int | None = None
     started_at_ns: int | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -102,9 +103,16 @@ class Supervisor:
         max_restarts: int = 5,
         grace_s: float = 5.0,
         ready_timeout_s: float = 60.0,
+        stable_s: float = 60.0,
         echo: Callable[[str], None] | None = None,
     ) -> None:
+        """max_restarts: restarts of one helper, each within stable_s of its start (a
+        helper that ran stable_s before it crashed starts its count again: rare crashes
+        over a long day never add up to a stop)."""
         _validate(specs)
+        if max_restarts < 0:
+            raise ConfigurationError("max_restarts", max_restarts, "must be >= 0")
+        self._stable_ns = int(stable_s * 1e9)
         self._log_dir = log_dir
         self._children = {s.name: _Child(s, log_dir / f"{s.name}.log") for s in specs}
         self._backoff = Backoff(backoff_base_s, backoff_cap_s)
@@ -192,13 +200,16 @@ class Supervisor:
             code = await self._run_once(child)
             if self._halted.is_set() or code == 0 or not child.spec.restart:
                 return
-            if child.restarts >= self._max_restarts:
+            ran_ns = time.time_ns() - (child.started_at_ns or 0)
+            child.recent = 0 if ran_ns >= self._stable_ns else child.recent
+            if child.recent >= self._max_restarts:
                 raise TradeswarmError(
-                    f"child {child.spec.name!r} failed {child.restarts + 1} times"
+                    f"child {child.spec.name!r} failed {child.recent + 1} times in a row"
                     f" (max_restarts={self._max_restarts}); last exit code {_exit_text(code)};"
                     f" log: {child.log_path}"
                 )
             child.restarts += 1
+            child.recent += 1
             child.state = ChildState.RESTARTING
             await self._wait_unless_halted(timeout=self._backoff.delay(child.restarts))
 

@@ -335,3 +335,30 @@ def test_format_status_lines_up_the_columns() -> None:
     assert lines[2].split() == ["analyzer", "stopped", "-", "2", "-9", "(SIGKILL)"]
     starts = {line.index(word) for line, word in zip(lines, ROW_STATES, strict=True)}
     assert len(starts) == 1, "the state column starts at one place on every line"
+
+
+@pytest.mark.asyncio
+async def test_a_helper_that_ran_stable_s_before_it_crashed_starts_its_count_again(
+    tmp_path: Path,
+) -> None:
+    """Each crash comes after the helper ran longer than stable_s: never max_restarts
+    in a row, however many crashes in all; the run ends with the main child."""
+    crash_later = """
+    import sys, time
+    time.sleep(0.3)
+    sys.exit(3)
+    """
+    main = """
+    import time
+    time.sleep(2.0)
+    """
+    specs = [ChildSpec("flaky", py(crash_later)), ChildSpec("kernel", py(main), main=True)]
+    sup = Supervisor(specs, tmp_path / "logs", max_restarts=1, stable_s=0.2, **FAST)
+    assert await sup.run() == 0
+    assert by_name(sup)["flaky"].restarts >= 2  # more than max_restarts in all
+
+
+def test_a_negative_max_restarts_is_refused(tmp_path: Path) -> None:
+    specs = [ChildSpec("kernel", [sys.executable, "-c", "pass"], main=True)]
+    with pytest.raises(ConfigurationError, match="max_restarts"):
+        Supervisor(specs, tmp_path, max_restarts=-1)
