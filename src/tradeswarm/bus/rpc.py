@@ -30,8 +30,8 @@ import msgspec
 
 from tradeswarm.bus.transport import Consumer, Transport, TransportUnavailable, subject_of
 from tradeswarm.core.errors import InvalidInput, TradeswarmError
-from tradeswarm.crypto.contexts import context
 from tradeswarm.crypto.keys import Signer
+from tradeswarm.crypto.signing import sign_bytes
 
 log = logging.getLogger(__name__)
 
@@ -60,21 +60,22 @@ class Answer(msgspec.Struct, frozen=True):
     call_sha256: bytes = b""
     """SHA-256 of the body of the call this answers: a callee that applied some other
     call under this number (a forged one) gives itself away."""
-    key_id: str = ""
     signature: bytes = b""
-    """The callee's signature over `answer_bytes` (a server with a signer)."""
+    """The callee's detached signature block (`crypto.signing.sign_bytes`, type
+    `ANSWER_TYPE`) over `answer_bytes` (a server with a signer)."""
 
 
-#: Says whether a key may vouch for a channel's answers: (key_id, signature, signed bytes).
-AnswerCheck = Callable[[str, bytes, bytes], bool]
+#: Says whether a signature block vouches for a channel's answer: (block, signed bytes).
+AnswerCheck = Callable[[bytes, bytes], bool]
+#: The signing context of an answer (`crypto.contexts.context`).
+ANSWER_TYPE = "RpcAnswer"
 
 
 def answer_bytes(channel: str, a: Answer) -> bytes:
-    """What an answer's signature covers: every field but the key and the signature, the
-    body by its SHA-256, under its own context and the channel's name."""
+    """What an answer's signature covers: every field but the signature, the body by its
+    SHA-256, and the channel's name."""
     fields = (channel, a.epoch, a.seq, a.status, a.applied, a.boot, a.call_sha256, a.error)
-    digest = hashlib.sha256(a.body).digest()
-    return context("RpcAnswer") + _ENC.encode((*fields, digest))
+    return _ENC.encode((*fields, hashlib.sha256(a.body).digest()))
 
 
 class RemoteError(TradeswarmError):
@@ -232,7 +233,7 @@ class RpcClient:
                 if answer.epoch != self.epoch:
                     continue
                 if self._check is not None and not self._check(
-                    answer.key_id, answer.signature, answer_bytes(self.channel, answer)
+                    answer.signature, answer_bytes(self.channel, answer)
                 ):
                     self.forged += 1
                     log.warning("%s: an answer not signed by its agent dropped", self.channel)
@@ -357,8 +358,8 @@ class RpcServer:
         )
         if self._signer is None:
             return answer
-        signature = self._signer.sign(answer_bytes(self.channel, answer))
-        return msgspec.structs.replace(answer, key_id=self._signer.key_id, signature=signature)
+        block = sign_bytes(ANSWER_TYPE, answer_bytes(self.channel, answer), self._signer)
+        return msgspec.structs.replace(answer, signature=block)
 
     async def close(self) -> None:
         if self._consumer is not None:

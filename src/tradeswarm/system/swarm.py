@@ -17,7 +17,7 @@ from tradeswarm.audit.charter import make_charter
 from tradeswarm.brokers.paper import PaperBroker
 from tradeswarm.brokers.paper_config import PaperBrokerConfig
 from tradeswarm.bus.inproc import InProcessBus
-from tradeswarm.bus.rpc import AnswerCheck, RpcClient
+from tradeswarm.bus.rpc import ANSWER_TYPE, AnswerCheck, RpcClient
 from tradeswarm.bus.signed import VerifyingGate
 from tradeswarm.bus.topics import HUMAN_COMMANDS, Role, Topic
 from tradeswarm.bus.transport import Transport
@@ -27,8 +27,9 @@ from tradeswarm.core.dburl import is_url
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.crypto.contexts import SigningPolicy
 from tradeswarm.crypto.identity import AgentIdentity
-from tradeswarm.crypto.keys import Signer, verify
-from tradeswarm.crypto.registry import KeyState
+from tradeswarm.crypto.keys import Signer
+from tradeswarm.crypto.reasons import SignatureInvalid
+from tradeswarm.crypto.signing import verify_bytes
 from tradeswarm.data.view import MarketView
 from tradeswarm.execution.agent import ExecutionAgent
 from tradeswarm.execution.pretrade import Collar
@@ -262,7 +263,7 @@ class Swarm:
             epoch=self._next_epoch(channel),
             retry_s=bus_cfg.call_retry_s,
             timeout_s=bus_cfg.call_timeout_s,
-            check=None if self._trace_replay else self._signed_by(name),
+            check=None if self._trace_replay else self._signed_by(f"{role}:{name}"),
         )
         sealing = None
         if not self._trace_replay:
@@ -284,14 +285,19 @@ class Swarm:
         self.store.set_meta(key, str(epoch))
         return epoch
 
-    def _signed_by(self, name: str) -> AnswerCheck:
-        """Accepts a signature by one of name's keys valid now (the registry's)."""
+    def _signed_by(self, principal: str) -> AnswerCheck:
+        """Accepts a signature block by one of principal's keys valid now (the registry's,
+        the checks every signature here takes: `crypto.signing.verify_bytes`)."""
 
-        def check(key_id: str, signature: bytes, data: bytes) -> bool:
-            state, found = self.registry.state_at(key_id, self.clock.now_ns())
-            if state is not KeyState.VALID or found is None or found.owner.name != name:
+        def check(block: bytes, data: bytes) -> bool:
+            try:
+                verify_bytes(
+                    ANSWER_TYPE, data, block, self.registry,
+                    principal=principal, signed_ns=self.clock.now_ns(),
+                )  # fmt: skip
+            except SignatureInvalid:
                 return False
-            return verify(found.key.algorithm, found.key.public_key, signature, data)
+            return True
 
         return check
 

@@ -23,7 +23,7 @@ from tradeswarm.bus import rpc
 from tradeswarm.bus.faults import FaultyTransport
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.memory_transport import MemoryTransport
-from tradeswarm.bus.rpc import Answer, Call, answer_bytes
+from tradeswarm.bus.rpc import ANSWER_TYPE, Answer, Call, answer_bytes
 from tradeswarm.cli.main import app
 from tradeswarm.core.clock import SimClock
 from tradeswarm.core.errors import ConfigurationError
@@ -31,7 +31,7 @@ from tradeswarm.crypto.keys import Algorithm
 from tradeswarm.crypto.provision import demo_identities
 from tradeswarm.crypto.reasons import RejectReason
 from tradeswarm.crypto.sealing import SealError
-from tradeswarm.crypto.signing import sign_envelope
+from tradeswarm.crypto.signing import sign_bytes, sign_envelope
 from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
 from tradeswarm.model.messages import EnvelopeRejected, MarketSignal, TradeIntent
 from tradeswarm.store import Store
@@ -317,13 +317,12 @@ class _ManOnTheWire(MemoryTransport):
     def _forge(self, data: bytes) -> bytes:
         real = msgspec.msgpack.decode(data, type=Answer)
         body = ENCODER.encode(RoleAnswer([b"{}"]))  # not what the agent answered
-        fake = msgspec.structs.replace(real, status="ok", body=body, key_id="", signature=b"")
+        fake = msgspec.structs.replace(real, status="ok", body=body, signature=b"")
         if self.forged_answers:  # the analyzer's key, for the trader's channel
             (keys,) = demo_identities([("market-analyzer-01", "market-analyzer")])
             signer = keys.signer(Algorithm.ED25519)
-            fake = msgspec.structs.replace(
-                fake, key_id=signer.key_id, signature=signer.sign(answer_bytes("trader", fake))
-            )
+            block = sign_bytes(ANSWER_TYPE, answer_bytes("trader", fake), signer)
+            fake = msgspec.structs.replace(fake, signature=block)
         self.forged_answers += 1
         return msgspec.msgpack.encode(fake)
 
