@@ -136,12 +136,9 @@ def health(
 def _check_remote(cfg: SwarmConfig) -> None:
     """What `run` and the kernel would refuse about [bus] remote_agents, before any start."""
     from tradeswarm.core.errors import ConfigurationError
-    from tradeswarm.system.role_calls import check_slot, strategy_names
+    from tradeswarm.system.role_calls import remote_slots
 
-    names = strategy_names(cfg.strategies)
-    for slot in cfg.bus.remote_agents:
-        check_slot(slot, names)
-    if cfg.bus.remote_agents and cfg.bus.backend == "memory":
+    if remote_slots(cfg) and cfg.bus.backend == "memory":
         raise ConfigurationError(
             "bus.backend",
             "memory",

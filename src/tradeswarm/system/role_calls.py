@@ -8,14 +8,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import msgspec
 
+from tradeswarm.agents.trader import Sizing
 from tradeswarm.bus.topics import FILLS, ORDERS, RISK_DECISIONS, SIGNALS, Role, Topic
 from tradeswarm.core.errors import ConfigurationError
 from tradeswarm.model.market import Bar
 from tradeswarm.model.messages import Message
 from tradeswarm.strategy.loader import StrategySpec
+
+if TYPE_CHECKING:
+    from tradeswarm.system.config import SwarmConfig
 
 
 class BarItem(msgspec.Struct, frozen=True, tag="bar"):
@@ -69,7 +74,25 @@ def strategy_names(specs: Sequence[StrategySpec]) -> list[str]:
     return [spec.name or f"strategy-{k + 1}" for k, spec in enumerate(specs)]
 
 
-def check_slot(slot: str, strategies: list[str]) -> str:
+def remote_slot(config: SwarmConfig, slot: str) -> str:
+    """slot, if its agent may run in its own process under config; ConfigurationError
+    naming the field otherwise (the one check the kernel, `run` and `up` all make)."""
+    _check_slot(slot, strategy_names(config.strategies))
+    if slot == "trader" and config.trader.sizing is Sizing.PORTFOLIO:
+        raise ConfigurationError(
+            "trader.sizing",
+            "portfolio",
+            "portfolio sizing reads the kernel's books: leave the trader out of bus.remote_agents",
+        )
+    return slot
+
+
+def remote_slots(config: SwarmConfig) -> list[str]:
+    """config.bus.remote_agents, each checked (`remote_slot`)."""
+    return [remote_slot(config, slot) for slot in config.bus.remote_agents]
+
+
+def _check_slot(slot: str, strategies: list[str]) -> str:
     """slot, if an agent of that slot may run in its own process."""
     if slot in REMOTE_SLOTS:
         return slot

@@ -16,7 +16,7 @@ import msgspec
 
 from tradeswarm.agents.analyzer import MarketAnalyzer
 from tradeswarm.agents.strategy_host import StrategyAgent
-from tradeswarm.agents.trader import Sizing, TradingAgent
+from tradeswarm.agents.trader import TradingAgent
 from tradeswarm.bus.inproc import InProcessBus
 from tradeswarm.bus.rpc import RpcServer
 from tradeswarm.bus.signing import BusSigning
@@ -42,9 +42,8 @@ from tradeswarm.system.role_calls import (
     RoleCall,
     agent_name,
     channel_of,
-    check_slot,
+    remote_slot,
     role_of,
-    strategy_names,
 )
 from tradeswarm.system.role_seal import KERNEL, ChannelSeal
 
@@ -66,15 +65,7 @@ class RoleProcess:
     """The agent of one slot (`analyzer`, `trader`, `strategy:NAME`) behind an RpcServer."""
 
     def __init__(self, config: SwarmConfig, slot: str, transport: Transport) -> None:
-        names = strategy_names(config.strategies)
-        self.slot = check_slot(slot, names)
-        if slot == "trader" and config.trader.sizing is Sizing.PORTFOLIO:
-            raise ConfigurationError(
-                "trader.sizing",
-                "portfolio",
-                "portfolio sizing reads the kernel's books: "
-                "run the trader in the kernel (leave it out of bus.remote_agents)",
-            )
+        self.slot = remote_slot(config, slot)
         self.config = config
         self.name = agent_name(slot)
         self.keys, registry = _own_keys(config, self.name, str(role_of(slot)))

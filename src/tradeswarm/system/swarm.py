@@ -47,7 +47,7 @@ from tradeswarm.system.config import SwarmConfig
 from tradeswarm.system.identities import SwarmIdentities, load_identities
 from tradeswarm.system.killswitch import KillSwitchState
 from tradeswarm.system.remote_agent import RemoteAgent, health
-from tradeswarm.system.role_calls import STRATEGY_INPUTS, channel_of, check_slot, strategy_names
+from tradeswarm.system.role_calls import STRATEGY_INPUTS, channel_of, remote_slots
 from tradeswarm.system.role_seal import KERNEL, ChannelSeal
 from tradeswarm.system.wire import LogShipper
 
@@ -104,20 +104,12 @@ class Swarm:
                 "this entry point runs the swarm on the in-process bus only (the demo "
                 "streams its log to the server: `tradeswarm demo --config`)",
             )
-        names = strategy_names(config.strategies)
-        self.remote_slots = [check_slot(slot, names) for slot in config.bus.remote_agents]
+        self.remote_slots = remote_slots(config)
         if self.remote_slots and wire is None:
             raise ConfigurationError(
                 "bus.remote_agents",
                 config.bus.remote_agents,
                 "agents in processes of their own need the wire: set bus.backend and bus.url",
-            )
-        if "trader" in self.remote_slots and config.trader.sizing is Sizing.PORTFOLIO:
-            raise ConfigurationError(
-                "trader.sizing",
-                "portfolio",
-                "portfolio sizing reads the kernel's books: "
-                "leave the trader out of bus.remote_agents",
             )
         self.wire = wire
         self.config = config

@@ -21,6 +21,7 @@ NATS = 'backend = "nats"\nurl = "nats://127.0.0.1:4222"\n'
         (NATS + 'remote_agents = ["strategy:absent"]\n', "bus.remote_agents='strategy:absent'"),
         (NATS + 'remote_agents = ["trader", "trader"]\n', "names one twice"),
         (NATS + 'remote_agents = ["trader"]\ncall_retry_s = 0\n', "bus.call_retry_s"),
+        (NATS + 'remote_agents = ["trader"]\n[trader]\nsizing = "portfolio"\n', "trader.sizing"),
     ],
 )
 def test_up_refuses_what_it_cannot_run_before_starting_anything(
