@@ -22,7 +22,6 @@ from tradeswarm.crypto.sealing import (
     SealError,
     SealReason,
     open_sealed,
-    read_box,
     seal,
 )
 from tradeswarm.system.agents import AGENT_NAMES
@@ -82,8 +81,3 @@ class ChannelSeal:
             keyring=self.keyring,
             sender=f"{role}:{name}",
         )
-
-
-def open_as_auditor(box: bytes, keyring: KemKeyring) -> bytes:
-    """A box of either direction opened with the audit log's key (`trace record`)."""
-    return open_sealed(box, topic=read_box(box).topic, keyring=keyring)
