@@ -26,7 +26,7 @@ from tradeswarm.core.clock import Clock
 from tradeswarm.core.errors import TradeswarmError
 from tradeswarm.core.percentiles import p50_p99_ms
 from tradeswarm.crypto.sealing import SealError
-from tradeswarm.model.envelope import Envelope, decode_envelope, encode_envelope
+from tradeswarm.model.envelope import Envelope, decode_envelope, decode_head, encode_envelope
 from tradeswarm.model.market import Bar
 from tradeswarm.model.messages import Message
 from tradeswarm.system.role_calls import (
@@ -65,7 +65,6 @@ class RemoteAgent:
         self._clock, self._gate, self.client = clock, gate, client
         self._books = books
         self._pending: list[Item] = []
-        self.calls = 0
         for topic in inputs:
             bus.subscribe_batch(topic, self._deliver)
 
@@ -91,28 +90,30 @@ class RemoteAgent:
         if self._sealing is not None:
             body = self._sealing.seal(body, "call")
         raw = await self.client.call(body)
-        self.calls += 1
-        if self._sealing is not None:
-            try:
+        try:
+            if self._sealing is not None:
                 raw = self._sealing.open(raw, "answer")
-            except SealError as err:  # signed by the agent, yet no box for us: refused
-                self._gate.refuse_wire(raw, f"{self.identity}'s answer: {err}")
-                return
-        self._admit(ANSWER.decode(raw).envelopes)
+            answer = ANSWER.decode(raw)
+        except (SealError, msgspec.DecodeError, msgspec.ValidationError) as err:
+            # signed by the agent, yet no box for us or no answer inside: refused, logged
+            self._gate.refuse_wire(raw, f"{self.identity}'s answer: {err}")
+            return
+        self._admit(answer.envelopes)
 
     def _admit(self, wires: list[bytes]) -> None:
+        """The gate judges each envelope; one from another sender than this channel's
+        agent is refused first (its head read without the payload: the gate decodes)."""
         mine = str(self.identity)
         passed = []
         for wire in wires:
-            try:
-                env = decode_envelope(wire)
-            except (msgspec.DecodeError, msgspec.ValidationError, TradeswarmError, ValueError):
+            head = decode_head(wire)
+            if head is None or head.sender == mine:
                 passed.append(wire)  # the gate logs what does not decode, as any refusal
                 continue
-            if env.sender == mine:
-                passed.append(wire)
-            else:
-                self._gate.refuse(env, f"{env.sender} on {mine}'s channel")
+            try:
+                self._gate.refuse(decode_envelope(wire), f"{head.sender} on {mine}'s channel")
+            except (msgspec.DecodeError, msgspec.ValidationError, TradeswarmError, ValueError):
+                passed.append(wire)  # a head without an envelope: the gate's to log
         self._gate.receive_many_bytes(passed)
 
 

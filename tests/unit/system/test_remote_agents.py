@@ -432,3 +432,29 @@ def test_agent_processes_outlive_a_kernel_whose_clock_went_back(
     ref: list[str] = []
     asyncio.run(run_demo(ref_db, load_config(None), ref.append))
     assert _story(got) == _story(ref)
+
+
+class _GarbageTrader(RoleProcess):
+    """Answers its 50th call with a properly sealed, signed box holding no answer."""
+
+    async def apply(self, body: bytes) -> bytes:
+        real = await super().apply(body)
+        if self.server.applied + 1 != 50:
+            return real
+        return self.sealing.seal(b"\xc1 not an answer", "answer")
+
+
+def test_an_agent_answering_garbage_is_refused_and_logged_and_the_day_goes_on(
+    tmp_path: Path,
+) -> None:
+    """A hostile agent's answer that opens but holds no answer (undecodable) would have
+    raised in the kernel; it is refused and logged, and the day ends."""
+    config = _config()
+
+    def roles(wire: MemoryTransport) -> list[RoleProcess]:
+        return [RoleProcess(config, "analyzer", wire), _GarbageTrader(config, "trader", wire)]
+
+    got = asyncio.run(_day(config, str(tmp_path / "g.sqlite"), roles))
+    assert got[-1].endswith("every table: clean")
+    refusals = [e.payload for e in _log(tmp_path / "g.sqlite") if e.type == "EnvelopeRejected"]
+    assert len(refusals) == 1 and "trading-agent-01's answer" in refusals[0].detail  # type: ignore[union-attr]
