@@ -5,10 +5,12 @@ one fails the test loudly, never skips it."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 NATS_BIN = "/usr/sbin/nats-server"
@@ -100,3 +102,17 @@ class RedisServer(Server):
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+
+@contextlib.contextmanager
+def nats_and_redis(root: Path) -> Iterator[tuple[str, str]]:
+    """A NATS and a Redis server of the test's own for a block: their urls; killed after."""
+    nats = NatsServer(root).start()
+    try:
+        redis = RedisServer(root).start()
+        try:
+            yield nats.url, redis.url
+        finally:
+            redis.kill()
+    finally:
+        nats.kill()

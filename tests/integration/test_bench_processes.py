@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from server_kit import NatsServer, RedisServer
+from server_kit import nats_and_redis
 from tradeswarm.cli.main import app
 
 pytestmark = pytest.mark.slow
@@ -20,13 +20,9 @@ pytestmark = pytest.mark.slow
 def test_bench_processes_runs_the_day_on_each_server_beside_the_in_process_day(
     tmp_path: Path,
 ) -> None:
-    nats, redis = NatsServer(tmp_path).start(), RedisServer(tmp_path).start()
-    try:
-        args = ["bench", "processes", "--json", "--nats-url", nats.url, "--redis-url", redis.url]
+    with nats_and_redis(tmp_path) as (nats_url, redis_url):
+        args = ["bench", "processes", "--json", "--nats-url", nats_url, "--redis-url", redis_url]
         result = CliRunner().invoke(app, args)
-    finally:
-        nats.kill()
-        redis.kill()
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])
     assert report["inprocess"]["seconds"] > 0

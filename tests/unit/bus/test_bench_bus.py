@@ -8,19 +8,15 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from server_kit import NatsServer, RedisServer
+from server_kit import nats_and_redis
 from tradeswarm.cli.main import app
 
 
 def test_bench_bus_measures_each_backend_against_its_raw_client(tmp_path: Path) -> None:
-    nats, redis = NatsServer(tmp_path).start(), RedisServer(tmp_path).start()
-    try:
+    with nats_and_redis(tmp_path) as (nats_url, redis_url):
         args = ["bench", "bus", "--json", "--messages", "300", "--batch", "100",
-                "--nats-url", nats.url, "--redis-url", redis.url]  # fmt: skip
+                "--nats-url", nats_url, "--redis-url", redis_url]  # fmt: skip
         result = CliRunner().invoke(app, args)
-    finally:
-        nats.kill()
-        redis.kill()
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])
     assert [b["backend"] for b in report["backends"]] == ["memory", "nats", "redis"]
